@@ -1,0 +1,95 @@
+import { type Static, Type } from '@sinclair/typebox'
+
+/**
+ * The one configuration schema. Defaults that do not depend on other values live here;
+ * paths derived from `dataDir` are filled in by load.ts. Driver slices are discriminated
+ * unions on `driver` so each `create<Port>` switch is exhaustive.
+ */
+const Int = (min: number, def: number) => Type.Integer({ minimum: min, default: def })
+
+export const PresetSchema = Type.Object({
+  name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }),
+  width: Type.Integer({ minimum: 1, maximum: 8192 }),
+})
+
+export const OutputFormat = Type.Union([Type.Literal('webp'), Type.Literal('jpeg'), Type.Literal('avif'), Type.Literal('png')])
+
+export const WatermarkSchema = Type.Object({
+  text: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  image: Type.Optional(Type.String({ minLength: 1 })),
+  position: Type.Union(
+    ['northwest', 'north', 'northeast', 'west', 'centre', 'east', 'southwest', 'south', 'southeast'].map((p) =>
+      Type.Literal(p),
+    ),
+    { default: 'southeast' },
+  ),
+  opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+  /** Variants narrower than this are left unmarked: a watermark on a thumbnail is noise. */
+  minWidth: Int(1, 1024),
+})
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './data' }),
+    server: Type.Object({
+      host: Type.String({ default: '0.0.0.0' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+      /** Base of the absolute links in responses; defaults to http://localhost:<port>. */
+      publicUrl: Type.Optional(Type.String()),
+    }),
+    storage: Type.Union([Type.Object({ driver: Type.Literal('local'), root: Type.String() })]),
+    queue: Type.Union([
+      Type.Object({
+        driver: Type.Literal('sqlite'),
+        path: Type.String(),
+        leaseMs: Int(500, 60_000),
+        maxAttempts: Int(1, 5),
+        backoffBaseMs: Int(1, 1_000),
+        backoffMaxMs: Int(1, 300_000),
+      }),
+    ]),
+    metadata: Type.Object({
+      /** SQLite file paths, one per shard; their order is the shard number. */
+      shards: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 4096 }),
+      controlPath: Type.String(),
+    }),
+    worker: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      concurrency: Int(1, 2),
+      pollMs: Int(10, 250),
+    }),
+    limits: Type.Object({
+      maxUploadBytes: Int(1, 50 * 1024 * 1024),
+      maxInputPixels: Int(1, 50_000_000),
+      maxFrames: Int(1, 100),
+    }),
+    processing: Type.Object({
+      presets: Type.Array(PresetSchema, { minItems: 1 }),
+      formats: Type.Array(OutputFormat, { minItems: 1 }),
+      quality: Type.Object({
+        jpeg: Int(1, 82),
+        webp: Int(1, 80),
+        avif: Int(1, 55),
+      }),
+      placeholder: Type.Union([Type.Literal('thumbhash'), Type.Literal('blurhash'), Type.Literal('none')], {
+        default: 'thumbhash',
+      }),
+      watermark: Type.Optional(WatermarkSchema),
+    }),
+    log: Type.Object({ level: Type.String({ default: 'info' }) }),
+    shutdownGraceMs: Int(0, 10_000),
+  },
+  { additionalProperties: false },
+)
+
+export type Config = Static<typeof ConfigSchema>
+export type Preset = Static<typeof PresetSchema>
+export type OutputFormatName = Static<typeof OutputFormat>
+export type WatermarkConfig = Static<typeof WatermarkSchema>
+export type ServerConfig = Config['server']
+export type StorageConfig = Config['storage']
+export type QueueConfig = Config['queue']
+export type MetadataConfig = Config['metadata']
+export type WorkerConfig = Config['worker']
+export type LimitsConfig = Config['limits']
+export type ProcessingConfig = Config['processing']

@@ -1,0 +1,37 @@
+/**
+ * The error catalogue: every stable code the service can answer with, and its HTTP status.
+ * docs/errors.md must list exactly these (checked by codes.test.ts).
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  EMPTY_UPLOAD: 400,
+  MISSING_FILE_FIELD: 400,
+  UNAUTHENTICATED: 401,
+  IMAGE_NOT_FOUND: 404,
+  VARIANT_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  VARIANT_NOT_READY: 409,
+  IDEMPOTENCY_KEY_INVALID: 400,
+  UPLOAD_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  CONTENT_TYPE_MISMATCH: 415,
+  IMAGE_TRUNCATED: 422,
+  IMAGE_UNDECODABLE: 422,
+  IMAGE_TOO_MANY_PIXELS: 422,
+  IMAGE_TOO_MANY_FRAMES: 422,
+  INTERNAL: 500,
+  SHARD_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+} as const satisfies Record<string, number>
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+/** Codes a worker treats as permanent: retrying the same bytes can never succeed. */
+export const PERMANENT_IMAGE_CODES = [
+  'UNSUPPORTED_MEDIA_TYPE',
+  'IMAGE_TRUNCATED',
+  'IMAGE_UNDECODABLE',
+  'IMAGE_TOO_MANY_PIXELS',
+  'IMAGE_TOO_MANY_FRAMES',
+] as const satisfies readonly ErrorCode[]

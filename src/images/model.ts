@@ -1,0 +1,58 @@
+import type { ImageStatus } from '../metadata/db.js'
+
+export type { ImageStatus }
+
+export interface Variant {
+  name: string
+  format: string
+  width: number
+  height: number
+  bytes: number
+  etag: string
+  key: string
+}
+
+export interface Image {
+  id: string
+  ownerId: string
+  bucket: number
+  status: ImageStatus
+  format: string
+  width: number
+  height: number
+  frames: number
+  bytes: number
+  sha256: string
+  placeholder: string | null
+  failure: { code: string; detail: string } | null
+  attempts: number
+  createdAt: number
+  updatedAt: number
+  variants: Variant[]
+}
+
+/** What the upload use case knows when it commits an image row. */
+export interface NewImage {
+  id: string
+  ownerId: string
+  bucket: number
+  format: string
+  width: number
+  height: number
+  frames: number
+  bytes: number
+  sha256: string
+  idempotencyKey: string | null
+}
+
+/** The payload of a `process-image` job. */
+export interface ProcessImageJob {
+  imageId: string
+}
+
+/** Object keys are deterministic, so a redelivered job overwrites rather than duplicates. */
+export const objectKeys = {
+  prefix: (imageId: string) => `images/${imageId}/`,
+  original: (imageId: string) => `images/${imageId}/original`,
+  variant: (imageId: string, name: string, format: string) => `images/${imageId}/${name}.${format}`,
+}

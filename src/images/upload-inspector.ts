@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto'
+import { Transform, type TransformCallback } from 'node:stream'
+import { AppError } from '../errors/index.js'
+import { type InputFormat, SNIFF_BYTES, sniffFormat, TAIL_BYTES } from './formats.js'
+
+/** Bytes kept from the start of an upload for reading the image header without decoding it. */
+export const HEAD_BYTES = 1024 * 1024
+
+export interface InspectedUpload {
+  format: InputFormat
+  size: number
+  sha256: string
+  head: Buffer
+  tail: Buffer
+}
+
+/**
+ * A pass-through stream that sits between the request and the object store. It refuses an
+ * unknown format as soon as the first bytes arrive and an oversized body as soon as it passes the
+ * limit (erroring the stream, so the store discards its temp file), and it hashes, counts and
+ * keeps the head and tail as the bytes flow: the body is never buffered whole.
+ */
+export class UploadInspector extends Transform {
+  #hash = createHash('sha256')
+  #size = 0
+  #head: Buffer[] = []
+  #headSize = 0
+  #tail = Buffer.alloc(0)
+  #format: InputFormat | null = null
+  readonly #maxBytes: number
+
+  constructor(maxBytes: number) {
+    super()
+    this.#maxBytes = maxBytes
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#size += chunk.length
+    if (this.#size > this.#maxBytes) {
+      return done(new AppError('UPLOAD_TOO_LARGE', `The upload exceeds ${this.#maxBytes} bytes`))
+    }
+    this.#hash.update(chunk)
+    this.#keepHead(chunk)
+    this.#tail = Buffer.concat([this.#tail, chunk.subarray(-TAIL_BYTES)]).subarray(-TAIL_BYTES)
+    if (this.#format === null && this.#headSize >= SNIFF_BYTES) {
+      const error = this.#sniff()
+      if (error) return done(error)
+    }
+    done(null, chunk)
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#size === 0) return done(new AppError('EMPTY_UPLOAD', 'The upload is empty'))
+    done(this.#format === null ? this.#sniff() : null)
+  }
+
+  /** Valid once the stream has finished without error. */
+  result(): InspectedUpload {
+    return {
+      format: this.#format as InputFormat,
+      size: this.#size,
+      sha256: this.#hash.digest('hex'),
+      head: Buffer.concat(this.#head),
+      tail: this.#tail,
+    }
+  }
+
+  #keepHead(chunk: Buffer): void {
+    if (this.#headSize >= HEAD_BYTES) return
+    const part = chunk.subarray(0, HEAD_BYTES - this.#headSize)
+    this.#head.push(part)
+    this.#headSize += part.length
+  }
+
+  #sniff(): AppError | null {
+    this.#format = sniffFormat(Buffer.concat(this.#head))
+    if (this.#format) return null
+    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Not an accepted image format (JPEG, PNG, WebP, AVIF, GIF, TIFF)')
+  }
+}

@@ -1,0 +1,231 @@
+import type { Kysely, Selectable, Transaction } from 'kysely'
+import type { Image, NewImage, Variant } from '../images/model.js'
+import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
+import { isUniqueViolation } from './sqlite.js'
+
+export interface OutboxItem {
+  seq: number
+  jobId: string
+  payload: string
+}
+
+export interface Completion {
+  variants: Variant[]
+  placeholder: string | null
+}
+
+/** One shard's queries. Kysely keeps them the same for SQLite and PostgreSQL. */
+export function createShardStore(db: Kysely<MetadataDb>) {
+  return {
+    db,
+
+    /** Image row and its outbox row in one transaction; an idempotency-key race returns the winner. */
+    async createImage(image: NewImage, jobPayload: string, now: number): Promise<Image | { existing: Image }> {
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx.insertInto('images').values(toRow(image, now)).execute()
+          await trx
+            .insertInto('outbox')
+            .values({ job_id: image.id, bucket: image.bucket, payload: jobPayload, created_at: now })
+            .execute()
+        })
+      } catch (error) {
+        const existing = image.idempotencyKey && (await this.findByIdempotencyKey(image.ownerId, image.idempotencyKey))
+        if (isUniqueViolation(error) && existing) return { existing }
+        throw error
+      }
+      return (await this.getImage(image.id)) as Image
+    },
+
+    async findByIdempotencyKey(ownerId: string, key: string): Promise<Image | null> {
+      const row = await db
+        .selectFrom('images')
+        .selectAll()
+        .where('owner_id', '=', ownerId)
+        .where('idempotency_key', '=', key)
+        .executeTakeFirst()
+      return row ? withVariants(db, row) : null
+    },
+
+    async getImage(id: string): Promise<Image | null> {
+      const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+      return row ? withVariants(db, row) : null
+    },
+
+    /** Newest first; `before` is the last id of the previous page (keyset pagination). */
+    async listImages(ownerId: string, limit: number, before?: string): Promise<Image[]> {
+      let query = db.selectFrom('images').selectAll().where('owner_id', '=', ownerId)
+      if (before) query = query.where('id', '<', before)
+      const rows = await query.orderBy('id', 'desc').limit(limit).execute()
+      const variants = await variantsOf(db, rows.map((r) => r.id))
+      return rows.map((row) => toImage(row, variants.get(row.id) ?? []))
+    },
+
+    async deleteImage(id: string): Promise<Image | null> {
+      return db.transaction().execute(async (trx) => {
+        const image = await trx.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+        if (!image) return null
+        const variants = await variantsOf(trx, [id])
+        await trx.deleteFrom('variants').where('image_id', '=', id).execute()
+        await trx.deleteFrom('outbox').where('job_id', '=', id).execute()
+        await trx.deleteFrom('images').where('id', '=', id).execute()
+        return toImage(image, variants.get(id) ?? [])
+      })
+    },
+
+    /** Marks a queued image as processing and counts the attempt; null when the row is gone. */
+    async startProcessing(id: string, now: number): Promise<Image | null> {
+      await db
+        .updateTable('images')
+        .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), updated_at: now }))
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'processing'])
+        .execute()
+      return this.getImage(id)
+    },
+
+    /**
+     * Variant rows and `ready` in one transaction. Returns false when the image was deleted or
+     * already finished, so a duplicate delivery never writes a second result.
+     */
+    async completeImage(id: string, bucket: number, done: Completion, now: number): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('images')
+          .set({ status: 'ready', placeholder: done.placeholder, failure_code: null, failure_detail: null, updated_at: now })
+          .where('id', '=', id)
+          .where('status', 'in', ['queued', 'processing'])
+          .executeTakeFirst()
+        if (Number(result.numUpdatedRows) === 0) return false
+        await trx.deleteFrom('variants').where('image_id', '=', id).execute()
+        if (done.variants.length > 0) {
+          await trx.insertInto('variants').values(done.variants.map((v) => toVariantRow(id, bucket, v))).execute()
+        }
+        return true
+      })
+    },
+
+    async failImage(id: string, code: string, detail: string, now: number): Promise<boolean> {
+      const result = await db
+        .updateTable('images')
+        .set({ status: 'failed', failure_code: code, failure_detail: detail.slice(0, 1000), updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'processing'])
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) > 0
+    },
+
+    async readOutbox(limit: number): Promise<OutboxItem[]> {
+      const rows = await db.selectFrom('outbox').selectAll().orderBy('seq').limit(limit).execute()
+      return rows.map((r) => ({ seq: Number(r.seq), jobId: r.job_id, payload: r.payload }))
+    },
+
+    async removeOutbox(seqs: number[]): Promise<void> {
+      if (seqs.length > 0) await db.deleteFrom('outbox').where('seq', 'in', seqs).execute()
+    },
+
+    async getMeta(key: string): Promise<string | null> {
+      const row = await db.selectFrom('shard_meta').select('value').where('key', '=', key).executeTakeFirst()
+      return row?.value ?? null
+    },
+
+    async setMeta(key: string, value: string): Promise<void> {
+      await db
+        .insertInto('shard_meta')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+        .execute()
+    },
+  }
+}
+
+export type ShardStore = ReturnType<typeof createShardStore>
+
+type Db = Kysely<MetadataDb> | Transaction<MetadataDb>
+
+async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image> {
+  const variants = await variantsOf(db, [row.id])
+  return toImage(row, variants.get(row.id) ?? [])
+}
+
+async function variantsOf(db: Db, ids: string[]): Promise<Map<string, Variant[]>> {
+  const byImage = new Map<string, Variant[]>()
+  if (ids.length === 0) return byImage
+  const rows = await db.selectFrom('variants').selectAll().where('image_id', 'in', ids).execute()
+  for (const row of rows) {
+    const list = byImage.get(row.image_id) ?? []
+    list.push(toVariant(row))
+    byImage.set(row.image_id, list)
+  }
+  for (const list of byImage.values()) list.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format))
+  return byImage
+}
+
+function toRow(image: NewImage, now: number) {
+  return {
+    id: image.id,
+    owner_id: image.ownerId,
+    bucket: image.bucket,
+    status: 'queued' as const,
+    format: image.format,
+    width: image.width,
+    height: image.height,
+    frames: image.frames,
+    bytes: image.bytes,
+    sha256: image.sha256,
+    idempotency_key: image.idempotencyKey,
+    placeholder: null,
+    failure_code: null,
+    failure_detail: null,
+    attempts: 0,
+    created_at: now,
+    updated_at: now,
+  }
+}
+
+function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Image {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    bucket: Number(row.bucket),
+    status: row.status,
+    format: row.format,
+    width: Number(row.width),
+    height: Number(row.height),
+    frames: Number(row.frames),
+    bytes: Number(row.bytes),
+    sha256: row.sha256,
+    placeholder: row.placeholder,
+    failure: row.failure_code ? { code: row.failure_code, detail: row.failure_detail ?? '' } : null,
+    attempts: Number(row.attempts),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    variants,
+  }
+}
+
+function toVariant(row: Selectable<VariantsTable>): Variant {
+  return {
+    name: row.name,
+    format: row.format,
+    width: Number(row.width),
+    height: Number(row.height),
+    bytes: Number(row.bytes),
+    etag: row.etag,
+    key: row.object_key,
+  }
+}
+
+function toVariantRow(imageId: string, bucket: number, v: Variant) {
+  return {
+    image_id: imageId,
+    bucket,
+    name: v.name,
+    format: v.format,
+    width: v.width,
+    height: v.height,
+    bytes: v.bytes,
+    etag: v.etag,
+    object_key: v.key,
+  }
+}

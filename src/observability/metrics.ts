@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { QueueDriver } from '../queue/queue.js'
+
+/**
+ * Every Prometheus metric of a process, on its own registry (no global state, so tests can build
+ * several apps in one process). The queue gauges are read from the driver at scrape time.
+ */
+export function createMetrics(queue?: QueueDriver) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const uploads = new Counter({
+    name: 'pixelflow_uploads_total',
+    help: 'Upload requests by result: accepted, duplicate (idempotent replay) or the error code',
+    labelNames: ['result'],
+    registers: [registry],
+  })
+  const jobs = new Counter({
+    name: 'pixelflow_jobs_total',
+    help: 'Finished job deliveries by outcome: ready, failed, skipped, retry, dead, released',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const processingSeconds = new Histogram({
+    name: 'pixelflow_processing_seconds',
+    help: 'Time a worker spent on one job delivery',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'pixelflow_queue_depth',
+    help: 'Jobs in the queue by state: visible, in_flight, delayed, dead',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      if (!queue) return
+      const stats = await queue.stats()
+      this.set({ state: 'visible' }, stats.visible)
+      this.set({ state: 'in_flight' }, stats.inFlight)
+      this.set({ state: 'delayed' }, stats.delayed)
+      this.set({ state: 'dead' }, stats.dead)
+    },
+  })
+  new Gauge({
+    name: 'pixelflow_queue_oldest_age_seconds',
+    help: 'Age of the oldest visible job',
+    registers: [registry],
+    async collect() {
+      if (queue) this.set((await queue.stats()).oldestAgeMs / 1000)
+    },
+  })
+  return { registry, uploads, jobs, processingSeconds }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

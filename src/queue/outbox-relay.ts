@@ -1,0 +1,78 @@
+import type { Logger } from 'pino'
+import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import type { QueueDriver } from './queue.js'
+
+export interface RelayOptions {
+  metadata: ShardedMetadata
+  queue: QueueDriver
+  logger: Logger
+  intervalMs: number
+  batchSize?: number
+  /** Called after jobs were published, so an in-process worker can claim them at once. */
+  onPublished?: () => void
+}
+
+export interface OutboxRelay {
+  nudge(): void
+  /** Publishes every pending outbox row once; returns how many were published. */
+  drain(): Promise<number>
+  stop(): Promise<void>
+}
+
+/**
+ * Moves committed outbox rows into the queue, then deletes them. A crash between the publish and
+ * the delete publishes again after restart; enqueue is idempotent by job id and workers are
+ * idempotent, so a duplicate is harmless, while a lost job is impossible.
+ */
+export function startOutboxRelay(options: RelayOptions): OutboxRelay {
+  const batch = options.batchSize ?? 200
+  let active = true
+  let wake = () => {}
+  let current: Promise<number> = Promise.resolve(0)
+
+  async function drainShard(index: number): Promise<number> {
+    const shard = options.metadata.shards[index]!
+    let total = 0
+    for (;;) {
+      const items = await shard.readOutbox(batch)
+      if (items.length === 0) return total
+      await options.queue.enqueue(items.map((item) => ({ id: item.jobId, payload: item.payload })))
+      await shard.removeOutbox(items.map((item) => item.seq))
+      total += items.length
+    }
+  }
+
+  async function drainAll(): Promise<number> {
+    const counts = await Promise.all(options.metadata.shards.map((_, i) => drainShard(i)))
+    const total = counts.reduce((a, b) => a + b, 0)
+    if (total > 0) options.onPublished?.()
+    return total
+  }
+
+  // One drain at a time: overlapping drains would publish the same rows twice for nothing.
+  function drain(): Promise<number> {
+    current = current.then(drainAll, drainAll)
+    return current
+  }
+
+  async function loop(): Promise<void> {
+    while (active) {
+      await drain().catch((error) => options.logger.error({ err: error }, 'outbox relay failed'))
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        setTimeout(resolve, options.intervalMs).unref()
+      })
+    }
+  }
+
+  const running = loop()
+  return {
+    nudge: () => wake(),
+    drain,
+    async stop() {
+      active = false
+      wake()
+      await running
+    },
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The queue port (DESIGN.md §4). At-least-once: `receive` takes a lease with a fresh token;
+ * ack, extend, release and fail must present it, and a stale token (expired or superseded
+ * lease) is refused with `false` / 'stale', never touching a newer holder's lease.
+ */
+export interface JobInput {
+  /** Enqueueing an id that is already queued, leased or dead is a no-op: publishes may repeat. */
+  id: string
+  payload: string
+}
+
+export interface LeasedJob {
+  id: string
+  payload: string
+  /** Deliveries so far, this one included. */
+  attempts: number
+  token: string
+  leaseUntil: number
+}
+
+export interface DeadJob {
+  id: string
+  payload: string
+  attempts: number
+  errors: string[]
+  createdAt: number
+}
+
+export interface QueueStats {
+  visible: number
+  inFlight: number
+  delayed: number
+  dead: number
+  /** Age in ms of the oldest visible job, 0 when none is waiting. */
+  oldestAgeMs: number
+}
+
+export type FailOutcome = 'retry' | 'dead' | 'stale'
+
+export interface QueueDriver {
+  readonly driver: string
+  enqueue(jobs: JobInput[]): Promise<void>
+  receive(max: number): Promise<LeasedJob[]>
+  ack(id: string, token: string): Promise<boolean>
+  extend(id: string, token: string): Promise<boolean>
+  /** Gives the job back at once (shutdown), without counting it as a failure. */
+  release(id: string, token: string): Promise<boolean>
+  /** Records the error; retries with backoff until maxAttempts, then dead-letters. */
+  fail(id: string, token: string, error: string): Promise<FailOutcome>
+  stats(): Promise<QueueStats>
+  listDead(limit: number): Promise<DeadJob[]>
+  redrive(id: string): Promise<boolean>
+  check(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { runCli } from '../cli/main.js'
+import { loadConfig } from '../config/load.js'
+import { createPixelflow } from './pixelflow.js'
+
+/**
+ * The one binary. This file and nothing below it reads process.env: the config is loaded once
+ * here and passed down. `serve` runs everything in one process; the rest are admin commands.
+ */
+async function main(argv: string[]): Promise<number> {
+  const config = loadConfig(process.env)
+  const [command = 'serve', ...rest] = argv
+  if (command !== 'serve') return runCli(config, command, rest)
+  parseArgs({ args: rest, options: {}, strict: true })
+  const logger = pino({ level: config.log.level })
+  const pixelflow = await createPixelflow(config, logger)
+  await pixelflow.app.listen({ host: config.server.host, port: config.server.port })
+  onSignals(async (signal) => {
+    logger.info({ signal }, 'shutting down')
+    // A shutdown that hangs is worse than one that is cut short: leases expire and jobs come back.
+    setTimeout(() => process.exit(1), config.shutdownGraceMs + 10_000).unref()
+    await pixelflow.close()
+    logger.info('shut down')
+  })
+  return -1
+}
+
+function onSignals(handler: (signal: string) => Promise<void>): void {
+  let closing = false
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) return
+      closing = true
+      handler(signal).then(() => process.exit(0), () => process.exit(1))
+    })
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error)
+    process.exit(1)
+  },
+)

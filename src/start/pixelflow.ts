@@ -1,0 +1,88 @@
+import type { FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import sharp from 'sharp'
+import { buildApp } from '../api/app.js'
+import { type ControlDb, createApiKeys } from '../auth/api-keys.js'
+import type { Config } from '../config/schema.js'
+import { createImageService } from '../images/image-service.js'
+import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
+import { openShardedMetadata } from '../metadata/sharded-metadata.js'
+import { migrate, openSqlite } from '../metadata/sqlite.js'
+import { createMetrics } from '../observability/metrics.js'
+import { createQueue } from '../queue/create-queue.js'
+import { startOutboxRelay } from '../queue/outbox-relay.js'
+import { createObjectStore } from '../storage/create-object-store.js'
+import { createImageProcessor } from '../worker/process-image.js'
+import { startWorker } from '../worker/run-worker.js'
+
+const RELAY_INTERVAL_MS = 500
+
+export interface Pixelflow {
+  app: FastifyInstance
+  deps: Awaited<ReturnType<typeof openDeps>>
+  /** Closes in order (HTTP, relay, worker, then the stores); every step runs even if one fails. */
+  close(): Promise<void>
+}
+
+/** Opens every port from the config: the composition root. */
+export async function openDeps(config: Config) {
+  const store = createObjectStore(config.storage)
+  const queue = createQueue(config.queue)
+  const metadata = await openShardedMetadata(config.metadata)
+  const control = openSqlite<ControlDb>(config.metadata.controlPath)
+  await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
+  return { store, queue, metadata, control, apiKeys: createApiKeys(control), metrics: createMetrics(queue) }
+}
+
+/**
+ * The whole pipeline in one process (`pixelflow serve`): API, outbox relay and workers. Tests
+ * build the same thing with a config of their own.
+ */
+export async function createPixelflow(config: Config, logger: Logger): Promise<Pixelflow> {
+  const deps = await openDeps(config)
+  const { store, queue, metadata, metrics } = deps
+  // libvips' operation cache only helps when the same image is processed twice; here it just holds memory.
+  sharp.cache(false)
+  const worker = config.worker.enabled
+    ? startWorker({
+        queue,
+        handler: createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger }),
+        concurrency: config.worker.concurrency,
+        pollMs: config.worker.pollMs,
+        leaseMs: config.queue.leaseMs,
+        logger,
+        metrics,
+      })
+    : null
+  const relay = startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
+  const images = createImageService({ metadata, store, limits: config.limits, onQueued: () => relay.nudge() })
+  const app = await buildApp({
+    images,
+    apiKeys: deps.apiKeys,
+    store,
+    metrics,
+    logger,
+    limits: config.limits,
+    publicUrl: (config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''),
+    readiness: { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() },
+  })
+
+  const steps: [string, () => Promise<unknown>][] = [
+    ['http', () => app.close()],
+    ['relay', () => relay.stop()],
+    ['worker', async () => worker?.stop(config.shutdownGraceMs)],
+    ['queue', () => queue.close()],
+    ['metadata', () => metadata.close()],
+    ['control', () => deps.control.destroy()],
+  ]
+  return {
+    app,
+    deps,
+    async close() {
+      for (const [name, step] of steps) {
+        await step().catch((error) => logger.error({ err: error, step: name }, 'shutdown step failed'))
+      }
+    },
+  }
+}

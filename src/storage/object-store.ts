@@ -1,0 +1,31 @@
+import type { Readable } from 'node:stream'
+
+export interface ObjectInfo {
+  key: string
+  size: number
+}
+
+/** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+/**
+ * The only seam between the service and blob storage. Keys are opaque, relative and
+ * '/'-separated; a driver maps them to a path or an S3 key and never lets them escape its root.
+ * `put` resolves only once the bytes are durable (fsynced or acknowledged by the store): the
+ * upload's 202 relies on it. A failed `put` leaves no object behind.
+ */
+export interface ObjectStore {
+  readonly driver: string
+  put(key: string, body: Readable | Buffer): Promise<ObjectInfo>
+  /** null when the key does not exist. */
+  get(key: string, range?: ByteRange): Promise<Readable | null>
+  head(key: string): Promise<ObjectInfo | null>
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>
+  list(prefix: string): Promise<string[]>
+  /** Throws when the store cannot be reached; used by /readyz. */
+  check(): Promise<void>
+}

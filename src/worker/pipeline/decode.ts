@@ -1,0 +1,40 @@
+import sharp, { type OutputInfo } from 'sharp'
+import { AppError } from '../../errors/index.js'
+import type { LimitsConfig } from '../../config/schema.js'
+import { sourceError } from './sharp-errors.js'
+
+/** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
+export interface DecodedImage {
+  data: Buffer
+  info: OutputInfo
+  /** Oriented size of the original, before any downscale: variants never exceed it. */
+  sourceWidth: number
+  sourceHeight: number
+  hasAlpha: boolean
+}
+
+/**
+ * Decodes once (Immich's approach): auto-orient, convert to sRGB honouring the embedded ICC
+ * profile, and shrink on load to `maxWidth`. Every variant is then resized from these pixels,
+ * so a 50 MP JPEG is decoded once, not once per variant. Any failure here is the source's fault:
+ * it is mapped to a permanent error.
+ */
+export async function decodeSource(input: Buffer, limits: LimitsConfig, maxWidth: number): Promise<DecodedImage> {
+  try {
+    const image = sharp(input, { limitInputPixels: limits.maxInputPixels, failOn: 'error', autoOrient: true })
+    const meta = await image.metadata()
+    if ((meta.pages ?? 1) > limits.maxFrames) {
+      throw new AppError('IMAGE_TOO_MANY_FRAMES', `The image has ${meta.pages} frames; the limit is ${limits.maxFrames}`)
+    }
+    const sourceWidth = meta.autoOrient.width
+    const sourceHeight = meta.autoOrient.height
+    const { data, info } = await image
+      .resize({ width: Math.min(maxWidth, sourceWidth), withoutEnlargement: true })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true })
+    return { data, info, sourceWidth, sourceHeight, hasAlpha: info.channels === 4 }
+  } catch (error) {
+    throw sourceError(error)
+  }
+}

@@ -1,0 +1,20 @@
+import { AppError } from '../../errors/index.js'
+
+/**
+ * Translates a libvips/sharp failure while reading the source into a permanent, coded error.
+ * The messages are libvips' own; the original stays as `cause` for the logs.
+ */
+const RULES: [RegExp, ConstructorParameters<typeof AppError>[0], string][] = [
+  [/pixel limit/i, 'IMAGE_TOO_MANY_PIXELS', 'The image has more pixels than allowed'],
+  [/unsupported image format|not a known file format/i, 'UNSUPPORTED_MEDIA_TYPE', 'The image format is not supported'],
+  [/premature end|truncated|unexpected end|not enough data|end of (file|stream)|read error/i, 'IMAGE_TRUNCATED', 'The image data is truncated'],
+]
+
+export function sourceError(error: unknown): AppError {
+  if (error instanceof AppError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  for (const [pattern, code, text] of RULES) {
+    if (pattern.test(message)) return new AppError(code, text, { cause: error })
+  }
+  return new AppError('IMAGE_UNDECODABLE', 'The image could not be decoded', { cause: error })
+}

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino'
+import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
+import { isPermanent } from '../errors/index.js'
+import { type Image, objectKeys, type ProcessImageJob, type Variant } from '../images/model.js'
+import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import type { LeasedJob } from '../queue/queue.js'
+import type { ObjectStore } from '../storage/object-store.js'
+import { readAll } from '../storage/read-all.js'
+import { decodeSource } from './pipeline/decode.js'
+import { encodeVariant } from './pipeline/encode.js'
+import { makePlaceholder } from './pipeline/placeholder.js'
+import { createWatermarker } from './pipeline/watermark.js'
+
+export interface ProcessorDeps {
+  metadata: ShardedMetadata
+  store: ObjectStore
+  processing: ProcessingConfig
+  limits: LimitsConfig
+  logger: Logger
+}
+
+/** ready: variants committed · failed: permanent input error · skipped: nothing left to do. */
+export type JobOutcome = 'ready' | 'failed' | 'skipped'
+
+export interface JobHandler {
+  handle(job: LeasedJob, signal: AbortSignal): Promise<JobOutcome>
+  /** The queue gave up on the job (retries exhausted): the image must not stay `processing`. */
+  onDead(job: LeasedJob, error: unknown): Promise<void>
+}
+
+/**
+ * The `process-image` job. Idempotent: object keys are deterministic and `completeImage` only
+ * moves a row out of queued/processing, so a redelivered job never makes a second result.
+ */
+export function createImageProcessor(deps: ProcessorDeps): JobHandler {
+  const watermark = createWatermarker(deps.processing.watermark)
+  const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
+
+  async function makeVariants(image: Image, signal: AbortSignal): Promise<{ variants: Variant[]; placeholder: string | null }> {
+    const original = await deps.store.get(objectKeys.original(image.id))
+    if (!original) throw new Error(`Original of ${image.id} is missing from the object store`)
+    const decoded = await decodeSource(await readAll(original), deps.limits, maxWidth)
+    const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
+    const variants: Variant[] = []
+    for (const preset of deps.processing.presets) {
+      signal.throwIfAborted()
+      const overlay = await watermark(Math.min(preset.width, decoded.info.width))
+      const encoded = await Promise.all(
+        deps.processing.formats.map((format) => encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay)),
+      )
+      for (const [i, format] of deps.processing.formats.entries()) {
+        const out = encoded[i]!
+        const key = objectKeys.variant(image.id, preset.name, format)
+        await deps.store.put(key, out.data)
+        variants.push({ name: preset.name, format, width: out.width, height: out.height, bytes: out.data.length, etag: out.etag, key })
+      }
+    }
+    return { variants, placeholder }
+  }
+
+  return {
+    async handle(job, signal) {
+      const { imageId } = JSON.parse(job.payload) as ProcessImageJob
+      const shard = deps.metadata.forImageId(imageId)
+      const image = shard && (await shard.startProcessing(imageId, Date.now()))
+      if (!shard || !image || image.status !== 'processing') return 'skipped'
+      try {
+        const done = await makeVariants(image, signal)
+        if (await shard.completeImage(image.id, image.bucket, done, Date.now())) return 'ready'
+        // Deleted while we worked: the delete could not see the objects we just wrote.
+        if (!(await shard.getImage(image.id))) await deleteObjects(deps.store, image.id)
+        return 'skipped'
+      } catch (error) {
+        if (!isPermanent(error)) throw error
+        const { code, message } = error as { code: string; message: string }
+        deps.logger.info({ imageId, code, err: error }, 'image failed permanently')
+        await shard.failImage(image.id, code, message, Date.now())
+        return 'failed'
+      }
+    },
+    async onDead(job, error) {
+      const { imageId } = JSON.parse(job.payload) as ProcessImageJob
+      const detail = error instanceof Error ? error.message : String(error)
+      await deps.metadata.forImageId(imageId)?.failImage(imageId, 'RETRIES_EXHAUSTED', detail, Date.now())
+    },
+  }
+}
+
+export async function deleteObjects(store: ObjectStore, imageId: string): Promise<void> {
+  const keys = await store.list(objectKeys.prefix(imageId))
+  await Promise.all(keys.map((key) => store.delete(key)))
+}
