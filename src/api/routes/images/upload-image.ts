@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../../errors/index.js'
 import { principalOf } from '../../authenticate.js'
@@ -32,6 +32,8 @@ export function uploadImage(app: FastifyInstance, deps: AppDeps): void {
 async function uploadSource(request: FastifyRequest, maxBytes: number): Promise<{ body: Readable; declaredType?: string }> {
   if (!request.isMultipart()) {
     if (!request.body) throw new AppError('EMPTY_UPLOAD', 'The upload is empty')
+    // Fastify's built-in JSON and text parsers have already read such bodies: they are not images.
+    if (!(request.body instanceof Readable)) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send an image/* or multipart/form-data body')
     return { body: request.body as Readable, declaredType: request.headers['content-type'] }
   }
   // One more byte than the limit, so our inspector (not busboy) reports the overflow.

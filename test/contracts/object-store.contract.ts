@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { ObjectStore } from '../../src/storage/object-store.js'
+import { readAll } from '../../src/storage/read-all.js'
+
+/** A stream that yields `chunks`, then fails: a client that disconnects mid-upload. */
+export function failingStream(chunks: Buffer[], message = 'client went away'): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const chunk of chunks) yield chunk
+      throw new Error(message)
+    })(),
+  )
+}
+
+async function getBytes(store: ObjectStore, key: string, range?: { start: number; end: number }) {
+  const stream = await store.get(key, range)
+  return stream && readAll(stream)
+}
+
+const ESCAPING_KEYS = ['../x', '/abs', 'a/../../b']
+
+/** The ObjectStore port's promises (src/storage/object-store.ts), run against every driver. */
+export function describeObjectStore(name: string, create: () => Promise<ObjectStore> | ObjectStore) {
+  describe(`ObjectStore contract: ${name}`, () => {
+    let store: ObjectStore
+    beforeEach(async () => {
+      store = await create()
+    })
+
+    it('answers null for a missing key, from get and head', async () => {
+      expect(await store.get('missing/key')).toBeNull()
+      expect(await store.head('missing/key')).toBeNull()
+    })
+
+    it('answers null for a key that is only a prefix of stored keys', async () => {
+      await store.put('dir/child', Buffer.from('x'))
+      expect(await store.head('dir')).toBeNull()
+      expect(await store.get('dir')).toBeNull()
+    })
+
+    it('round-trips bytes and size from a Buffer', async () => {
+      const bytes = randomBytes(70_000)
+      expect(await store.put('a/buffer.bin', bytes)).toEqual({ key: 'a/buffer.bin', size: bytes.length })
+      expect(await store.head('a/buffer.bin')).toEqual({ key: 'a/buffer.bin', size: bytes.length })
+      expect((await getBytes(store, 'a/buffer.bin'))?.equals(bytes)).toBe(true)
+    })
+
+    it('round-trips bytes and size from a multi-chunk Readable', async () => {
+      const chunks = [randomBytes(1000), randomBytes(65_536), randomBytes(3)]
+      const whole = Buffer.concat(chunks)
+      expect(await store.put('a/stream.bin', Readable.from(chunks))).toEqual({ key: 'a/stream.bin', size: whole.length })
+      expect((await store.head('a/stream.bin'))?.size).toBe(whole.length)
+      expect((await getBytes(store, 'a/stream.bin'))?.equals(whole)).toBe(true)
+    })
+
+    it('stores an empty object', async () => {
+      expect(await store.put('empty', Buffer.alloc(0))).toEqual({ key: 'empty', size: 0 })
+      expect((await getBytes(store, 'empty'))?.length).toBe(0)
+    })
+
+    it('reads an inclusive byte range exactly', async () => {
+      const bytes = randomBytes(10_000)
+      await store.put('ranged', bytes)
+      for (const [start, end] of [[0, 0], [0, 99], [5000, 5009], [9990, 9999]] as const) {
+        const got = await getBytes(store, 'ranged', { start, end })
+        expect(got?.equals(bytes.subarray(start, end + 1)), `bytes ${start}-${end}`).toBe(true)
+      }
+    })
+
+    it('replaces the bytes when a key is overwritten', async () => {
+      await store.put('over', Buffer.from('first version, longer'))
+      await store.put('over', Buffer.from('second'))
+      expect((await getBytes(store, 'over'))?.toString()).toBe('second')
+      expect((await store.head('over'))?.size).toBe(6)
+    })
+
+    it('deletes, and deleting again (or a missing key) is not an error', async () => {
+      await store.put('gone', Buffer.from('x'))
+      await store.delete('gone')
+      expect(await store.head('gone')).toBeNull()
+      await expect(store.delete('gone')).resolves.toBeUndefined()
+      await expect(store.delete('never/existed')).resolves.toBeUndefined()
+    })
+
+    it('lists the keys under a prefix only, sorted', async () => {
+      for (const key of ['img/1/b', 'img/1/a', 'img/1/sub/c', 'img/10/x', 'img/2/y', 'other']) {
+        await store.put(key, Buffer.from(key))
+      }
+      expect(await store.list('img/1/')).toEqual(['img/1/a', 'img/1/b', 'img/1/sub/c'])
+      expect(await store.list('img/')).toEqual(['img/1/a', 'img/1/b', 'img/1/sub/c', 'img/10/x', 'img/2/y'])
+      expect(await store.list('nothing/here/')).toEqual([])
+    })
+
+    it('lists nothing under a prefix that names an object', async () => {
+      await store.put('file/a', Buffer.from('x'))
+      expect(await store.list('file/a/')).toEqual([])
+    })
+
+    it('lists every key for the empty prefix', async () => {
+      for (const key of ['b/2', 'a/1', 'c']) await store.put(key, Buffer.from(key))
+      expect(await store.list('')).toEqual(['a/1', 'b/2', 'c'])
+    })
+
+    it.each(ESCAPING_KEYS)('refuses the key %j, which escapes the root', async (key) => {
+      await expect(store.put(key, Buffer.from('x'))).rejects.toThrow()
+      await expect(store.get(key)).rejects.toThrow()
+      await expect(store.head(key)).rejects.toThrow()
+      await expect(store.delete(key)).rejects.toThrow()
+    })
+
+    it('leaves no object behind when the source stream fails midway', async () => {
+      const put = store.put('uploads/broken', failingStream([randomBytes(100_000), randomBytes(100_000)]))
+      await expect(put).rejects.toThrow('client went away')
+      expect(await store.head('uploads/broken')).toBeNull()
+      expect(await store.get('uploads/broken')).toBeNull()
+      expect(await store.list('uploads/')).toEqual([])
+    })
+
+    it('keeps the previous bytes when an overwrite fails midway', async () => {
+      await store.put('k/kept', Buffer.from('original'))
+      await expect(store.put('k/kept', failingStream([randomBytes(50_000)]))).rejects.toThrow()
+      expect((await getBytes(store, 'k/kept'))?.toString()).toBe('original')
+      expect(await store.list('k/')).toEqual(['k/kept'])
+    })
+
+    it('answers check() when reachable', async () => {
+      await expect(store.check()).resolves.toBeUndefined()
+    })
+  })
+}
