@@ -21,6 +21,8 @@ export function imageView(image: Image, baseUrl: string) {
     sha256: image.sha256,
     placeholder: image.placeholder,
     failure: image.failure,
+    /** Worker starts on this image: more than 1 after a crash, a timeout or a retry. */
+    attempts: image.attempts,
     createdAt: new Date(image.createdAt).toISOString(),
     updatedAt: new Date(image.updatedAt).toISOString(),
     variants: image.variants.map((v) => ({
