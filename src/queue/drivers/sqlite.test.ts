@@ -79,7 +79,7 @@ for (let max = 1; ; max = (max % 3) + 1) {
   const jobs = await queue.receive(max)
   if (jobs.length === 0) break
   ids.push(...jobs.map((job) => job.id))
-  await new Promise((next) => setImmediate(next))
+  await new Promise((next) => setTimeout(next, 1)) // "work", so the consumers overlap
 }
 await queue.close()
 process.stdout.write(JSON.stringify(ids) + '\\n', () => process.exit(0))
