@@ -1,4 +1,5 @@
 import type { MetadataConfig } from '../config/schema.js'
+import { AppError } from '../errors/index.js'
 import { bucketOfId } from '../images/ids.js'
 import type { MetadataDb } from './db.js'
 import { SHARD_MIGRATIONS } from './migrations/index.js'
@@ -25,7 +26,7 @@ export async function openShardedMetadata(config: MetadataConfig): Promise<Shard
     const store = createShardStore(openSqlite<MetadataDb>(path))
     await migrate(store.db as never, SHARD_MIGRATIONS)
     await assertShardIdentity(store, index, config.shards.length)
-    shards.push(store)
+    shards.push(guardShard(store, index))
   }
   const forBucket = (bucket: number) => shards[router.shardOfBucket(bucket)] as ShardStore
   return {
@@ -63,4 +64,28 @@ async function assertShardIdentity(store: ShardStore, index: number, count: numb
         'changing the shard list needs a reshard, not a config edit',
     )
   }
+}
+
+/** SQLite failures that mean "this shard cannot serve now", as opposed to a bug in a query. */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/
+
+/**
+ * Translates a shard's availability failures into SHARD_UNAVAILABLE (503) at the boundary, so
+ * only the owners on that shard see errors and callers need not know the driver's codes.
+ */
+function guardShard(store: ShardStore, index: number): ShardStore {
+  const guarded = { ...store }
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== 'function') continue
+    ;(guarded as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => Promise<unknown>).apply(guarded, args)
+      } catch (error) {
+        const code = String((error as { code?: unknown } | null)?.code ?? '')
+        if (UNAVAILABLE.test(code)) throw new AppError('SHARD_UNAVAILABLE', `Metadata shard ${index} is unavailable`, { cause: error })
+        throw error
+      }
+    }
+  }
+  return guarded
 }

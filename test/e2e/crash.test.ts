@@ -39,7 +39,7 @@ describe('crash and shutdown of a serve process', () => {
   const getImage = async (s: ServeProcess, id: string) => (await fetch(`${s.url}/v1/images/${id}`, { headers: auth() })).json() as Promise<any>
 
   async function uploadAndWaitProcessing(s: ServeProcess): Promise<string> {
-    const res = await fetch(`${s.url}/v1/images`, { method: 'POST', headers: { ...auth(), 'content-type': 'image/jpeg' }, body: big })
+    const res = await fetch(`${s.url}/v1/images`, { method: 'POST', headers: { ...auth(), 'content-type': 'image/jpeg' }, body: new Uint8Array(big) })
     expect(res.status).toBe(202)
     const { id } = (await res.json()) as { id: string }
     for (let i = 0; i < 400 && (await getImage(s, id)).status !== 'processing'; i++) await sleep(10)

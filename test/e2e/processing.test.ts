@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import sharp from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { objectKeys } from '../../src/images/model.js'
 import { createMetrics } from '../../src/observability/metrics.js'
@@ -19,7 +19,7 @@ describe('processing options and failures', () => {
   /** Mean absolute difference between a variant's corner and the same corner of a plain resize. */
   async function cornerDifference(source: Buffer, variant: any, gravity: 'southeast' | 'northwest'): Promise<number> {
     const side = Math.round(variant.width / 5)
-    const region = (img: sharp.Sharp) =>
+    const region = (img: Sharp) =>
       img
         .extract(gravity === 'northwest' ? { left: 0, top: 0, width: side, height: side } : { left: variant.width - side, top: variant.height - side, width: side, height: side })
         .removeAlpha()

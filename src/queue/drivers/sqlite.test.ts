@@ -60,7 +60,6 @@ describe('sqlite queue: several connections on one file', () => {
     await Promise.all(children.map((c) => c.ready))
     for (const c of children) c.go()
     const results = await Promise.all(children.map((c) => c.done))
-    console.log(results.map(r=>r.length))
     expectEachOnce(results.flat(), 600)
   })
 })
