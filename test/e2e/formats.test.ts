@@ -101,4 +101,17 @@ describe('upload → ready, per input format', () => {
     expect(data[1]).toBeGreaterThan(200)
     expect(data[0]).toBeLessThan(40)
   })
+
+  it('an embedded colour profile is honoured: Display P3 pixels come out as the same colour in sRGB', async () => {
+    const colour = { r: 200, g: 100, b: 50 }
+    const input = await sharp({ create: { width: 400, height: 300, channels: 3, background: colour } }).withIccProfile('p3').jpeg({ quality: 100 }).toBuffer()
+    const stored = await sharp(input).keepIccProfile().raw().toBuffer()
+    expect(Math.abs(stored[0]! - colour.r)).toBeGreaterThan(8) // P3 code values differ from the sRGB ones
+    const image = await process(input, 'image/jpeg')
+    const thumb = image.variants.find((v: any) => v.name === 'thumb' && v.format === 'webp')
+    const bytes = (await fetchVariant(thumb.url)).bytes
+    expect((await sharp(bytes).metadata()).icc).toBeUndefined()
+    const { data } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true })
+    for (const [i, expected] of [colour.r, colour.g, colour.b].entries()) expect(Math.abs(data[i]! - expected)).toBeLessThanOrEqual(5)
+  })
 })
