@@ -32,16 +32,7 @@ export interface Image {
 }
 
 /** What the upload use case knows when it commits an image row. */
-export interface NewImage {
-  id: string
-  ownerId: string
-  bucket: number
-  format: string
-  width: number
-  height: number
-  frames: number
-  bytes: number
-  sha256: string
+export type NewImage = Pick<Image, 'id' | 'ownerId' | 'bucket' | 'format' | 'width' | 'height' | 'frames' | 'bytes' | 'sha256'> & {
   idempotencyKey: string | null
 }
 

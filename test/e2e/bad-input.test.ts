@@ -18,6 +18,19 @@ describe('hostile and broken uploads', () => {
     expect(await h.leftovers()).toEqual({ objects: [], rows: 0, outbox: 0 })
   }
 
+  /** A multipart/form-data upload with one part, encoded by the platform's own FormData. */
+  async function postForm(field: string, blob: Blob, filename: string) {
+    const form = new FormData()
+    form.append(field, blob, filename)
+    const request = new Request('http://x/', { method: 'POST', body: form })
+    return h.pf.app.inject({
+      method: 'POST',
+      url: '/v1/images',
+      headers: { authorization: `Bearer ${h.alice}`, 'content-type': request.headers.get('content-type')! },
+      payload: Buffer.from(await request.arrayBuffer()),
+    })
+  }
+
   it('an empty body → 400 EMPTY_UPLOAD', async () => {
     await expectRefused(Buffer.alloc(0), 'image/jpeg', 400, 'EMPTY_UPLOAD')
   })
@@ -27,15 +40,7 @@ describe('hostile and broken uploads', () => {
   })
 
   it('a text file named .jpg in a multipart form → 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    const form = new FormData()
-    form.append('file', new Blob(['just text, not a jpeg\n'.repeat(10)], { type: 'image/jpeg' }), 'cat.jpg')
-    const request = new Request('http://x/', { method: 'POST', body: form })
-    const res = await h.pf.app.inject({
-      method: 'POST',
-      url: '/v1/images',
-      headers: { authorization: `Bearer ${h.alice}`, 'content-type': request.headers.get('content-type')! },
-      payload: Buffer.from(await request.arrayBuffer()),
-    })
+    const res = await postForm('file', new Blob(['just text, not a jpeg\n'.repeat(10)], { type: 'image/jpeg' }), 'cat.jpg')
     expect(res.statusCode, res.body).toBe(415)
     expect(res.json().code).toBe('UNSUPPORTED_MEDIA_TYPE')
     expect(await h.leftovers()).toEqual({ objects: [], rows: 0, outbox: 0 })
@@ -65,15 +70,7 @@ describe('hostile and broken uploads', () => {
   })
 
   it('a multipart form without a "file" field → 400 MISSING_FILE_FIELD', async () => {
-    const form = new FormData()
-    form.append('picture', new Blob([await makeJpeg()], { type: 'image/jpeg' }), 'a.jpg')
-    const request = new Request('http://x/', { method: 'POST', body: form })
-    const res = await h.pf.app.inject({
-      method: 'POST',
-      url: '/v1/images',
-      headers: { authorization: `Bearer ${h.alice}`, 'content-type': request.headers.get('content-type')! },
-      payload: Buffer.from(await request.arrayBuffer()),
-    })
+    const res = await postForm('picture', new Blob([new Uint8Array(await makeJpeg())], { type: 'image/jpeg' }), 'a.jpg')
     expect(res.statusCode, res.body).toBe(400)
     expect(res.json().code).toBe('MISSING_FILE_FIELD')
     expect(await h.leftovers()).toEqual({ objects: [], rows: 0, outbox: 0 })
