@@ -14,13 +14,38 @@ type Env = Record<string, string | undefined>
  */
 export function loadConfig(env: Env): Config {
   const raw = fromEnv(env)
-  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
-  const errors = [...Value.Errors(ConfigSchema, withDefaults)]
-  if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.path || '/'}: ${e.message}`)
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`)
-  }
+  const converted = Value.Convert(ConfigSchema, structuredClone(raw))
+  const withDefaults = Value.Default(ConfigSchema, converted)
+  const problems = [
+    ...lossyNumbers(raw, converted, ''),
+    ...[...Value.Errors(ConfigSchema, withDefaults)].map((e) => `${e.path || '/'}: ${e.message}`),
+    ...duplicateNames(withDefaults as Config),
+  ]
+  if (problems.length > 0) throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
   return deepFreeze(withDefaults as Config)
+}
+
+/**
+ * Value.Convert reads numbers with parseInt, so '80.5' would become 80 and '5e7' would become 5.
+ * Every string that became a number must be exactly that number, or it is reported.
+ */
+function lossyNumbers(raw: unknown, converted: unknown, path: string): string[] {
+  if (typeof raw === 'string' && typeof converted === 'number') {
+    return Number(raw.trim()) === converted ? [] : [`${path}: '${raw}' is not a plain number`]
+  }
+  if (!raw || typeof raw !== 'object' || !converted || typeof converted !== 'object') return []
+  return Object.entries(raw).flatMap(([key, value]) => lossyNumbers(value, (converted as Record<string, unknown>)[key], `${path}/${key}`))
+}
+
+/** Variant object keys are built from preset names and formats, so each must be unique. */
+function duplicateNames(config: Config): string[] {
+  const repeated = (items: string[]) => items.filter((item, i) => items.indexOf(item) !== i)
+  const presets = repeated(config.processing?.presets?.map((p) => p.name) ?? [])
+  const formats = repeated([...(config.processing?.formats ?? [])])
+  return [
+    ...presets.map((name) => `/processing/presets: preset '${name}' is defined twice`),
+    ...formats.map((name) => `/processing/formats: format '${name}' is listed twice`),
+  ]
 }
 
 function fromEnv(env: Env): unknown {
@@ -58,6 +83,22 @@ function fromEnv(env: Env): unknown {
       placeholder: env.PIXELFLOW_PLACEHOLDER,
       watermark: watermark(env),
     },
+    auth: { jwt: jwt(env) },
+    delivery: {
+      signingKeys: pairs(env.PIXELFLOW_URL_SIGNING_KEYS).map(([kid, secret]) => ({ kid, secret })),
+      signedUrlTtlSeconds: env.PIXELFLOW_SIGNED_URL_TTL_SECONDS,
+    },
+    http: { corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'], trustProxy: env.PIXELFLOW_TRUST_PROXY },
+    rateLimit: {
+      store: rateLimitStore(env),
+      windowMs: env.PIXELFLOW_RATE_LIMIT_WINDOW_MS,
+      reads: env.PIXELFLOW_RATE_LIMIT_READS,
+      uploads: env.PIXELFLOW_RATE_LIMIT_UPLOADS,
+      concurrentUploads: env.PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS,
+      anonymous: env.PIXELFLOW_RATE_LIMIT_ANONYMOUS,
+    },
+    quotas: { maxImages: env.PIXELFLOW_QUOTA_MAX_IMAGES, maxBytes: env.PIXELFLOW_QUOTA_MAX_BYTES },
+    cache: cache(env),
     log: { level: env.PIXELFLOW_LOG_LEVEL },
     shutdownGraceMs: env.PIXELFLOW_SHUTDOWN_GRACE_MS,
   }
@@ -72,6 +113,46 @@ function watermark(env: Env): unknown {
     opacity: env.PIXELFLOW_WATERMARK_OPACITY,
     minWidth: env.PIXELFLOW_WATERMARK_MIN_WIDTH,
   }
+}
+
+/** One switch: with PIXELFLOW_REDIS_URL set, rate limits and the metadata cache are shared through Redis. */
+function driverOf(env: Env, own: string | undefined): string {
+  return own ?? (env.PIXELFLOW_REDIS_URL ? 'redis' : 'memory')
+}
+
+function rateLimitStore(env: Env): unknown {
+  if (driverOf(env, env.PIXELFLOW_RATE_LIMIT_DRIVER) === 'memory') return { driver: 'memory' }
+  return {
+    driver: 'redis',
+    url: env.PIXELFLOW_REDIS_URL,
+    failurePolicy: env.PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE ?? 'open',
+    timeoutMs: env.PIXELFLOW_RATE_LIMIT_TIMEOUT_MS ?? 100,
+  }
+}
+
+function cache(env: Env): unknown {
+  const common = { maxEntries: env.PIXELFLOW_CACHE_MAX_ENTRIES ?? 10_000, ttlMs: env.PIXELFLOW_CACHE_TTL_MS ?? 60_000 }
+  if (driverOf(env, env.PIXELFLOW_CACHE_DRIVER) === 'memory') return { driver: 'memory', ...common }
+  return { driver: 'redis', url: env.PIXELFLOW_REDIS_URL, prefix: env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:', l1TtlMs: env.PIXELFLOW_CACHE_L1_TTL_MS ?? 5_000, ...common }
+}
+
+function jwt(env: Env): unknown {
+  if (!env.PIXELFLOW_JWT_SECRET && !env.PIXELFLOW_JWT_JWKS_URL) return undefined
+  return {
+    secret: env.PIXELFLOW_JWT_SECRET,
+    jwksUrl: env.PIXELFLOW_JWT_JWKS_URL,
+    issuer: env.PIXELFLOW_JWT_ISSUER,
+    audience: env.PIXELFLOW_JWT_AUDIENCE,
+    ownerClaim: env.PIXELFLOW_JWT_OWNER_CLAIM,
+  }
+}
+
+/** "a:1,b:2" → [['a', '1'], ['b', '2']]; the value may itself contain ':'. */
+function pairs(value: string | undefined): [string, string][] {
+  return (list(value) ?? []).map((item) => {
+    const at = item.indexOf(':')
+    return [item.slice(0, at < 0 ? item.length : at), at < 0 ? '' : item.slice(at + 1)]
+  })
 }
 
 function defaultShards(dataDir: string): string[] {

@@ -76,6 +76,61 @@ export const ConfigSchema = Type.Object(
       }),
       watermark: Type.Optional(WatermarkSchema),
     }),
+    auth: Type.Object({
+      /** JWT bearer tokens, beside API keys: HS256 with `secret`, or RS256/ES256 from `jwksUrl`. */
+      jwt: Type.Optional(
+        Type.Object({
+          secret: Type.Optional(Type.String({ minLength: 32 })),
+          jwksUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          issuer: Type.Optional(Type.String()),
+          audience: Type.Optional(Type.String()),
+          ownerClaim: Type.String({ default: 'sub' }),
+        }),
+      ),
+    }),
+    delivery: Type.Object({
+      /** HMAC keys for private images' URLs; the first signs, all verify (rotation). Empty: one is generated and kept in the control database. */
+      signingKeys: Type.Array(Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' }), secret: Type.String({ minLength: 16 }) })),
+      signedUrlTtlSeconds: Int(1, 3600),
+    }),
+    http: Type.Object({
+      corsOrigins: Type.Array(Type.String({ minLength: 1 })),
+      trustProxy: Type.Boolean({ default: false }),
+    }),
+    rateLimit: Type.Object({
+      store: Type.Union([
+        Type.Object({ driver: Type.Literal('memory') }),
+        Type.Object({
+          driver: Type.Literal('redis'),
+          url: Type.String(),
+          failurePolicy: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+          timeoutMs: Type.Integer({ minimum: 1 }),
+        }),
+      ]),
+      windowMs: Int(1, 60_000),
+      /** Per owner and window: reads of the API; uploads, and uploads in flight at once. 0 turns a limit off. */
+      reads: Int(0, 1200),
+      uploads: Int(0, 120),
+      concurrentUploads: Int(0, 8),
+      /** Per client IP and window, on routes without credentials (delivery, failed authentication). */
+      anonymous: Int(0, 6000),
+    }),
+    quotas: Type.Object({
+      /** Per owner; 0 means no quota. */
+      maxImages: Int(0, 0),
+      maxBytes: Int(0, 0),
+    }),
+    cache: Type.Union([
+      Type.Object({ driver: Type.Literal('memory'), maxEntries: Type.Integer({ minimum: 1 }), ttlMs: Type.Integer({ minimum: 1 }) }),
+      Type.Object({
+        driver: Type.Literal('redis'),
+        url: Type.String(),
+        prefix: Type.String(),
+        maxEntries: Type.Integer({ minimum: 1 }),
+        ttlMs: Type.Integer({ minimum: 1 }),
+        l1TtlMs: Type.Integer({ minimum: 1 }),
+      }),
+    ]),
     log: Type.Object({ level: Type.String({ default: 'info' }) }),
     shutdownGraceMs: Int(0, 10_000),
   },
@@ -93,3 +148,9 @@ export type MetadataConfig = Config['metadata']
 export type WorkerConfig = Config['worker']
 export type LimitsConfig = Config['limits']
 export type ProcessingConfig = Config['processing']
+export type AuthConfig = Config['auth']
+export type DeliveryConfig = Config['delivery']
+export type HttpConfig = Config['http']
+export type RateLimitConfig = Config['rateLimit']
+export type QuotasConfig = Config['quotas']
+export type CacheConfig = Config['cache']

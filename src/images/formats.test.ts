@@ -1,15 +1,15 @@
-import sharp from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { type InputFormat, looksComplete, SNIFF_BYTES, sniffFormat, TAIL_BYTES } from './formats.js'
 
 /** A noisy 160×120 picture, so every encoder produces several kilobytes (more than TAIL_BYTES). */
-function picture(): sharp.Sharp {
+function picture(): Sharp {
   const data = Buffer.alloc(160 * 120 * 3)
   for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 5) * 31) & 255
   return sharp(data, { raw: { width: 160, height: 120, channels: 3 } })
 }
 
-const ENCODERS: Record<InputFormat, (s: sharp.Sharp) => sharp.Sharp> = {
+const ENCODERS: Record<InputFormat, (s: Sharp) => Sharp> = {
   jpeg: (s) => s.jpeg(),
   png: (s) => s.png(),
   webp: (s) => s.webp(),

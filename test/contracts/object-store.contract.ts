@@ -108,6 +108,7 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
       await expect(store.get(key)).rejects.toThrow()
       await expect(store.head(key)).rejects.toThrow()
       await expect(store.delete(key)).rejects.toThrow()
+      await expect(store.list(`${key}/`)).rejects.toThrow()
     })
 
     it('leaves no object behind when the source stream fails midway', async () => {

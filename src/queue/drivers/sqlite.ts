@@ -12,6 +12,8 @@ export interface SqliteQueueOptions {
   backoffBaseMs: number
   backoffMaxMs: number
   now?: () => number
+  /** The jitter source; tests pin it. */
+  random?: () => number
 }
 
 const SCHEMA = `
@@ -56,7 +58,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
       sql.bury.run(errors, id)
       return 'dead'
     }
-    sql.retry.run(at + backoffMs(row.attempts, options.backoffBaseMs, options.backoffMaxMs), errors, id)
+    sql.retry.run(at + backoffMs(row.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random), errors, id)
     return 'retry'
   })
 
@@ -90,7 +92,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
     },
     async listDead(limit) {
       const rows = sql.dead.all(limit) as { id: string; payload: string; attempts: number; errors: string; created_at: number }[]
-      return rows.map((r): DeadJob => ({ ...r, errors: JSON.parse(r.errors), createdAt: r.created_at }))
+      return rows.map((r): DeadJob => ({ id: r.id, payload: r.payload, attempts: r.attempts, errors: JSON.parse(r.errors), createdAt: r.created_at }))
     },
     async redrive(id) {
       return sql.redrive.run(now(), id).changes === 1

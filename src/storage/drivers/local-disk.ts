@@ -28,7 +28,7 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
     async get(key, range) {
       const path = pathOf(key)
       const info = await stat(path).catch(ifNotFound(null))
-      if (!info) return null
+      if (!info?.isFile()) return null
       return createReadStream(path, rangeOptions(range))
     },
     async head(key) {
@@ -39,7 +39,8 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
       await rm(pathOf(key), { force: true })
     },
     async list(prefix) {
-      const dir = pathOf(prefix.replace(/\/+$/, ''))
+      const trimmed = prefix.replace(/\/+$/, '')
+      const dir = trimmed === '' ? root : pathOf(trimmed)
       const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(ifNotFound([]))
       return entries
         .filter((entry) => entry.isFile() && !entry.name.includes('.tmp-'))
@@ -94,7 +95,8 @@ function rangeOptions(range: ByteRange | undefined) {
 
 function ifNotFound<T>(fallback: T) {
   return (error: NodeJS.ErrnoException): T => {
-    if (error.code === 'ENOENT') return fallback
+    // ENOTDIR: a path through an object, as in listing under a key that is a file.
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return fallback
     throw error
   }
 }

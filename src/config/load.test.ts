@@ -1,0 +1,83 @@
+import { availableParallelism } from 'node:os'
+import { resolve, sep } from 'node:path'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { loadConfig } from './load.js'
+
+/** The value loadConfig gives for one variable, or 'refused' when it throws. */
+function portFrom(value: string): number | 'refused' {
+  try {
+    return loadConfig({ PIXELFLOW_PORT: value }).server.port
+  } catch {
+    return 'refused'
+  }
+}
+
+describe('loadConfig', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs()
+  })
+
+  it('runs embedded under ./data with no configuration at all', () => {
+    const config = loadConfig({})
+    const data = resolve('data')
+    expect(config.dataDir).toBe(data)
+    expect(config.metadata.shards).toHaveLength(4)
+    expect(new Set(config.metadata.shards).size).toBe(4)
+    for (const path of [...config.metadata.shards, config.queue.path, config.storage.root, config.metadata.controlPath]) {
+      expect(path.startsWith(data + sep), path).toBe(true)
+    }
+    expect(config.server.port).toBe(8080)
+    expect(config.processing.presets).toEqual([
+      { name: 'thumb', width: 320 },
+      { name: 'medium', width: 1024 },
+      { name: 'large', width: 2048 },
+    ])
+    expect(config.processing.formats).toEqual(['webp', 'jpeg'])
+    expect(config.worker.concurrency).toBe(availableParallelism())
+  })
+
+  it('parses overrides from the env it is given', () => {
+    const config = loadConfig({ PIXELFLOW_PRESETS: 'a:10,b:20', PIXELFLOW_FORMATS: 'avif', PIXELFLOW_PORT: '9000' })
+    expect(config.processing.presets).toEqual([
+      { name: 'a', width: 10 },
+      { name: 'b', width: 20 },
+    ])
+    expect(config.processing.formats).toEqual(['avif'])
+    expect(config.server.port).toBe(9000)
+    expect(loadConfig({ PIXELFLOW_DATA_DIR: '/srv/pf' }).metadata.shards[0]).toBe(resolve('/srv/pf/shards/shard-0.db'))
+  })
+
+  it('never reads process.env itself', () => {
+    vi.stubEnv('PIXELFLOW_PORT', '1234')
+    vi.stubEnv('PIXELFLOW_FORMATS', 'png')
+    const config = loadConfig({})
+    expect(config.server.port).toBe(8080)
+    expect(config.processing.formats).toEqual(['webp', 'jpeg'])
+  })
+
+  it('throws one error that lists every problem', () => {
+    const load = () => loadConfig({ PIXELFLOW_PORT: 'x', PIXELFLOW_PRESETS: 'bad', PIXELFLOW_FORMATS: 'gif' })
+    expect(load).toThrow(/\/server\/port[\s\S]*\/processing\/presets\/0[\s\S]*\/processing\/formats\/0/)
+  })
+
+  it('refuses a port that is not a whole number instead of truncating it', () => {
+    expect(portFrom('80.5')).toBe('refused')
+    expect(portFrom('70000')).toBe('refused')
+    expect([1000, 'refused']).toContain(portFrom('1e3')) // never 1
+  })
+
+  it('refuses two presets with the same name (their variants would share object keys)', () => {
+    expect(() => loadConfig({ PIXELFLOW_PRESETS: 'a:10,a:20' })).toThrow(/preset/i)
+  })
+
+  it('returns a deeply frozen config', () => {
+    const config = loadConfig({})
+    for (const part of [config, config.server, config.queue, config.processing, config.processing.presets, config.processing.presets[0], config.processing.formats, config.metadata.shards]) {
+      expect(Object.isFrozen(part)).toBe(true)
+    }
+    expect(() => {
+      ;(config.server as { port: number }).port = 1
+    }).toThrow(TypeError)
+    expect(() => (config.processing.formats as string[]).push('png')).toThrow(TypeError)
+  })
+})
