@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto'
+import cors from '@fastify/cors'
 import multipart from '@fastify/multipart'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { AppError } from '../errors/index.js'
 import { authenticate } from './authenticate.js'
@@ -11,6 +14,8 @@ import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
 import { uploadImage } from './routes/images/upload-image.js'
+import { ImageView, Problem } from './schemas.js'
+import { securityHeaders } from './security-headers.js'
 
 export type { AppDeps } from './deps.js'
 
@@ -19,10 +24,52 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => validRequestId(request.headers['x-request-id']) ?? randomUUID(),
+    trustProxy: deps.http.trustProxy,
     // Our own hook answers requests that arrive while closing, in the problem+json format.
     return503OnClosing: false,
   })
   app.decorateRequest('principal', null)
+  refuseWhileClosing(app)
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    securityHeaders(request, reply)
+  })
+  installErrorHandling(app)
+  app.addSchema(ImageView)
+  app.addSchema(Problem)
+  await app.register(cors, { origin: corsOrigin(deps.http.corsOrigins), exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
+  await app.register(swagger, { openapi: OPENAPI })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  health(app, deps)
+  getVariant(app, deps)
+  await app.register(
+    async (v1) => {
+      await v1.register(multipart)
+      v1.addHook('onRequest', authenticate(deps.authenticate))
+      for (const route of [uploadImage, getImage, listImages, deleteImage]) route(v1, deps)
+    },
+    { prefix: '/v1' },
+  )
+  return app
+}
+
+const OPENAPI = {
+  info: { title: 'Pixelflow', version: '1', description: 'Image upload and processing: upload → 202 → variants → CDN-ready delivery' },
+  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'An API key (pf_…) or a JWT' } } },
+  security: [{ bearer: [] }],
+}
+
+/** Headers a browser client may read across origins. */
+const EXPOSED_HEADERS = ['location', 'etag', 'x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy', 'content-range']
+
+/** '*' allows any origin (safe: credentials are bearer tokens, never cookies); otherwise an exact list. */
+function corsOrigin(origins: readonly string[]): boolean | string[] {
+  return origins.includes('*') ? true : [...origins]
+}
+
+function refuseWhileClosing(app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
@@ -30,19 +77,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async () => {
     if (closing) throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance')
   })
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
-  installErrorHandling(app)
-
-  health(app, deps)
-  getVariant(app, deps)
-  await app.register(async (v1) => {
-    await v1.register(multipart)
-    v1.addHook('onRequest', authenticate(deps.apiKeys))
-    for (const route of [uploadImage, getImage, listImages, deleteImage]) route(v1, deps)
-  }, { prefix: '/v1' })
-  return app
 }
 
 /** A caller's request id is kept only when it is short and plain, so it cannot poison logs. */

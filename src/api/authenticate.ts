@@ -1,20 +1,25 @@
 import type { FastifyRequest } from 'fastify'
-import type { ApiKeys, Principal } from '../auth/api-keys.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import { hasScope, type Principal, type Scope } from '../auth/principal.js'
 import { AppError } from '../errors/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
   }
+  interface FastifyContextConfig {
+    /** The scope a credential needs for this route; every /v1 route names one. */
+    scope?: Scope
+  }
 }
 
-/** onRequest hook for /v1: a valid `Authorization: Bearer <key>` or 401. */
-export function authenticate(apiKeys: ApiKeys) {
+/** onRequest hook for /v1: a valid credential (401 otherwise) that carries the route's scope (403 otherwise). */
+export function authenticate(authenticator: Authenticator) {
   return async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization ?? ''
-    const match = /^Bearer\s+(\S+)$/i.exec(header)
-    const principal = match ? await apiKeys.verify(match[1]!) : null
-    if (!principal) throw new AppError('UNAUTHENTICATED', match ? 'The API key is not valid' : 'An API key is required (Authorization: Bearer <key>)')
+    const principal = await authenticator(request.headers.authorization)
+    const scope = request.routeOptions.config.scope
+    if (!scope) throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no scope`)
+    if (!hasScope(principal, scope)) throw new AppError('INSUFFICIENT_SCOPE', `This request needs the ${scope} scope`)
     request.principal = principal
   }
 }

@@ -1,18 +1,34 @@
 import type { Image, Variant } from '../images/model.js'
+import type { UrlSigner } from '../images/signed-urls.js'
 
 /** URL extension of each stored format: `.jpg` is what people and CDNs expect. */
 export const URL_EXTENSION: Record<string, string> = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' }
 export const FORMAT_OF_EXTENSION: Record<string, string> = { jpg: 'jpeg', jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png' }
 
-export function variantUrl(baseUrl: string, imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
-  return `${baseUrl}/i/${imageId}/${variant.name}.${URL_EXTENSION[variant.format] ?? variant.format}`
+export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
+  return `/i/${imageId}/${variant.name}.${URL_EXTENSION[variant.format] ?? variant.format}`
 }
 
+/** Absolute links; a private image's variant links are signed afresh on every read. */
+export function createLinks(baseUrl: string, signer: UrlSigner) {
+  return {
+    image: (id: string) => `${baseUrl}/v1/images/${id}`,
+    list: (query: string) => `${baseUrl}/v1/images?${query}`,
+    variant(image: Image, variant: Variant): string {
+      const path = variantPath(image.id, variant)
+      return baseUrl + (image.visibility === 'private' ? signer.sign(path) : path)
+    },
+  }
+}
+
+export type Links = ReturnType<typeof createLinks>
+
 /** The public shape of an image in API responses. */
-export function imageView(image: Image, baseUrl: string) {
+export function imageView(image: Image, links: Links) {
   return {
     id: image.id,
     status: image.status,
+    visibility: image.visibility,
     format: image.format,
     width: image.width,
     height: image.height,
@@ -31,8 +47,8 @@ export function imageView(image: Image, baseUrl: string) {
       width: v.width,
       height: v.height,
       bytes: v.bytes,
-      url: variantUrl(baseUrl, image.id, v),
+      url: links.variant(image, v),
     })),
-    links: { self: `${baseUrl}/v1/images/${image.id}` },
+    links: { self: links.image(image.id) },
   }
 }

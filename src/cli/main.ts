@@ -1,11 +1,18 @@
 import { parseArgs } from 'node:util'
+import { parseScopes, SCOPES } from '../auth/principal.js'
 import type { Config } from '../config/schema.js'
 import { openDeps } from '../start/pixelflow.js'
 
 const USAGE = `Usage: pixelflow <command>
 
   serve                          API, outbox relay and workers in one process (default)
-  keys create --owner <id>       create an API key for an owner; prints it once
+  keys create --owner <id> [--scopes images:read,images:write,admin]
+                                 create an API key for an owner; prints it once
+  keys list [--owner <id>]       list keys (ids, owners, scopes, revocation), never secrets
+  keys revoke <key-id>           stop a key at once
+  keys rotate <key-id> [--grace-seconds N]
+                                 issue a new key with the same owner and scopes; the old one
+                                 keeps working for N seconds (default 86400), then stops
   migrate                        create or update every shard and the control database
   dead list [--limit N]          list dead-lettered jobs with their error history
   dead redrive <job-id>          put a dead job back in the queue
@@ -34,10 +41,29 @@ export async function runCli(config: Config, command: string, args: string[]): P
 type Deps = Awaited<ReturnType<typeof openDeps>>
 
 async function keys(deps: Deps, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, options: { owner: { type: 'string' } }, allowPositionals: true })
-  if (positionals[0] !== 'create' || !values.owner) return print(USAGE, 2)
-  const { key } = await deps.apiKeys.create(values.owner)
-  return print(key, 0)
+  const options = { owner: { type: 'string' }, scopes: { type: 'string' }, 'grace-seconds': { type: 'string' } } as const
+  const { positionals, values } = parseArgs({ args, options, allowPositionals: true })
+  const [action, id] = positionals
+  switch (action) {
+    case 'create': {
+      if (!values.owner) return print(USAGE, 2)
+      const scopes = values.scopes === undefined ? undefined : parseScopes(values.scopes)
+      if (scopes?.length === 0) return print(`Unknown scopes: ${values.scopes} (known: ${SCOPES.join(', ')})`, 2)
+      return print((await deps.apiKeys.create(values.owner, scopes)).key, 0)
+    }
+    case 'list':
+      return print(JSON.stringify(await deps.apiKeys.list(values.owner), null, 2), 0)
+    case 'revoke':
+      if (!id) return print(USAGE, 2)
+      return (await deps.apiKeys.revoke(id)) ? print(`Revoked ${id}`, 0) : print(`No active key ${id}`, 1)
+    case 'rotate': {
+      if (!id) return print(USAGE, 2)
+      const fresh = await deps.apiKeys.rotate(id, Number(values['grace-seconds'] ?? 86_400) * 1000)
+      return fresh ? print(fresh.key, 0) : print(`No active key ${id}`, 1)
+    }
+    default:
+      return print(USAGE, 2)
+  }
 }
 
 async function dead(deps: Deps, args: string[]): Promise<number> {

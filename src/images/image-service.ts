@@ -8,7 +8,7 @@ import { readAll } from '../storage/read-all.js'
 import { deleteObjects } from '../worker/process-image.js'
 import { INPUT_MIME, type InputFormat, looksComplete } from './formats.js'
 import { newImageId } from './ids.js'
-import { type Image, objectKeys } from './model.js'
+import { type Image, objectKeys, type Visibility } from './model.js'
 import { readHeader } from './read-header.js'
 import { type InspectedUpload, UploadInspector } from './upload-inspector.js'
 
@@ -24,6 +24,7 @@ export interface UploadOptions {
   /** The client's claimed type (request or part Content-Type); checked, never trusted. */
   declaredType?: string | undefined
   idempotencyKey?: string | undefined
+  visibility?: Visibility
 }
 
 export interface UploadResult {
@@ -96,7 +97,7 @@ export function createImageService(deps: ImageServiceDeps) {
           throw new AppError('IMAGE_TRUNCATED', 'The image ends before its data does: the upload is truncated')
         }
         const header = await readHeader(upload.head, () => readStored(key), limits)
-        const newImage = { id, ownerId, bucket, format: upload.format, ...header, bytes: upload.size, sha256: upload.sha256, idempotencyKey: idempotencyKey ?? null }
+        const newImage = { id, ownerId, visibility: options.visibility ?? 'public', bucket, format: upload.format, ...header, bytes: upload.size, sha256: upload.sha256, idempotencyKey: idempotencyKey ?? null }
         const created = await shard.createImage(newImage, JSON.stringify({ imageId: id }), Date.now())
         if ('existing' in created) {
           await store.delete(key)

@@ -12,9 +12,13 @@ export interface Variant {
   key: string
 }
 
+export type Visibility = 'public' | 'private'
+
 export interface Image {
   id: string
   ownerId: string
+  /** Private images are delivered only through signed, expiring URLs. */
+  visibility: Visibility
   bucket: number
   status: ImageStatus
   format: string
@@ -32,7 +36,7 @@ export interface Image {
 }
 
 /** What the upload use case knows when it commits an image row. */
-export type NewImage = Pick<Image, 'id' | 'ownerId' | 'bucket' | 'format' | 'width' | 'height' | 'frames' | 'bytes' | 'sha256'> & {
+export type NewImage = Pick<Image, 'id' | 'ownerId' | 'visibility' | 'bucket' | 'format' | 'width' | 'height' | 'frames' | 'bytes' | 'sha256'> & {
   idempotencyKey: string | null
 }
 

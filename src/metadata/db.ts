@@ -7,6 +7,7 @@ export interface ImagesTable {
   id: string
   owner_id: string
   bucket: number
+  visibility: 'public' | 'private'
   status: ImageStatus
   format: string
   width: number

@@ -166,6 +166,7 @@ function toRow(image: NewImage, now: number) {
     id: image.id,
     owner_id: image.ownerId,
     bucket: image.bucket,
+    visibility: image.visibility,
     status: 'queued' as const,
     format: image.format,
     width: image.width,
@@ -187,6 +188,7 @@ function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Image {
   return {
     id: row.id,
     ownerId: row.owner_id,
+    visibility: row.visibility,
     bucket: Number(row.bucket),
     status: row.status,
     format: row.format,

@@ -3,6 +3,10 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import sharp from 'sharp'
 import { buildApp } from '../api/app.js'
+import { createLinks } from '../api/views.js'
+import { createAuthenticator } from '../auth/authenticator.js'
+import { resolveSigningKeys } from '../auth/signing-keys.js'
+import { createUrlSigner } from '../images/signed-urls.js'
 import { type ControlDb, createApiKeys } from '../auth/api-keys.js'
 import type { Config } from '../config/schema.js'
 import { createImageService } from '../images/image-service.js'
@@ -57,14 +61,17 @@ export async function createPixelflow(config: Config, logger: Logger): Promise<P
     : null
   const relay = startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
   const images = createImageService({ metadata, store, limits: config.limits, onQueued: () => relay.nudge() })
+  const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
   const app = await buildApp({
     images,
-    apiKeys: deps.apiKeys,
+    authenticate: createAuthenticator(deps.apiKeys, config.auth),
+    signer,
+    links: createLinks((config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''), signer),
     store,
     metrics,
     logger,
     limits: config.limits,
-    publicUrl: (config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''),
+    http: config.http,
     readiness: { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() },
   })
 

@@ -72,9 +72,14 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .execute()
     },
   },
+  '0004-visibility': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('images').addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public')).execute()
+    },
+  },
 }
 
-/** Control database (not sharded): API keys, later the bucket directory. */
+/** Control database (not sharded): API keys, settings, later the bucket directory. */
 export const CONTROL_MIGRATIONS: Record<string, Migration> = {
   '0001-api-keys': {
     async up(db: Kysely<unknown>) {
@@ -85,6 +90,17 @@ export const CONTROL_MIGRATIONS: Record<string, Migration> = {
         .addColumn('secret_hash', 'varchar(64)', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('revoked_at', 'bigint')
+        .execute()
+    },
+  },
+  '0002-key-scopes-and-settings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('api_keys').addColumn('scopes', 'varchar(255)', (c) => c.notNull().defaultTo('images:read images:write')).execute()
+      await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner_id').execute()
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
         .execute()
     },
   },

@@ -1,10 +1,13 @@
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { principalOf } from '../../authenticate.js'
 import type { AppDeps } from '../../deps.js'
+import { IdParams, problems } from '../../schemas.js'
 
 /** DELETE /v1/images/:id: the row, the original and every variant. */
 export function deleteImage(app: FastifyInstance, deps: AppDeps): void {
-  app.delete<{ Params: { id: string } }>('/images/:id', async (request, reply) => {
+  const schema = { summary: 'Delete an image and all its files', tags: ['images'], params: IdParams, response: { 204: Type.Null(), ...problems(404) } }
+  app.delete<{ Params: { id: string } }>('/images/:id', { schema, config: { scope: 'images:write' } }, async (request, reply) => {
     await deps.images.delete(principalOf(request).ownerId, request.params.id)
     return reply.code(204).send()
   })

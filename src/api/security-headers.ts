@@ -1,0 +1,18 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * Headers every response carries, and the stricter set for delivered image bytes: an image must
+ * never be sniffed into HTML or run script, even if a hostile file got through (imgproxy and
+ * Next.js send the same CSP on images). Pixelflow never sets cookies.
+ */
+export function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('referrer-policy', 'no-referrer')
+  reply.removeHeader('set-cookie')
+  if (request.url.startsWith('/i/')) {
+    reply.header('content-security-policy', "default-src 'none'; sandbox")
+    reply.header('cross-origin-resource-policy', 'cross-origin')
+  } else if (!request.url.startsWith('/docs')) {
+    reply.header('x-frame-options', 'DENY')
+  }
+}

@@ -1,0 +1,24 @@
+import type { AuthConfig } from '../config/schema.js'
+import { AppError } from '../errors/index.js'
+import type { ApiKeys } from './api-keys.js'
+import { createJwtVerifier } from './jwt.js'
+import type { Principal } from './principal.js'
+
+export type Authenticator = (authorization: string | undefined) => Promise<Principal>
+
+/** `Authorization: Bearer <credential>`: an API key (`pf_…`) or, when configured, a JWT. */
+export function createAuthenticator(apiKeys: ApiKeys, config: AuthConfig): Authenticator {
+  const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null
+  return async (authorization) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
+    if (!match) throw new AppError('UNAUTHENTICATED', 'An API key or token is required (Authorization: Bearer <credential>)')
+    const credential = match[1]!
+    if (credential.startsWith('pf_')) {
+      const principal = await apiKeys.verify(credential)
+      if (!principal) throw new AppError('UNAUTHENTICATED', 'The API key is not valid')
+      return principal
+    }
+    if (verifyJwt && credential.split('.').length === 3) return verifyJwt(credential)
+    throw new AppError('UNAUTHENTICATED', 'The credential is not valid')
+  }
+}

@@ -1,0 +1,33 @@
+import { assertNever } from '../errors/index.js'
+import { createMemoryRateLimiter } from './drivers/memory.js'
+import { createRedisRateLimiter } from './drivers/redis.js'
+import type { RateLimiter } from './rate-limiter.js'
+import { createResilientLimiter, type FailurePolicy, type LimiterOperation } from './resilient.js'
+
+export type RateLimiterConfig =
+  | { driver: 'memory' }
+  | { driver: 'redis'; url: string; prefix?: string; failurePolicy: FailurePolicy; timeoutMs: number }
+
+export interface RateLimiterHooks {
+  /** Called on each failure of the shared limiter (redis only); log and count it. */
+  onFailure?: (error: unknown, operation: LimiterOperation) => void
+}
+
+export function createRateLimiter(config: RateLimiterConfig, hooks: RateLimiterHooks = {}): RateLimiter {
+  switch (config.driver) {
+    case 'memory':
+      return createMemoryRateLimiter()
+    case 'redis':
+      return createResilientLimiter({
+        // ioredis abandons a command at the wrapper's own deadline, so a silent Redis does not
+        // collect commands that nobody waits for any more.
+        primary: createRedisRateLimiter({ url: config.url, prefix: config.prefix, commandTimeoutMs: config.timeoutMs }),
+        fallback: createMemoryRateLimiter(),
+        policy: config.failurePolicy,
+        timeoutMs: config.timeoutMs,
+        onFailure: hooks.onFailure,
+      })
+    default:
+      return assertNever(config)
+  }
+}

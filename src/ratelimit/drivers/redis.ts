@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import { assertAcquirable, assertConsumable } from '../gcra.js'
+import type { RateLimitDecision, RateLimiter } from '../rate-limiter.js'
+import { acquiredSlot, NOT_ACQUIRED } from '../slot.js'
+import { ACQUIRE_LUA, GCRA_LUA } from './redis-scripts.js'
+
+export interface RedisRateLimiterOptions {
+  url: string
+  /** Namespaces every key; see the key layout below. */
+  prefix?: string
+  /** A command without an answer by then is a failure, not a wait. */
+  commandTimeoutMs?: number
+}
+
+/** The subset of ioredis this driver calls, with the two scripts it defines. */
+interface RedisClient {
+  pfGcra(key: string, limit: number, windowMs: number, cost: number): Promise<[number, number, number, number]>
+  pfAcquire(key: string, max: number, ttlMs: number, token: string): Promise<number>
+  zrem(key: string, member: string): Promise<number>
+  quit(): Promise<unknown>
+  disconnect(): void
+}
+
+const DEFAULT_PREFIX = 'pixelflow:rl:'
+
+/**
+ * One limit for the whole fleet, in Redis. Key layout, under `prefix`:
+ *   r:<rule name>:<key>  GCRA theoretical arrival time (string, ms), expires when replenished
+ *   c:<key>              concurrency slots (sorted set: token → expiry ms)
+ * Each call is one EVALSHA (ioredis falls back to EVAL after a NOSCRIPT), one round trip.
+ * ioredis is imported on first construction only, so a deployment without Redis never loads it.
+ */
+export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
+  const prefix = options.prefix ?? DEFAULT_PREFIX
+  const client = connect(options)
+  // Callers see the failure on their own call; this only stops an unhandled rejection.
+  client.catch(() => {})
+
+  return {
+    driver: 'redis',
+    async consume(key, rule, cost = 1): Promise<RateLimitDecision> {
+      assertConsumable(rule, cost)
+      const redis = await client
+      const gcraKey = `${prefix}r:${rule.name}:${key}`
+      const [allowed, remaining, resetMs, retryAfterMs] = await redis.pfGcra(gcraKey, rule.limit, rule.windowMs, cost)
+      return { allowed: allowed === 1, limit: rule.limit, remaining, resetMs, retryAfterMs }
+    },
+    async acquire(key, max, ttlMs) {
+      assertAcquirable(max, ttlMs)
+      const redis = await client
+      const slotsKey = `${prefix}c:${key}`
+      const token = randomUUID()
+      if ((await redis.pfAcquire(slotsKey, max, ttlMs, token)) !== 1) return NOT_ACQUIRED
+      return acquiredSlot(async () => void (await redis.zrem(slotsKey, token)))
+    },
+    async close() {
+      const redis = await client.catch(() => null)
+      // quit waits for replies in flight; when Redis is gone it is refused at once, so drop the socket.
+      if (redis) await redis.quit().catch(() => redis.disconnect())
+    },
+  }
+}
+
+/**
+ * Fails fast rather than queueing: with the offline queue off, a command while disconnected is
+ * rejected at once, and commandTimeout bounds one sent into a silent socket. A hanging limiter
+ * would stall every request (fastify/fastify-rate-limit#84). ioredis keeps reconnecting in the
+ * background (default retryStrategy), so the driver recovers when Redis comes back.
+ */
+async function connect(options: RedisRateLimiterOptions): Promise<RedisClient> {
+  const { Redis } = await import('ioredis')
+  const timeoutMs = options.commandTimeoutMs ?? 250
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(1_000, timeoutMs * 4),
+  })
+  // Errors reach callers as rejected commands (the resilient wrapper reports them); without a
+  // listener ioredis would also print every reconnect failure.
+  redis.on('error', () => {})
+  redis.defineCommand('pfGcra', { numberOfKeys: 1, lua: GCRA_LUA })
+  redis.defineCommand('pfAcquire', { numberOfKeys: 1, lua: ACQUIRE_LUA })
+  // Wait for the first connection so the first command is not refused as "offline"; if it
+  // fails, commands fail fast until a background reconnect succeeds.
+  await redis.connect().catch(() => {})
+  return redis as unknown as RedisClient
+}

@@ -1,0 +1,102 @@
+import { AppError, type ErrorCode } from '../errors/index.js'
+import { assertAcquirable, assertConsumable } from './gcra.js'
+import type { ConcurrencySlot, RateLimiter } from './rate-limiter.js'
+import { acquiredSlot } from './slot.js'
+
+export type FailurePolicy = 'open' | 'closed'
+export type LimiterOperation = 'consume' | 'acquire' | 'release'
+
+export interface ResilientLimiterOptions {
+  /** The shared limiter (Redis). */
+  primary: RateLimiter
+  /** A local, per-process limiter that answers under policy 'open' while the primary cannot. */
+  fallback: RateLimiter
+  /**
+   * 'open': keep serving, limited per process (so about N processes × the limit during an
+   * outage, never unlimited: Kong RLA, rate-limiter-flexible's insuranceLimiter).
+   * 'closed': refuse with RATE_LIMITER_UNAVAILABLE (503), for routes where a burst is worse
+   * than an outage.
+   */
+  policy: FailurePolicy
+  /** The most a call may wait for the primary. */
+  timeoutMs: number
+  /** Told of every primary failure (log it, count it: an open limiter must not fail silently). */
+  onFailure?: (error: unknown, operation: LimiterOperation) => void
+}
+
+/** Until the lead adds it to src/errors/codes.ts (status 503), the code needs this cast. */
+export const RATE_LIMITER_UNAVAILABLE = 'RATE_LIMITER_UNAVAILABLE' as ErrorCode
+
+/**
+ * Puts a deadline on the primary and a policy on its failures. A call never waits longer than
+ * timeoutMs for the primary, whatever the primary does (refused connection, silent socket,
+ * slow script). There is no circuit breaker: each call tries the primary again, so the limiter
+ * is shared again as soon as Redis answers; with ioredis's offline queue off, a dead Redis is
+ * refused in microseconds, and only a silent one costs timeoutMs per call.
+ */
+export function createResilientLimiter(options: ResilientLimiterOptions): RateLimiter {
+  const { primary, fallback, policy, timeoutMs } = options
+
+  function report(error: unknown, operation: LimiterOperation): void {
+    try {
+      options.onFailure?.(error, operation)
+    } catch {
+      // A broken logger must not turn into a failed request.
+    }
+  }
+
+  async function guarded<T>(operation: LimiterOperation, call: () => Promise<T>, local: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
+    try {
+      return await withDeadline(call, timeoutMs, onLate)
+    } catch (error) {
+      report(error, operation)
+      if (policy === 'closed') throw new AppError(RATE_LIMITER_UNAVAILABLE, 'The rate limiter is unavailable', { cause: error })
+      return local()
+    }
+  }
+
+  /** Releasing is best effort within the deadline: a slot that is not freed expires by its ttl. */
+  function bounded(slot: ConcurrencySlot): ConcurrencySlot {
+    if (!slot.acquired) return slot
+    return acquiredSlot(() => withDeadline(() => slot.release(), timeoutMs).catch((error) => report(error, 'release')))
+  }
+
+  return {
+    driver: primary.driver,
+    async consume(key, rule, cost = 1) {
+      assertConsumable(rule, cost) // a bad argument is a bug to surface, not an outage to hide
+      return guarded('consume', () => primary.consume(key, rule, cost), () => fallback.consume(key, rule, cost))
+    },
+    async acquire(key, max, ttlMs) {
+      assertAcquirable(max, ttlMs)
+      // A primary slot granted after the deadline would be held by nobody until its ttl: free it.
+      const freeLate = (late: ConcurrencySlot) => void late.release().catch(() => {})
+      return bounded(await guarded('acquire', () => primary.acquire(key, max, ttlMs), () => fallback.acquire(key, max, ttlMs), freeLate))
+    },
+    async close() {
+      await Promise.allSettled([primary.close(), fallback.close()])
+    },
+  }
+}
+
+/** `call()`'s outcome, or a rejection after `ms`. A value that arrives later goes to `onLate`. */
+function withDeadline<T>(call: () => Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    const timer = setTimeout(() => {
+      settled = true
+      reject(new Error(`the rate limiter did not answer within ${ms} ms`))
+    }, ms)
+    const settle = (finish: () => void) => {
+      clearTimeout(timer)
+      settled = true
+      finish()
+    }
+    Promise.resolve()
+      .then(call)
+      .then(
+        (value) => (settled ? onLate?.(value) : settle(() => resolve(value))),
+        (error: unknown) => settled || settle(() => reject(error)),
+      )
+  })
+}
