@@ -65,8 +65,8 @@ const OPENAPI = {
 const EXPOSED_HEADERS = ['location', 'etag', 'x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy', 'content-range']
 
 /** '*' allows any origin (safe: credentials are bearer tokens, never cookies); otherwise an exact list. */
-function corsOrigin(origins: readonly string[]): boolean | string[] {
-  return origins.includes('*') ? true : [...origins]
+function corsOrigin(origins: readonly string[]): string | string[] {
+  return origins.includes('*') ? '*' : [...origins]
 }
 
 function refuseWhileClosing(app: FastifyInstance): void {

@@ -3,6 +3,7 @@ import { finished } from 'node:stream'
 import type { LimitsConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import type { Quota } from '../metadata/shard-store.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
 import { deleteObjects } from '../worker/process-image.js'
@@ -16,6 +17,7 @@ export interface ImageServiceDeps {
   metadata: ShardedMetadata
   store: ObjectStore
   limits: LimitsConfig
+  quotas?: Quota
   /** Called after an image and its job committed: wakes the outbox relay. */
   onQueued?: () => void
 }
@@ -98,7 +100,7 @@ export function createImageService(deps: ImageServiceDeps) {
         }
         const header = await readHeader(upload.head, () => readStored(key), limits)
         const newImage = { id, ownerId, visibility: options.visibility ?? 'public', bucket, format: upload.format, ...header, bytes: upload.size, sha256: upload.sha256, idempotencyKey: idempotencyKey ?? null }
-        const created = await shard.createImage(newImage, JSON.stringify({ imageId: id }), Date.now())
+        const created = await shard.createImage(newImage, JSON.stringify({ imageId: id }), Date.now(), deps.quotas)
         if ('existing' in created) {
           await store.delete(key)
           return { image: created.existing, created: false }

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely'
 import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
+import { AppError } from '../errors/index.js'
 import { isUniqueViolation } from './sqlite.js'
 
 export interface OutboxItem {
@@ -20,9 +21,10 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     db,
 
     /** Image row and its outbox row in one transaction; an idempotency-key race returns the winner. */
-    async createImage(image: NewImage, jobPayload: string, now: number): Promise<Image | { existing: Image }> {
+    async createImage(image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
       try {
         await db.transaction().execute(async (trx) => {
+          if (quota) await assertWithinQuota(trx, image, quota)
           await trx.insertInto('images').values(toRow(image, now)).execute()
           await trx
             .insertInto('outbox')
@@ -142,6 +144,32 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 export type ShardStore = ReturnType<typeof createShardStore>
 
 type Db = Kysely<MetadataDb> | Transaction<MetadataDb>
+
+/** Per-owner limits; 0 means none. */
+export interface Quota {
+  maxImages: number
+  maxBytes: number
+}
+
+/**
+ * Checked inside the insert's transaction so concurrent uploads of one owner cannot both slip
+ * under the limit. A sum over the owner's rows (indexed by owner) is enough at this scale; a
+ * usage counter row would be the next step if owners grow to millions of images.
+ */
+async function assertWithinQuota(trx: Transaction<MetadataDb>, image: NewImage, quota: Quota): Promise<void> {
+  if (quota.maxImages === 0 && quota.maxBytes === 0) return
+  const usage = await trx
+    .selectFrom('images')
+    .select((eb) => [eb.fn.countAll<number>().as('images'), eb.fn.coalesce(eb.fn.sum<number>('bytes'), eb.lit(0)).as('bytes')])
+    .where('owner_id', '=', image.ownerId)
+    .executeTakeFirstOrThrow()
+  if (quota.maxImages > 0 && Number(usage.images) + 1 > quota.maxImages) {
+    throw new AppError('QUOTA_EXCEEDED', `The image quota of ${quota.maxImages} images is used up`)
+  }
+  if (quota.maxBytes > 0 && Number(usage.bytes) + image.bytes > quota.maxBytes) {
+    throw new AppError('QUOTA_EXCEEDED', `The storage quota of ${quota.maxBytes} bytes would be exceeded`)
+  }
+}
 
 async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image> {
   const variants = await variantsOf(db, [row.id])

@@ -60,7 +60,7 @@ export async function createPixelflow(config: Config, logger: Logger): Promise<P
       })
     : null
   const relay = startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
-  const images = createImageService({ metadata, store, limits: config.limits, onQueued: () => relay.nudge() })
+  const images = createImageService({ metadata, store, limits: config.limits, quotas: config.quotas, onQueued: () => relay.nudge() })
   const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
   const app = await buildApp({
     images,

@@ -48,7 +48,7 @@ export async function createRedisCache<V>(options: RedisCacheOptions): Promise<C
     channel: options.channel,
     origin,
     onError,
-    onInvalidate: (key) => l1.delete(key),
+    onInvalidate: () => {},
     onSubscribed: () => l1.clear(),
   })
   // With Redis up, this makes invalidations audible from the first read on. With Redis down we

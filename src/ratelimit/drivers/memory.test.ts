@@ -60,7 +60,7 @@ describe('memory rate limiter', () => {
   })
 
   it('refuses rule names that could not be a Redis key segment or a header string', async () => {
-    const limiter = createMemoryRateLimiter()
+    const limiter = createMemoryRateLimiter({ maxKeys: 100 })
     await expect(limiter.consume('k', { ...rule, name: 'a:b' })).rejects.toThrow(RangeError)
     await expect(limiter.consume('k', { ...rule, name: 'qu"ote' })).rejects.toThrow(RangeError)
   })

@@ -6,7 +6,7 @@ import { acquiredSlot, NOT_ACQUIRED } from '../slot.js'
 
 export interface MemoryRateLimiterOptions {
   now?: () => number
-  /** Keys remembered at once, per kind (rates, concurrency). */
+  /** Keys remembered at once, per kind (rates, concurrency). lru-cache allocates for all of them up front. */
   maxKeys?: number
 }
 
