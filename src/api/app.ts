@@ -40,14 +40,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cors, { origin: corsOrigin(deps.http.corsOrigins), exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
   await app.register(swagger, { openapi: OPENAPI })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-
   health(app, deps)
-  getVariant(app, deps)
+  await app.register(async (anonymous) => {
+    anonymous.addHook('onRequest', deps.rateLimits.perIp)
+    anonymous.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+    getVariant(anonymous, deps)
+  })
   await app.register(
     async (v1) => {
       await v1.register(multipart)
-      v1.addHook('onRequest', authenticate(deps.authenticate))
+      v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
+      v1.addHook('onRequest', deps.rateLimits.perOwner)
       for (const route of [uploadImage, getImage, listImages, deleteImage]) route(v1, deps)
     },
     { prefix: '/v1' },

@@ -5,6 +5,7 @@ import type { ImageService } from '../images/image-service.js'
 import type { UrlSigner } from '../images/signed-urls.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
+import type { RateLimits } from './rate-limit.js'
 import type { Links } from './views.js'
 
 /** What the HTTP layer needs: ports and use cases, never config files or the environment. */
@@ -18,6 +19,7 @@ export interface AppDeps {
   limits: LimitsConfig
   http: HttpConfig
   links: Links
+  rateLimits: RateLimits
   /** Each dependency's check, for /readyz; a rejected check makes the process not ready. */
   readiness: Record<string, () => Promise<void>>
 }

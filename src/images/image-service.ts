@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { finished } from 'node:stream'
+import type { Cache } from '../cache/cache.js'
 import type { LimitsConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
@@ -18,6 +19,9 @@ export interface ImageServiceDeps {
   store: ObjectStore
   limits: LimitsConfig
   quotas?: Quota
+  /** Metadata cache for reads by id; `invalidate` drops an id from it everywhere. */
+  cache?: Cache<Image>
+  invalidate?: (imageId: string) => Promise<void>
   /** Called after an image and its job committed: wakes the outbox relay. */
   onQueued?: () => void
 }
@@ -43,8 +47,15 @@ const UNDECLARED = new Set(['', 'application/octet-stream'])
 export function createImageService(deps: ImageServiceDeps) {
   const { metadata, store, limits } = deps
 
+  /** By id, through the cache when there is one (cache-aside, single-flight on a miss). */
+  async function byId(id: string): Promise<Image | null> {
+    const shard = metadata.forImageId(id)
+    if (!shard) return null
+    return deps.cache ? deps.cache.getOrLoad(imageKey(id), () => shard.getImage(id)) : shard.getImage(id)
+  }
+
   async function getOwned(ownerId: string, id: string): Promise<Image> {
-    const image = await metadata.forImageId(id)?.getImage(id)
+    const image = await byId(id)
     // Another owner's image is reported exactly like a missing one: its existence is not leaked.
     if (!image || image.ownerId !== ownerId) throw new AppError('IMAGE_NOT_FOUND', `No image ${id}`)
     return image
@@ -55,7 +66,7 @@ export function createImageService(deps: ImageServiceDeps) {
 
     /** For delivery: the image by id alone (variant URLs are public, like a CDN's). */
     async getPublic(id: string): Promise<Image> {
-      const image = await metadata.forImageId(id)?.getImage(id)
+      const image = await byId(id)
       if (!image) throw new AppError('IMAGE_NOT_FOUND', `No image ${id}`)
       return image
     },
@@ -70,6 +81,7 @@ export function createImageService(deps: ImageServiceDeps) {
       await getOwned(ownerId, id)
       // Row first: a crash after it leaves unreferenced objects (harmless), never a row without its bytes.
       await metadata.forImageId(id)?.deleteImage(id)
+      await deps.invalidate?.(id)
       await deleteObjects(store, id)
     },
 
@@ -136,6 +148,9 @@ export function createImageService(deps: ImageServiceDeps) {
 }
 
 export type ImageService = ReturnType<typeof createImageService>
+
+/** The metadata cache key of an image. */
+export const imageKey = (id: string) => `image:${id}`
 
 function checkDeclaredType(declared: string | undefined, actual: InputFormat): void {
   const type = (declared ?? '').split(';')[0]!.trim().toLowerCase()

@@ -17,6 +17,8 @@ export interface ProcessorDeps {
   processing: ProcessingConfig
   limits: LimitsConfig
   logger: Logger
+  /** Called after each change of an image row, so cached copies are dropped. */
+  onChanged?: (imageId: string) => Promise<void>
 }
 
 /** ready: variants committed · failed: permanent input error · skipped: nothing left to do. */
@@ -35,6 +37,7 @@ export interface JobHandler {
 export function createImageProcessor(deps: ProcessorDeps): JobHandler {
   const watermark = createWatermarker(deps.processing.watermark)
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
+  const changed = async (imageId: string) => deps.onChanged?.(imageId)
 
   async function makeVariants(image: Image, signal: AbortSignal): Promise<{ variants: Variant[]; placeholder: string | null }> {
     const original = await deps.store.get(objectKeys.original(image.id))
@@ -64,9 +67,13 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       const shard = deps.metadata.forImageId(imageId)
       const image = shard && (await shard.startProcessing(imageId, Date.now()))
       if (!shard || !image || image.status !== 'processing') return 'skipped'
+      await changed(image.id)
       try {
         const done = await makeVariants(image, signal)
-        if (await shard.completeImage(image.id, image.bucket, done, Date.now())) return 'ready'
+        if (await shard.completeImage(image.id, image.bucket, done, Date.now())) {
+          await changed(image.id)
+          return 'ready'
+        }
         // Deleted while we worked: the delete could not see the objects we just wrote.
         if (!(await shard.getImage(image.id))) await deleteObjects(deps.store, image.id)
         return 'skipped'
@@ -75,6 +82,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
         const { code, message } = error as { code: string; message: string }
         deps.logger.info({ imageId, code, err: error }, 'image failed permanently')
         await shard.failImage(image.id, code, message, Date.now())
+        await changed(image.id)
         return 'failed'
       }
     },
@@ -82,6 +90,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       const { imageId } = JSON.parse(job.payload) as ProcessImageJob
       const detail = error instanceof Error ? error.message : String(error)
       await deps.metadata.forImageId(imageId)?.failImage(imageId, 'RETRIES_EXHAUSTED', detail, Date.now())
+      await changed(imageId)
     },
   }
 }

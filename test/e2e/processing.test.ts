@@ -65,7 +65,7 @@ describe('processing options and failures', () => {
     await h.pf.deps.store.delete(objectKeys.original(id))
     const { queue, metadata, store } = h.pf.deps
     const logger = pino({ level: 'silent' })
-    const handler = createImageProcessor({ metadata, store, processing: h.config.processing, limits: h.config.limits, logger })
+    const handler = createImageProcessor({ metadata, store, processing: h.config.processing, limits: h.config.limits, logger, onChanged: h.pf.invalidate })
     const worker = startWorker({ queue, handler, concurrency: 1, pollMs: 5, leaseMs: 5000, logger, metrics: createMetrics() })
     const image = await h.waitSettled(id)
     await worker.stop(1000)

@@ -19,7 +19,7 @@ const Page = Type.Object({
 /** GET /v1/images: the owner's images, newest first, keyset pagination by cursor. */
 export function listImages(app: FastifyInstance, deps: AppDeps): void {
   const schema = { summary: "List the caller's images, newest first", tags: ['images'], querystring: Query, response: { 200: Page, ...problems(400) } }
-  app.get<{ Querystring: { limit: number; cursor?: string } }>('/images', { schema, config: { scope: 'images:read' } }, async (request, reply) => {
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/images', { schema, config: { scope: 'images:read', rateClass: 'read' } }, async (request, reply) => {
     const { limit, cursor } = request.query
     const page = await deps.images.list(principalOf(request).ownerId, limit, cursor)
     return reply.header('cache-control', 'private, no-cache').send({

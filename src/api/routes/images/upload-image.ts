@@ -28,7 +28,7 @@ export function uploadImage(app: FastifyInstance, deps: AppDeps): void {
     response: { 202: ImageView, ...problems(400, 413, 415, 422) },
   }
 
-  app.post<{ Querystring: { visibility: Visibility } }>('/images', { schema, config: { scope: 'images:write' } }, async (request, reply) => {
+  app.post<{ Querystring: { visibility: Visibility } }>('/images', { schema, config: { scope: 'images:write', rateClass: 'upload' } }, async (request, reply) => {
     const { ownerId } = principalOf(request)
     const source = await uploadSource(request, deps.limits.maxUploadBytes)
     const options = { declaredType: source.declaredType, idempotencyKey: request.headers['idempotency-key'] as string | undefined, visibility: request.query.visibility }
