@@ -48,12 +48,14 @@ export async function createRedisCache<V>(options: RedisCacheOptions): Promise<C
     channel: options.channel,
     origin,
     onError,
-    onInvalidate: () => {},
+    onInvalidate: (key) => l1.delete(key),
     onSubscribed: () => l1.clear(),
   })
-  // With Redis up, this makes invalidations audible from the first read on. With Redis down we
-  // start anyway, L1-only, and subscribe whenever it comes back.
-  await Promise.race([subscribed, sleep(connectWaitMs, undefined, { ref: false })])
+  // With Redis up, both connections are live before the first read: L2 answers and
+  // invalidations are heard. With Redis down we start anyway, L1-only, and catch up when it
+  // comes back. (Not events.once: it rejects on 'error', and a down Redis must not fail startup.)
+  const ready = new Promise((resolve) => client.once('ready', resolve))
+  await Promise.race([Promise.all([ready, subscribed]), sleep(connectWaitMs, undefined, { ref: false })])
 
   return {
     driver: 'redis',
