@@ -125,8 +125,9 @@ function rateLimitStore(env: Env): unknown {
   return {
     driver: 'redis',
     url: env.PIXELFLOW_REDIS_URL,
+    prefix: `${env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:'}ratelimit:`,
     failurePolicy: env.PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE ?? 'open',
-    timeoutMs: env.PIXELFLOW_RATE_LIMIT_TIMEOUT_MS ?? 100,
+    timeoutMs: env.PIXELFLOW_RATE_LIMIT_TIMEOUT_MS ?? 250,
   }
 }
 

@@ -103,6 +103,7 @@ export const ConfigSchema = Type.Object(
         Type.Object({
           driver: Type.Literal('redis'),
           url: Type.String(),
+          prefix: Type.String(),
           failurePolicy: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
           timeoutMs: Type.Integer({ minimum: 1 }),
         }),
