@@ -22,16 +22,15 @@ describe('createRateLimiter', () => {
     await limiter.close()
   })
 
-  it('wraps redis so that an unreachable server falls back (open) or refuses (closed) in time', async () => {
+  it('wraps redis so that an unreachable server falls back (open) or refuses (closed)', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`
     const failures: unknown[] = []
     const open = createRateLimiter({ driver: 'redis', url, failurePolicy: 'open', timeoutMs: 200 }, { onFailure: (e) => failures.push(e) })
     const closed = createRateLimiter({ driver: 'redis', url, failurePolicy: 'closed', timeoutMs: 200 })
     expect(open.driver).toBe('redis')
-    const started = performance.now()
+    // Timing is resilient.test.ts's business; here, the wiring of policy, fallback and hook.
     expect(await open.consume('k', rule)).toMatchObject({ allowed: true, remaining: 0 })
     await expect(closed.consume('k', rule)).rejects.toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
-    expect(performance.now() - started).toBeLessThan(2 * 200 + 100)
     expect(failures).toHaveLength(1)
     await Promise.all([open.close(), closed.close()])
   })

@@ -5,7 +5,9 @@ import type { ConcurrencySlot, RateLimiter } from './rate-limiter.js'
 import { createResilientLimiter, type FailurePolicy, RATE_LIMITER_UNAVAILABLE } from './resilient.js'
 
 const rule = { name: 'r', limit: 2, windowMs: 60_000 }
-const TIMEOUT_MS = 40
+const TIMEOUT_MS = 50
+// Generous for a loaded CI machine, and still proof of the bound: a hang would last forever.
+const MARGIN_MS = 150
 
 /** A primary that answers like `behaviour`: a broken Redis, a silent one, or a healthy one. */
 function fakePrimary(behaviour: 'throw' | 'hang' | 'ok'): RateLimiter & { releases: number } {
@@ -45,7 +47,7 @@ describe('resilient rate limiter', () => {
       const failures: unknown[] = []
       const limiter = resilient(fakePrimary(behaviour), 'open', failures)
       const first = await timed(() => limiter.consume('k', rule))
-      expect(first.ms).toBeLessThan(TIMEOUT_MS + 30)
+      expect(first.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
       expect(first.result).toMatchObject({ status: 'fulfilled', value: { allowed: true, remaining: 1 } })
       await limiter.consume('k', rule)
       expect((await limiter.consume('k', rule)).allowed).toBe(false) // the local limit still holds
@@ -55,9 +57,9 @@ describe('resilient rate limiter', () => {
     it(`policy closed: a primary that ${behaviour}s gives RATE_LIMITER_UNAVAILABLE, within timeoutMs`, async () => {
       const limiter = resilient(fakePrimary(behaviour), 'closed')
       const { ms, result } = await timed(() => limiter.consume('k', rule))
-      expect(ms).toBeLessThan(TIMEOUT_MS + 30)
+      expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
       const error = result.status === 'rejected' ? result.reason : undefined
-      expect(isAppError(error) && error.code).toBe(RATE_LIMITER_UNAVAILABLE)
+      expect(isAppError(error) && [error.code, error.statusCode]).toEqual([RATE_LIMITER_UNAVAILABLE, 503])
       await expect(limiter.acquire('k', 1, 1000)).rejects.toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
     })
   }

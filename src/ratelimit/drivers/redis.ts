@@ -28,7 +28,7 @@ const DEFAULT_PREFIX = 'pixelflow:rl:'
  *   r:<rule name>:<key>  GCRA theoretical arrival time (string, ms), expires when replenished
  *   c:<key>              concurrency slots (sorted set: token → expiry ms)
  * Each call is one EVALSHA (ioredis falls back to EVAL after a NOSCRIPT), one round trip.
- * ioredis is imported on first construction only, so a deployment without Redis never loads it.
+ * ioredis is imported when this factory runs, so a deployment without Redis never loads it.
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
   const prefix = options.prefix ?? DEFAULT_PREFIX
