@@ -8,7 +8,7 @@ import type { Cache } from '../../src/cache/cache.js'
 import { createRedisCache } from '../../src/cache/drivers/redis.js'
 import { describeCache, slowLoader } from '../contracts/cache.contract.js'
 import { freePort } from '../fixtures/serve-process.js'
-import { hasRedisServer, type OwnRedis, startOwnRedis } from './fixtures/redis-server.js'
+import { HAS_REDIS_SERVER, type OwnRedis, ownRedis as makeOwnRedis } from './fixtures/own-redis.js'
 
 const REDIS_URL = process.env.PIXELFLOW_TEST_REDIS_URL ?? ''
 if (!REDIS_URL) console.info('cache.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it')
@@ -41,8 +41,9 @@ async function redisCache(url = REDIS_URL, space = randomUUID()): Promise<Cache<
   return cache
 }
 
-async function ownRedis(port?: number): Promise<OwnRedis> {
-  const server = await startOwnRedis(port)
+async function ownRedis(): Promise<OwnRedis> {
+  const server = await makeOwnRedis()
+  await server.start()
   servers.push(server)
   return server
 }
@@ -87,7 +88,7 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
     }
   })
 
-  describe.skipIf(!hasRedisServer())('when Redis goes away', () => {
+  describe.skipIf(!HAS_REDIS_SERVER)('when Redis goes away', () => {
     it('still answers getOrLoad, get, set and delete quickly after Redis is SIGKILLed', async () => {
       const server = await ownRedis()
       const cache = await redisCache(server.url)
@@ -137,7 +138,7 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
       expect(await cache.getOrLoad('k', slowLoader('before the outage', 1))).toBe('before the outage')
       await first.kill()
       expect(await cache.getOrLoad('k', slowLoader('during', 1))).toBe('before the outage')
-      await ownRedis(first.port)
+      await first.start()
       let seen: unknown
       for (let i = 0; i < 100 && seen !== 'after the outage'; i++) {
         seen = await cache.getOrLoad('k', slowLoader('after the outage', 1))
