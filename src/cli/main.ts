@@ -6,6 +6,9 @@ import { openDeps } from '../start/pixelflow.js'
 const USAGE = `Usage: pixelflow <command>
 
   serve                          API, outbox relay and workers in one process (default)
+  api                            the HTTP API and the outbox relay (PIXELFLOW_RELAY_ENABLED=false: API only)
+  worker                         job processing, with /healthz, /readyz and /metrics on PIXELFLOW_PORT
+  relay                          only the outbox relay (when the API runs without it)
   keys create --owner <id> [--scopes images:read,images:write,admin]
                                  create an API key for an owner; prints it once
   keys list [--owner <id>]       list keys (ids, owners, scopes, revocation), never secrets

@@ -66,6 +66,7 @@ function fromEnv(env: Env): unknown {
       shards: list(env.PIXELFLOW_SHARDS) ?? defaultShards(dataDir),
       controlPath: env.PIXELFLOW_CONTROL_PATH ?? join(dataDir, 'control.db'),
     },
+    relay: { enabled: env.PIXELFLOW_RELAY_ENABLED },
     worker: {
       enabled: env.PIXELFLOW_WORKER_ENABLED,
       concurrency: env.PIXELFLOW_WORKER_CONCURRENCY ?? availableParallelism(),

@@ -53,6 +53,7 @@ export const ConfigSchema = Type.Object(
       shards: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 4096 }),
       controlPath: Type.String(),
     }),
+    relay: Type.Object({ enabled: Type.Boolean({ default: true }) }),
     worker: Type.Object({
       enabled: Type.Boolean({ default: true }),
       concurrency: Int(1, 2),

@@ -40,6 +40,22 @@ export function createMetrics(queue?: QueueDriver) {
       this.set({ state: 'dead' }, stats.dead)
     },
   })
+  const workerSlots = new Gauge({
+    name: 'pixelflow_worker_slots',
+    help: 'Jobs this process can work on at once (its worker concurrency; 0 without workers)',
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'pixelflow_queue_backlog_per_worker',
+    help: 'Visible jobs per consumer slot: the autoscaling signal (consumers as reported by the broker, else this process)',
+    registers: [registry],
+    async collect() {
+      if (!queue) return
+      const stats = await queue.stats()
+      const slots = stats.consumers ?? (await workerSlots.get()).values[0]?.value ?? 0
+      this.set(stats.visible / Math.max(1, slots))
+    },
+  })
   new Gauge({
     name: 'pixelflow_queue_oldest_age_seconds',
     help: 'Age of the oldest visible job',
@@ -48,7 +64,7 @@ export function createMetrics(queue?: QueueDriver) {
       if (queue) this.set((await queue.stats()).oldestAgeMs / 1000)
     },
   })
-  return { registry, uploads, jobs, processingSeconds }
+  return { registry, uploads, jobs, processingSeconds, workerSlots }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

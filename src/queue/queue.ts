@@ -33,6 +33,8 @@ export interface QueueStats {
   dead: number
   /** Age in ms of the oldest visible job, 0 when none is waiting. */
   oldestAgeMs: number
+  /** Consumer slots across the fleet, when the broker knows them (RabbitMQ); absent otherwise. */
+  consumers?: number
 }
 
 export type FailOutcome = 'retry' | 'dead' | 'stale'

@@ -3,19 +3,20 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { runCli } from '../cli/main.js'
 import { loadConfig } from '../config/load.js'
-import { createPixelflow } from './pixelflow.js'
+import { createPixelflow, type Role } from './pixelflow.js'
 
 /**
  * The one binary. This file and nothing below it reads process.env: the config is loaded once
- * here and passed down. `serve` runs everything in one process; the rest are admin commands.
+ * here and passed down. `serve` runs everything in one process; `api`, `worker` and `relay` run one
+ * part each (scale-out); the rest are admin commands.
  */
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env)
   const [command = 'serve', ...rest] = argv
-  if (command !== 'serve') return runCli(config, command, rest)
+  if (!isRole(command)) return runCli(config, command, rest)
   parseArgs({ args: rest, options: {}, strict: true })
-  const logger = pino({ level: config.log.level })
-  const pixelflow = await createPixelflow(config, logger)
+  const logger = pino({ level: config.log.level }).child({ role: command })
+  const pixelflow = await createPixelflow(config, logger, command)
   await pixelflow.app.listen({ host: config.server.host, port: config.server.port })
   onSignals(async (signal) => {
     logger.info({ signal }, 'shutting down')
@@ -25,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     logger.info('shut down')
   })
   return -1
+}
+
+function isRole(command: string): command is Role {
+  return ['serve', 'api', 'worker', 'relay'].includes(command)
 }
 
 function onSignals(handler: (signal: string) => Promise<void>): void {

@@ -3,22 +3,23 @@ import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import sharp from 'sharp'
 import { buildApp } from '../api/app.js'
+import { buildHealthApp } from '../api/health-app.js'
 import { createRateLimits } from '../api/rate-limit.js'
-import { createCache } from '../cache/create-cache.js'
-import { imageKey } from '../images/image-service.js'
-import type { Image } from '../images/model.js'
-import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { createLinks } from '../api/views.js'
+import { type ControlDb, createApiKeys } from '../auth/api-keys.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
-import { createUrlSigner } from '../images/signed-urls.js'
-import { type ControlDb, createApiKeys } from '../auth/api-keys.js'
+import type { Cache } from '../cache/cache.js'
+import { createCache } from '../cache/create-cache.js'
 import type { Config } from '../config/schema.js'
-import { createImageService } from '../images/image-service.js'
+import { createImageService, imageKey } from '../images/image-service.js'
+import type { Image } from '../images/model.js'
+import { createUrlSigner } from '../images/signed-urls.js'
 import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
 import { openShardedMetadata } from '../metadata/sharded-metadata.js'
 import { migrate, openSqlite } from '../metadata/sqlite.js'
 import { createMetrics } from '../observability/metrics.js'
+import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { createQueue } from '../queue/create-queue.js'
 import { startOutboxRelay } from '../queue/outbox-relay.js'
 import { createObjectStore } from '../storage/create-object-store.js'
@@ -26,6 +27,13 @@ import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
 
 const RELAY_INTERVAL_MS = 500
+
+/**
+ * What one process runs. `serve`: everything (the embedded default). `api`: HTTP API and outbox
+ * relay. `worker`: job processing. `relay`: only the outbox relay. Every role answers /healthz,
+ * /readyz and /metrics.
+ */
+export type Role = 'serve' | 'api' | 'worker' | 'relay'
 
 export interface Pixelflow {
   app: FastifyInstance
@@ -46,53 +54,29 @@ export async function openDeps(config: Config) {
   return { store, queue, metadata, control, apiKeys: createApiKeys(control), metrics: createMetrics(queue) }
 }
 
-/**
- * The whole pipeline in one process (`pixelflow serve`): API, outbox relay and workers. Tests
- * build the same thing with a config of their own.
- */
-export async function createPixelflow(config: Config, logger: Logger): Promise<Pixelflow> {
+export async function createPixelflow(config: Config, logger: Logger, role: Role = 'serve'): Promise<Pixelflow> {
   const deps = await openDeps(config)
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, { onError: (err) => logger.warn({ err }, 'metadata cache degraded') })
-  const limiter = createRateLimiter(config.rateLimit.store, { onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed') })
   // Every change of an image row drops its cached copy, in every process sharing the cache.
-  const invalidate = async (imageId: string) => cache.delete(imageKey(imageId)).catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
-  // libvips' operation cache only helps when the same image is processed twice; here it just holds memory.
-  sharp.cache(false)
-  const worker = config.worker.enabled
-    ? startWorker({
-        queue,
-        handler: createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger, onChanged: invalidate }),
-        concurrency: config.worker.concurrency,
-        pollMs: config.worker.pollMs,
-        leaseMs: config.queue.leaseMs,
-        logger,
-        metrics,
-      })
-    : null
-  const relay = startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
-  const images = createImageService({ metadata, store, cache, invalidate, limits: config.limits, quotas: config.quotas, onQueued: () => relay.nudge() })
-  const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
-  const app = await buildApp({
-    images,
-    authenticate: createAuthenticator(deps.apiKeys, config.auth),
-    signer,
-    links: createLinks((config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''), signer),
-    store,
-    metrics,
-    logger,
-    limits: config.limits,
-    http: config.http,
-    rateLimits: createRateLimits(limiter, config.rateLimit),
-    readiness: { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() },
-  })
+  const invalidate = async (imageId: string) =>
+    cache.delete(imageKey(imageId)).catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
+
+  const worker = (role === 'serve' || role === 'worker') && config.worker.enabled ? runWorkerRole(config, deps, logger, invalidate) : null
+  const relay =
+    role !== 'worker' && config.relay.enabled
+      ? startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
+      : null
+  const readiness = { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() }
+  const api = role === 'serve' || role === 'api' ? await buildApiRole(config, deps, logger, { cache, invalidate, onQueued: () => relay?.nudge(), readiness }) : null
+  const app = api?.app ?? (await buildHealthApp({ metrics, logger, readiness }))
 
   const steps: [string, () => Promise<unknown>][] = [
     ['http', () => app.close()],
-    ['relay', () => relay.stop()],
+    ['relay', async () => relay?.stop()],
     ['worker', async () => worker?.stop(config.shutdownGraceMs)],
     ['queue', () => queue.close()],
-    ['rate limiter', () => limiter.close()],
+    ['rate limiter', async () => api?.close()],
     ['cache', () => cache.close()],
     ['metadata', () => metadata.close()],
     ['control', () => deps.control.destroy()],
@@ -107,4 +91,43 @@ export async function createPixelflow(config: Config, logger: Logger): Promise<P
       }
     },
   }
+}
+
+type Deps = Awaited<ReturnType<typeof openDeps>>
+
+function runWorkerRole(config: Config, deps: Deps, logger: Logger, invalidate: (id: string) => Promise<void>) {
+  // libvips' operation cache only helps when the same image is processed twice; here it just holds memory.
+  sharp.cache(false)
+  const { queue, metadata, store, metrics } = deps
+  const handler = createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger, onChanged: invalidate })
+  metrics.workerSlots.set(config.worker.concurrency)
+  return startWorker({ queue, handler, concurrency: config.worker.concurrency, pollMs: config.worker.pollMs, leaseMs: config.queue.leaseMs, logger, metrics })
+}
+
+interface ApiExtras {
+  cache: Cache<Image>
+  invalidate: (id: string) => Promise<void>
+  onQueued: () => void
+  readiness: Record<string, () => Promise<void>>
+}
+
+async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: ApiExtras) {
+  const { store, metadata, metrics } = deps
+  const limiter = createRateLimiter(config.rateLimit.store, { onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed') })
+  const images = createImageService({ metadata, store, cache: extras.cache, invalidate: extras.invalidate, limits: config.limits, quotas: config.quotas, onQueued: extras.onQueued })
+  const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
+  const app = await buildApp({
+    images,
+    authenticate: createAuthenticator(deps.apiKeys, config.auth),
+    signer,
+    links: createLinks((config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''), signer),
+    rateLimits: createRateLimits(limiter, config.rateLimit),
+    store,
+    metrics,
+    logger,
+    limits: config.limits,
+    http: config.http,
+    readiness: extras.readiness,
+  })
+  return { app, close: () => limiter.close() }
 }

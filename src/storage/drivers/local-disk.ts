@@ -4,13 +4,12 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { assertObjectKey } from '../object-key.js'
 import type { ByteRange, ObjectInfo, ObjectStore } from '../object-store.js'
 
 export interface LocalDiskOptions {
   root: string
 }
-
-const KEY_PATTERN = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/
 
 /** Objects as files under `root`. Writes go to a temp file that is fsynced, then renamed. */
 export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
@@ -81,10 +80,7 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 function pathInside(root: string, key: string): string {
-  if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '.' || part === '..')) {
-    throw new Error(`Invalid object key: ${JSON.stringify(key)}`)
-  }
-  const path = resolve(root, key)
+  const path = resolve(root, assertObjectKey(key))
   if (!path.startsWith(root + sep)) throw new Error(`Object key escapes the store root: ${key}`)
   return path
 }

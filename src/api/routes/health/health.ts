@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AppDeps } from '../../deps.js'
 
 /** /healthz: the process is alive. /readyz: every dependency answered its check. /metrics: Prometheus. */
-export function health(app: FastifyInstance, deps: AppDeps): void {
+export function health(app: FastifyInstance, deps: Pick<AppDeps, 'readiness' | 'metrics'>): void {
   app.get('/healthz', async () => ({ status: 'ok' }))
 
   app.get('/readyz', async (_request, reply) => {
