@@ -1,41 +1,116 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
+import type { LeasedJob, QueueDriver, QueueStats } from '../../src/queue/queue.js'
 
+/** What the driver under test is created with. */
 export interface QueueContractOptions {
   leaseMs: number
   maxAttempts: number
-  /** Drivers must use this clock for leases, delays and ages, so the suite never sleeps. */
+  /** Drivers must use this clock for leases, delays and ages. */
   now: () => number
   /** A retry becomes visible again within backoffMaxMs of its failure. */
   backoffBaseMs: number
   backoffMaxMs: number
 }
 
-const LEASE_MS = 30_000
-// Full jitter draws a delay in [0, base]: with a large base, "not visible at once" fails ~1 in 60,000 runs.
-const BACKOFF = { backoffBaseMs: 30_000, backoffMaxMs: 60_000 }
+/** Fake for embedded drivers (advance moves time, nothing sleeps); real for brokers (advance sleeps). */
+export interface ContractClock {
+  now(): number
+  advance(ms: number): Promise<void>
+}
 
-/** The QueueDriver contract (DESIGN.md §4, src/queue/queue.ts), driven by a fake clock. */
-export function describeQueueDriver(name: string, create: (opts: QueueContractOptions) => Promise<QueueDriver>) {
+/**
+ * What a driver cannot promise. A flag set to false swaps an assertion for the weaker guarantee
+ * the driver does give; it never just drops the check.
+ */
+export interface QueueCapabilities {
+  /**
+   * A second enqueue of an id that is queued, leased or dead is a no-op. A broker cannot do this:
+   * AMQP 0-9-1 has no server-side deduplication by message id, and looking ids up before a publish
+   * would race across producers. Duplicates must then be harmless (workers are idempotent): the
+   * suite asserts every copy is delivered as its own lease with its own token, each can be acked
+   * on its own, and a dead job stays dead until it is redriven.
+   */
+  dedupesById: boolean
+}
+
+export interface QueueContractSetup {
+  clock: ContractClock
+  leaseMs: number
+  /** The driver test pins jitter so a retry is never due "at once" (a delay of ~0 would be flaky). */
+  backoffBaseMs: number
+  backoffMaxMs: number
+  /**
+   * How long the driver may take to show a change it has promised (a redelivery, a delay-queue
+   * hop, a count): 0 for drivers that are consistent at once, whose time boundaries are then
+   * checked to the millisecond. "Not yet" checks are made this long (at least 1 ms) before the due time.
+   */
+  settleMs: number
+  capabilities: QueueCapabilities
+}
+
+export function fakeClock(start = 1_700_000_000_000): ContractClock {
+  let at = start
+  return { now: () => at, advance: async (ms) => void (at += ms) }
+}
+
+export function realClock(): ContractClock {
+  return {
+    now: () => Date.now(),
+    // Timers may fire a millisecond early against Date.now(): sleep until the wall clock got there.
+    async advance(ms) {
+      const until = Date.now() + ms
+      while (Date.now() < until) await sleep(until - Date.now())
+    },
+  }
+}
+
+/** The QueueDriver contract (DESIGN.md §4, src/queue/queue.ts). */
+export function describeQueueDriver(
+  name: string,
+  setup: QueueContractSetup,
+  create: (opts: QueueContractOptions) => Promise<QueueDriver>,
+) {
+  const { clock, leaseMs, settleMs, capabilities } = setup
+  const backoff = { backoffBaseMs: setup.backoffBaseMs, backoffMaxMs: setup.backoffMaxMs }
+  const guard = Math.max(1, settleMs)
+
   describe(`QueueDriver contract: ${name}`, () => {
-    let clock: number
     let opened: QueueDriver[]
     let queue: QueueDriver
 
     async function open(maxAttempts = 3): Promise<QueueDriver> {
-      const driver = await create({ leaseMs: LEASE_MS, maxAttempts, now: () => clock, ...BACKOFF })
+      const driver = await create({ leaseMs, maxAttempts, now: () => clock.now(), ...backoff })
       opened.push(driver)
       return driver
     }
+    const advanceTo = (at: number) => clock.advance(Math.max(0, at - clock.now()))
+
+    /** Reads until `done` or settleMs passed; with settleMs 0 this is exactly one read. */
+    async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+      const deadline = Date.now() + settleMs
+      for (;;) {
+        const value = await read()
+        if (done(value) || Date.now() >= deadline) return value
+        await sleep(20)
+      }
+    }
     async function receiveOne(q = queue): Promise<LeasedJob> {
-      const [job, ...rest] = await q.receive(1)
+      const [job, ...rest] = await eventually(() => q.receive(1), (jobs) => jobs.length > 0)
       expect(rest).toEqual([])
       if (!job) throw new Error('expected a job to be visible')
       return job
     }
+    async function expectStats(q: QueueDriver, expected: Partial<QueueStats>): Promise<void> {
+      const matches = (stats: QueueStats) => Object.entries(expected).every(([k, v]) => stats[k as keyof QueueStats] === v)
+      expect(await eventually(() => q.stats(), matches)).toMatchObject(expected)
+    }
+    function expectWithin(value: number, low: number, high: number): void {
+      expect(value).toBeGreaterThanOrEqual(low)
+      expect(value).toBeLessThanOrEqual(high)
+    }
 
     beforeEach(async () => {
-      clock = 1_700_000_000_000
       opened = []
       queue = await open()
     })
@@ -45,31 +120,52 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
 
     it('delivers an enqueued job with attempts 1, a token and a lease counted from the claim', async () => {
       await queue.enqueue([{ id: 'j1', payload: '{"image":"é"}' }])
-      clock += 5 * LEASE_MS // waiting in the queue does not use up the lease
+      await clock.advance(2 * leaseMs) // waiting in the queue does not use up the lease
+      const before = clock.now()
       const job = await receiveOne()
-      expect(job).toMatchObject({ id: 'j1', payload: '{"image":"é"}', attempts: 1, leaseUntil: clock + LEASE_MS })
+      expect(job).toMatchObject({ id: 'j1', payload: '{"image":"é"}', attempts: 1 })
+      expectWithin(job.leaseUntil, before + leaseMs, clock.now() + leaseMs)
       expect(job.token).toEqual(expect.any(String))
       expect(job.token.length).toBeGreaterThan(0)
-      clock += LEASE_MS - 1
+      await advanceTo(job.leaseUntil - guard)
       expect(await queue.receive(10)).toEqual([])
     })
 
-    it('keeps one job when the same id is enqueued twice, even while it is leased', async () => {
-      await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
-      await queue.enqueue([{ id: 'dup', payload: 'later' }])
-      const job = await receiveOne()
-      expect(job.payload).toBe('first')
-      await queue.enqueue([{ id: 'dup', payload: 'while leased' }])
-      expect(await queue.receive(10)).toEqual([])
-      expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 1 })
-    })
+    if (capabilities.dedupesById) {
+      it('keeps one job when the same id is enqueued twice, even while it is leased', async () => {
+        await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
+        await queue.enqueue([{ id: 'dup', payload: 'later' }])
+        const job = await receiveOne()
+        expect(job.payload).toBe('first')
+        await queue.enqueue([{ id: 'dup', payload: 'while leased' }])
+        expect(await queue.receive(10)).toEqual([])
+        await expectStats(queue, { visible: 0, inFlight: 1 })
+      })
+    } else {
+      it('delivers every copy of a re-enqueued id as its own lease, each acked on its own', async () => {
+        await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
+        await queue.enqueue([{ id: 'dup', payload: 'later' }])
+        const job = await receiveOne()
+        expect(job.payload).toBe('first')
+        await queue.enqueue([{ id: 'dup', payload: 'while leased' }])
+        await expectStats(queue, { visible: 3, inFlight: 1 })
+        const copies = [job, ...(await queue.receive(10))]
+        expect(copies.map((copy) => copy.payload)).toEqual(['first', 'again', 'later', 'while leased'])
+        expect(copies.every((copy) => copy.id === 'dup' && copy.attempts === 1)).toBe(true)
+        expect(new Set(copies.map((copy) => copy.token)).size).toBe(4)
+        for (const copy of copies) expect(await queue.ack('dup', copy.token)).toBe(true)
+        await clock.advance(leaseMs + settleMs)
+        expect(await queue.receive(10)).toEqual([])
+        await expectStats(queue, { visible: 0, inFlight: 0 })
+      })
+    }
 
     it('redelivers a job only once its lease expires, with a new token and attempts 2', async () => {
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const first = await receiveOne()
-      clock += LEASE_MS - 1
+      await advanceTo(first.leaseUntil - guard)
       expect(await queue.receive(10)).toEqual([])
-      clock += 1
+      await advanceTo(first.leaseUntil)
       const second = await receiveOne()
       expect(second).toMatchObject({ id: 'j1', payload: 'p', attempts: 2 })
       expect(second.token).not.toBe(first.token)
@@ -78,21 +174,21 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
     it('refuses an ack with a stale token and leaves the newer lease alone', async () => {
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const first = await receiveOne()
-      clock += LEASE_MS
+      await advanceTo(first.leaseUntil)
       const second = await receiveOne()
       expect(await queue.ack('j1', first.token)).toBe(false)
-      expect(await queue.stats()).toMatchObject({ inFlight: 1, visible: 0 })
+      await expectStats(queue, { inFlight: 1, visible: 0 })
       expect(await queue.ack('j1', second.token)).toBe(true)
       expect(await queue.ack('j1', second.token)).toBe(false)
-      clock += 10 * LEASE_MS
+      await clock.advance(leaseMs + settleMs) // past any lease: an acked job never comes back
       expect(await queue.receive(10)).toEqual([])
-      expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 0 })
+      await expectStats(queue, { visible: 0, inFlight: 0, delayed: 0, dead: 0 })
     })
 
     it('refuses a late ack after the lease expired, and the job comes back', async () => {
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const job = await receiveOne()
-      clock += LEASE_MS
+      await advanceTo(job.leaseUntil)
       expect(await queue.ack('j1', job.token)).toBe(false)
       expect(await receiveOne()).toMatchObject({ id: 'j1', attempts: 2 })
     })
@@ -100,10 +196,12 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
     it('extends a lease past its original expiry, for the token holder only', async () => {
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const job = await receiveOne()
-      clock += LEASE_MS - 1
+      await advanceTo(job.leaseUntil - guard)
       expect(await queue.extend('j1', 'not-the-token')).toBe(false)
+      const extendedAt = clock.now()
       expect(await queue.extend('j1', job.token)).toBe(true)
-      clock += LEASE_MS - 1 // well past the original leaseUntil
+      await advanceTo(extendedAt + leaseMs - guard) // well past the original leaseUntil
+      expect(clock.now()).toBeGreaterThan(job.leaseUntil)
       expect(await queue.receive(10)).toEqual([])
       expect(await queue.ack('j1', job.token)).toBe(true)
     })
@@ -111,7 +209,7 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
     it('refuses to extend an expired lease', async () => {
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const job = await receiveOne()
-      clock += LEASE_MS
+      await advanceTo(job.leaseUntil)
       expect(await queue.extend('j1', job.token)).toBe(false)
     })
 
@@ -130,8 +228,9 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
     })
 
     it('retries a failure after a delay until maxAttempts, then dead-letters with the error history', async () => {
-      const enqueuedAt = clock
+      const before = clock.now()
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
+      const after = clock.now()
       for (let attempt = 1; attempt <= 3; attempt++) {
         const job = await receiveOne()
         expect(job.attempts).toBe(attempt)
@@ -139,19 +238,20 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
         if (attempt < 3) {
           expect(outcome).toBe('retry')
           expect(await queue.receive(10)).toEqual([])
-          expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 1 })
-          clock += BACKOFF.backoffMaxMs
+          await expectStats(queue, { visible: 0, inFlight: 0, delayed: 1 })
+          await clock.advance(backoff.backoffMaxMs)
         } else {
           expect(outcome).toBe('dead')
         }
       }
-      clock += 100 * BACKOFF.backoffMaxMs
+      await clock.advance(backoff.backoffMaxMs + settleMs) // past any backoff: a dead job stays dead
       expect(await queue.receive(10)).toEqual([])
-      expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 1 })
+      await expectStats(queue, { visible: 0, inFlight: 0, delayed: 0, dead: 1 })
       const dead = await queue.listDead(10)
       expect(dead).toEqual([
-        { id: 'j1', payload: 'p', attempts: 3, errors: ['error 1', 'error 2', 'error 3'], createdAt: enqueuedAt },
+        { id: 'j1', payload: 'p', attempts: 3, errors: ['error 1', 'error 2', 'error 3'], createdAt: expect.any(Number) },
       ])
+      expectWithin(dead[0]!.createdAt, before, after)
     })
 
     it('redrives a dead job back to the queue; enqueue alone does not', async () => {
@@ -159,7 +259,14 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
       await single.enqueue([{ id: 'j1', payload: 'p' }])
       expect(await single.fail('j1', (await receiveOne(single)).token, 'boom')).toBe('dead')
       await single.enqueue([{ id: 'j1', payload: 'p' }])
-      expect(await single.receive(10)).toEqual([])
+      if (capabilities.dedupesById) {
+        expect(await single.receive(10)).toEqual([])
+      } else {
+        // The re-enqueue is a new copy (see dedupesById); the dead one must stay dead regardless.
+        const copy = await receiveOne(single)
+        expect(await single.ack('j1', copy.token)).toBe(true)
+        expect(await single.listDead(10)).toMatchObject([{ id: 'j1', errors: ['boom'] }])
+      }
       expect(await single.redrive('missing')).toBe(false)
       expect(await single.redrive('j1')).toBe(true)
       expect(await single.redrive('j1')).toBe(false)
@@ -171,11 +278,11 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
       await queue.enqueue([{ id: 'j1', payload: 'p' }])
       const first = await receiveOne()
       expect(await queue.fail('j1', 'wrong', 'x')).toBe('stale')
-      clock += LEASE_MS
+      await advanceTo(first.leaseUntil)
       expect(await queue.fail('j1', first.token, 'late')).toBe('stale') // expired, not yet re-leased
       const second = await receiveOne()
       expect(await queue.fail('j1', first.token, 'x')).toBe('stale')
-      expect(await queue.stats()).toMatchObject({ inFlight: 1, delayed: 0 })
+      await expectStats(queue, { inFlight: 1, delayed: 0 })
       expect(await queue.ack('j1', second.token)).toBe(true)
     })
 
@@ -183,30 +290,34 @@ export function describeQueueDriver(name: string, create: (opts: QueueContractOp
       const q = await open(2)
       await q.enqueue([{ id: 'dead', payload: '' }])
       expect(await q.fail('dead', (await receiveOne(q)).token, 'e')).toBe('retry')
-      clock += BACKOFF.backoffMaxMs
+      await clock.advance(backoff.backoffMaxMs)
       expect(await q.fail('dead', (await receiveOne(q)).token, 'e')).toBe('dead')
       await q.enqueue([{ id: 'delayed', payload: '' }])
       expect(await q.fail('delayed', (await receiveOne(q)).token, 'e')).toBe('retry')
       await q.enqueue([{ id: 'leased', payload: '' }])
       expect((await receiveOne(q)).id).toBe('leased')
       await q.enqueue([{ id: 'v1', payload: '' }, { id: 'v2', payload: '' }])
-      expect(await q.stats()).toMatchObject({ visible: 2, inFlight: 1, delayed: 1, dead: 1 })
+      await expectStats(q, { visible: 2, inFlight: 1, delayed: 1, dead: 1 })
     })
 
     it('reports the age of the oldest visible job, 0 when none waits', async () => {
+      const gap = Math.min(7_000, leaseMs)
+      const step = Math.min(500, Math.round(leaseMs / 3))
       expect((await queue.stats()).oldestAgeMs).toBe(0)
       await queue.enqueue([{ id: 'old', payload: '' }])
-      clock += 7_000
+      await clock.advance(gap)
       await queue.enqueue([{ id: 'new', payload: '' }])
-      expect((await queue.stats()).oldestAgeMs).toBe(7_000)
-      clock += 500
-      expect((await queue.stats()).oldestAgeMs).toBe(7_500)
+      expectWithin((await queue.stats()).oldestAgeMs, gap, gap + settleMs)
+      await clock.advance(step)
+      expectWithin((await queue.stats()).oldestAgeMs, gap + step, gap + step + settleMs)
+      await expectStats(queue, { visible: 2 })
       expect(await queue.receive(10)).toHaveLength(2)
-      expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 2, oldestAgeMs: 0 })
+      await expectStats(queue, { visible: 0, inFlight: 2, oldestAgeMs: 0 })
     })
 
     it('receive(max) returns at most max distinct jobs', async () => {
       await queue.enqueue(['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, payload: id })))
+      await expectStats(queue, { visible: 5 })
       expect(await queue.receive(0)).toEqual([])
       const first = await queue.receive(2)
       const rest = await queue.receive(10)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { makeJpeg } from '../fixtures/images.js'
-import { cli, freePort, type ServeProcess, startServe } from '../fixtures/serve-process.js'
+import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
 
 /**
  * The real binary, killed in the middle of a job. A 24 MP source with AVIF output keeps a job
@@ -72,12 +72,12 @@ describe('crash and shutdown of a serve process', () => {
   }
 
   it('SIGKILL mid-job, then restart: the image is finished exactly once', async () => {
-    serve = await startServe(env, await freePort())
+    serve = await startRole(env, await freePort())
     const id = await uploadAndWaitProcessing(serve)
     serve.child.kill('SIGKILL')
     expect(await serve.exited).toBe(null)
 
-    serve = await startServe(env, await freePort())
+    serve = await startRole(env, await freePort())
     const image = await waitReady(serve, id)
     await expectExactlyOnce(serve, id, image)
     // Two starts of the job: the killed one and the one that finished.
@@ -88,7 +88,7 @@ describe('crash and shutdown of a serve process', () => {
   })
 
   it('SIGTERM mid-job releases it at once and exits 0; the next start finishes it', async () => {
-    serve = await startServe({ ...env, PIXELFLOW_SHUTDOWN_GRACE_MS: '0', PIXELFLOW_QUEUE_LEASE_MS: '600000' }, await freePort())
+    serve = await startRole({ ...env, PIXELFLOW_SHUTDOWN_GRACE_MS: '0', PIXELFLOW_QUEUE_LEASE_MS: '600000' }, await freePort())
     const id = await uploadAndWaitProcessing(serve)
     const started = Date.now()
     serve.child.kill('SIGTERM')
@@ -97,7 +97,7 @@ describe('crash and shutdown of a serve process', () => {
     expect(serve.output()).toMatch(/job released at shutdown/)
 
     // A ten-minute lease: only a release (not an expiry) lets the next process take the job now.
-    serve = await startServe({ ...env, PIXELFLOW_QUEUE_LEASE_MS: '600000' }, await freePort())
+    serve = await startRole({ ...env, PIXELFLOW_QUEUE_LEASE_MS: '600000' }, await freePort())
     const image = await waitReady(serve, id)
     await expectExactlyOnce(serve, id, image)
     expect(image.attempts).toBe(2)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { makeJpeg } from '../fixtures/images.js'
-import { cli, freePort, type ServeProcess, startServe } from '../fixtures/serve-process.js'
+import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
 import { type OwnRedis, ownRedis } from './fixtures/own-redis.js'
 
 const REDIS_URL = process.env.PIXELFLOW_TEST_REDIS_URL
@@ -28,7 +28,7 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
   })
 
   async function serve(extra: Record<string, string> = {}): Promise<ServeProcess> {
-    const process = await startServe({ ...env, PIXELFLOW_REDIS_PREFIX: prefix, ...extra }, await freePort())
+    const process = await startRole({ ...env, PIXELFLOW_REDIS_PREFIX: prefix, ...extra }, await freePort())
     processes.push(process)
     return process
   }

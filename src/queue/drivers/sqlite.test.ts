@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { describeQueueDriver } from '../../../test/contracts/queue-driver.contract.js'
+import { describeQueueDriver, fakeClock } from '../../../test/contracts/queue-driver.contract.js'
 import type { QueueDriver } from '../queue.js'
 import { createSqliteQueue } from './sqlite.js'
 
@@ -18,8 +18,19 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
+// A fake clock, so the suite never sleeps and checks every time boundary to the millisecond.
 // Jitter pinned mid-range: a zero delay would make "not visible right after a failure" flaky.
-describeQueueDriver('sqlite', async (opts) => createSqliteQueue({ path: join(await tempDir(), 'queue.db'), random: () => 0.5, ...opts }))
+const CONTRACT = {
+  clock: fakeClock(),
+  leaseMs: 30_000,
+  backoffBaseMs: 30_000,
+  backoffMaxMs: 60_000,
+  settleMs: 0,
+  capabilities: { dedupesById: true },
+}
+describeQueueDriver('sqlite', CONTRACT, async (opts) =>
+  createSqliteQueue({ path: join(await tempDir(), 'queue.db'), random: () => 0.5, ...opts }),
+)
 
 const FAR_LEASE = { leaseMs: 3_600_000, maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 }
 const jobs = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `job-${i}`, payload: String(i) }))

@@ -57,17 +57,18 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
     driver: 's3',
     async put(key, body) {
       const Key = s3Key(key)
-      const source = Buffer.isBuffer(body) ? null : countingSource(body)
-      const upload = new Upload({
-        client,
-        params: { Bucket: bucket, Key, Body: source?.stream ?? body },
-        partSize: partSizeBytes,
-        queueSize,
-      })
+      const upload = (Body: Readable | Buffer) =>
+        new Upload({ client, params: { Bucket: bucket, Key, Body }, partSize: partSizeBytes, queueSize }).done()
+      if (Buffer.isBuffer(body)) {
+        await upload(body).catch((error: unknown) => {
+          throw storeError('put', Key, error)
+        })
+        return { key, size: body.length }
+      }
+      const source = countingSource(body)
       try {
-        await upload.done()
+        await upload(source.stream)
       } catch (error) {
-        if (!source) throw storeError('put', Key, error)
         // Released as local disk's pipeline() releases it: the caller's stream is not read further.
         source.stream.destroy()
         body.destroy()
@@ -77,7 +78,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
         if (error !== source.error) onCleanupError(storeError('abort multipart upload of', Key, error))
         throw source.error
       }
-      return { key, size: Buffer.isBuffer(body) ? body.length : (source?.bytes() ?? 0) }
+      return { key, size: source.bytes() }
     },
     async get(key, range) {
       const Key = s3Key(key)
