@@ -53,15 +53,8 @@ function fromEnv(env: Env): unknown {
   return {
     dataDir,
     server: { host: env.PIXELFLOW_HOST, port: env.PIXELFLOW_PORT ?? env.PORT, publicUrl: env.PIXELFLOW_PUBLIC_URL },
-    storage: { driver: 'local', root: env.PIXELFLOW_STORAGE_ROOT ?? join(dataDir, 'objects') },
-    queue: {
-      driver: 'sqlite',
-      path: env.PIXELFLOW_QUEUE_PATH ?? join(dataDir, 'queue.db'),
-      leaseMs: env.PIXELFLOW_QUEUE_LEASE_MS,
-      maxAttempts: env.PIXELFLOW_QUEUE_MAX_ATTEMPTS,
-      backoffBaseMs: env.PIXELFLOW_QUEUE_BACKOFF_BASE_MS,
-      backoffMaxMs: env.PIXELFLOW_QUEUE_BACKOFF_MAX_MS,
-    },
+    storage: storage(env, dataDir),
+    queue: queue(env, dataDir),
     metadata: {
       shards: list(env.PIXELFLOW_SHARDS) ?? defaultShards(dataDir),
       controlPath: env.PIXELFLOW_CONTROL_PATH ?? join(dataDir, 'control.db'),
@@ -114,6 +107,60 @@ function watermark(env: Env): unknown {
     opacity: env.PIXELFLOW_WATERMARK_OPACITY,
     minWidth: env.PIXELFLOW_WATERMARK_MIN_WIDTH,
   }
+}
+
+/** PIXELFLOW_STORAGE_DRIVER: local (default) or s3. */
+function storage(env: Env, dataDir: string): unknown {
+  if ((env.PIXELFLOW_STORAGE_DRIVER ?? 'local') === 'local') return { driver: 'local', root: env.PIXELFLOW_STORAGE_ROOT ?? join(dataDir, 'objects') }
+  return {
+    driver: env.PIXELFLOW_STORAGE_DRIVER,
+    bucket: env.PIXELFLOW_S3_BUCKET,
+    region: env.PIXELFLOW_S3_REGION ?? 'us-east-1',
+    endpoint: env.PIXELFLOW_S3_ENDPOINT,
+    forcePathStyle: bool(env.PIXELFLOW_S3_FORCE_PATH_STYLE, Boolean(env.PIXELFLOW_S3_ENDPOINT)),
+    prefix: env.PIXELFLOW_S3_PREFIX,
+    accessKeyId: env.PIXELFLOW_S3_ACCESS_KEY_ID,
+    secretAccessKey: env.PIXELFLOW_S3_SECRET_ACCESS_KEY,
+  }
+}
+
+/** PIXELFLOW_QUEUE_DRIVER: sqlite (default), rabbitmq or sqs; lease and retry settings are shared. */
+function queue(env: Env, dataDir: string): unknown {
+  const common = {
+    leaseMs: int(env.PIXELFLOW_QUEUE_LEASE_MS, 60_000),
+    maxAttempts: int(env.PIXELFLOW_QUEUE_MAX_ATTEMPTS, 5),
+    backoffBaseMs: int(env.PIXELFLOW_QUEUE_BACKOFF_BASE_MS, 1_000),
+    backoffMaxMs: int(env.PIXELFLOW_QUEUE_BACKOFF_MAX_MS, 300_000),
+  }
+  switch (env.PIXELFLOW_QUEUE_DRIVER ?? 'sqlite') {
+    case 'sqlite':
+      return { driver: 'sqlite', path: env.PIXELFLOW_QUEUE_PATH ?? join(dataDir, 'queue.db'), ...common }
+    case 'rabbitmq':
+      const prefetch = env.PIXELFLOW_RABBITMQ_PREFETCH
+      return { driver: 'rabbitmq', url: env.PIXELFLOW_RABBITMQ_URL, queue: env.PIXELFLOW_RABBITMQ_QUEUE ?? 'pixelflow.process-image', ...(prefetch ? { prefetch: int(prefetch, 0) } : {}), ...common }
+    case 'sqs':
+      return {
+        driver: 'sqs',
+        queueUrl: env.PIXELFLOW_SQS_QUEUE_URL,
+        deadQueueUrl: env.PIXELFLOW_SQS_DEAD_QUEUE_URL,
+        region: env.PIXELFLOW_SQS_REGION ?? 'us-east-1',
+        endpoint: env.PIXELFLOW_SQS_ENDPOINT,
+        ...common,
+      }
+    default:
+      return { driver: env.PIXELFLOW_QUEUE_DRIVER }
+  }
+}
+
+/** Inside unions the schema cannot coerce: plain digits become a number, anything else stays a string for the schema to refuse. */
+function int(value: string | undefined, fallback: number): number | string {
+  if (value === undefined) return fallback
+  return /^\d+$/.test(value.trim()) ? Number(value) : value
+}
+
+function bool(value: string | undefined, fallback: boolean): boolean | string {
+  if (value === undefined) return fallback
+  return value === 'true' ? true : value === 'false' ? false : value
 }
 
 /** One switch: with PIXELFLOW_REDIS_URL set, rate limits and the metadata cache are shared through Redis. */

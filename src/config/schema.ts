@@ -28,6 +28,14 @@ export const WatermarkSchema = Type.Object({
   minWidth: Int(1, 1024),
 })
 
+/** Lease, retries and backoff: the queue contract of DESIGN.md §4, the same for every driver. */
+const QueueCommon = {
+  leaseMs: Type.Integer({ minimum: 500 }),
+  maxAttempts: Type.Integer({ minimum: 1 }),
+  backoffBaseMs: Type.Integer({ minimum: 1 }),
+  backoffMaxMs: Type.Integer({ minimum: 1 }),
+}
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data' }),
@@ -37,15 +45,38 @@ export const ConfigSchema = Type.Object(
       /** Base of the absolute links in responses; defaults to http://localhost:<port>. */
       publicUrl: Type.Optional(Type.String()),
     }),
-    storage: Type.Union([Type.Object({ driver: Type.Literal('local'), root: Type.String() })]),
-    queue: Type.Union([
+    storage: Type.Union([
+      Type.Object({ driver: Type.Literal('local'), root: Type.String() }),
       Type.Object({
-        driver: Type.Literal('sqlite'),
-        path: Type.String(),
-        leaseMs: Int(500, 60_000),
-        maxAttempts: Int(1, 5),
-        backoffBaseMs: Int(1, 1_000),
-        backoffMaxMs: Int(1, 300_000),
+        driver: Type.Literal('s3'),
+        bucket: Type.String({ minLength: 3 }),
+        region: Type.String(),
+        /** An S3-compatible store (MinIO, Ceph, R2…); with it, path-style addressing is the usual choice. */
+        endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+        forcePathStyle: Type.Boolean(),
+        prefix: Type.Optional(Type.String()),
+        accessKeyId: Type.Optional(Type.String()),
+        secretAccessKey: Type.Optional(Type.String()),
+      }),
+    ]),
+    /** Driver-specific defaults are filled by load.ts (schema defaults inside unions are not applied). */
+    queue: Type.Union([
+      Type.Object({ driver: Type.Literal('sqlite'), path: Type.String(), ...QueueCommon }),
+      Type.Object({
+        driver: Type.Literal('rabbitmq'),
+        url: Type.String({ pattern: '^amqps?://' }),
+        queue: Type.String({ minLength: 1 }),
+        prefetch: Type.Optional(Type.Integer({ minimum: 1 })),
+        ...QueueCommon,
+      }),
+      Type.Object({
+        driver: Type.Literal('sqs'),
+        queueUrl: Type.String({ pattern: '^https?://' }),
+        /** Unset: the dead-letter target of the queue's RedrivePolicy. */
+        deadQueueUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+        region: Type.String(),
+        endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+        ...QueueCommon,
       }),
     ]),
     metadata: Type.Object({

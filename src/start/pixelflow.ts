@@ -46,8 +46,8 @@ export interface Pixelflow {
 
 /** Opens every port from the config: the composition root. */
 export async function openDeps(config: Config) {
-  const store = createObjectStore(config.storage)
-  const queue = createQueue(config.queue)
+  const store = await createObjectStore(config.storage)
+  const queue = await createQueue(config.queue)
   const metadata = await openShardedMetadata(config.metadata)
   const control = openSqlite<ControlDb>(config.metadata.controlPath)
   await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)

@@ -43,7 +43,8 @@ export interface QueueContractSetup {
   /**
    * How long the driver may take to show a change it has promised (a redelivery, a delay-queue
    * hop, a count): 0 for drivers that are consistent at once, whose time boundaries are then
-   * checked to the millisecond. "Not yet" checks are made this long (at least 1 ms) before the due time.
+   * checked to the millisecond. "Not yet" checks are made this long (at least 1 ms) before the due
+   * time, so it must stay under half the lease (the extend check has to land past the first lease).
    */
   settleMs: number
   capabilities: QueueCapabilities
@@ -74,6 +75,7 @@ export function describeQueueDriver(
   const { clock, leaseMs, settleMs, capabilities } = setup
   const backoff = { backoffBaseMs: setup.backoffBaseMs, backoffMaxMs: setup.backoffMaxMs }
   const guard = Math.max(1, settleMs)
+  if (2 * settleMs >= leaseMs) throw new Error(`${name}: settleMs must stay under half of leaseMs`)
 
   describe(`QueueDriver contract: ${name}`, () => {
     let opened: QueueDriver[]
@@ -146,11 +148,11 @@ export function describeQueueDriver(
         await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
         await queue.enqueue([{ id: 'dup', payload: 'later' }])
         const job = await receiveOne()
-        expect(job.payload).toBe('first')
         await queue.enqueue([{ id: 'dup', payload: 'while leased' }])
         await expectStats(queue, { visible: 3, inFlight: 1 })
         const copies = [job, ...(await queue.receive(10))]
-        expect(copies.map((copy) => copy.payload)).toEqual(['first', 'again', 'later', 'while leased'])
+        // Each copy once, in no particular order: a broker without dedup need not be FIFO either.
+        expect(copies.map((copy) => copy.payload).sort()).toEqual(['again', 'first', 'later', 'while leased'])
         expect(copies.every((copy) => copy.id === 'dup' && copy.attempts === 1)).toBe(true)
         expect(new Set(copies.map((copy) => copy.token)).size).toBe(4)
         for (const copy of copies) expect(await queue.ack('dup', copy.token)).toBe(true)

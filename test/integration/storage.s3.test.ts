@@ -54,7 +54,7 @@ function rawClient(): S3Client {
   return new S3Client({ region: REGION, endpoint: S3_URL, forcePathStyle: true, credentials: CREDENTIALS })
 }
 
-/** `count` random bytes as a stream of 64 KiB chunks, like a request body. */
+/** `bytes` as a stream of 64 KiB chunks, like a request body. */
 function chunkedStream(bytes: Buffer, chunkSize = 64 * 1024): Readable {
   const chunks: Buffer[] = []
   for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize))
@@ -228,7 +228,7 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     expect(proxy.calls.at(-1)).toBe('AbortMultipartUpload')
     expect(cleanupErrors).toHaveLength(1)
     expect(cleanupErrors[0]).toMatchObject({
-      message: expect.stringContaining('abort multipart upload'),
+      message: expect.stringContaining('clean-up of the failed put'),
       cause: { name: 'MethodNotAllowed' },
     })
     expect(await store.head('big/unaborted')).toBeNull()

@@ -40,7 +40,7 @@ export interface LeaseTable {
  * stalled worker's late ack is refused. The deadline is also checked on every call, so a lease
  * whose timer has not run yet (a busy event loop) is still refused once it is past due.
  */
-export function createLeaseTable(options: { leaseMs: number; now: () => number; requeue: (delivery: Delivery) => void }): LeaseTable {
+export function createLeaseTable(options: { leaseMs: number; now: () => number; expired: (delivery: Delivery) => void }): LeaseTable {
   const { leaseMs, now } = options
   let waiting: Delivery[] = []
   const leases = new Map<string, Lease>()
@@ -50,7 +50,7 @@ export function createLeaseTable(options: { leaseMs: number; now: () => number; 
     if (!lease) return
     leases.delete(token)
     clearTimeout(lease.timer)
-    if (lease.delivery.session.live) options.requeue(lease.delivery)
+    if (lease.delivery.session.live) options.expired(lease.delivery)
   }
 
   function held(id: string, token: string): Lease | null {

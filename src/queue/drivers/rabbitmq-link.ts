@@ -12,6 +12,8 @@ export interface Session {
   consumerTag?: string
   /** basic.return count on the publisher (see publishConfirmed). */
   returns: number
+  /** Set while the broker blocks publishing (a memory or disk alarm): publishes would only wait. */
+  blocked?: string
   live: boolean
 }
 
@@ -68,14 +70,21 @@ export function openLink(options: LinkOptions): Link {
       clientProperties: { connection_name: options.name },
       timeout: 10_000,
     })
-    const s: Session = { connection, returns: 0, live: true } as Session
+    // Filled in below; the close handlers need the object before the channels exist.
+    const s = { connection, returns: 0, live: true } as Session
     connection.on('error', (error: Error) => (lastError = error))
     connection.on('close', (error?: Error) => lost(s, error ?? new Error('[rabbitmq] connection closed')))
+    connection.on('blocked', (reason: string) => (s.blocked = reason))
+    connection.on('unblocked', () => (s.blocked = undefined))
     try {
       s.publisher = watch(await connection.createConfirmChannel(), s)
       s.consumer = watch(await connection.createChannel(), s)
       s.admin = watch(await connection.createChannel(), s)
-      s.publisher.on('return', () => s.returns++)
+      // Returned = routed nowhere: a queue was deleted under us. Reconnecting declares it again.
+      s.publisher.on('return', () => {
+        s.returns++
+        lost(s, new Error('[rabbitmq] a publish was returned unroutable; declaring the queues again'))
+      })
       await options.setup(s)
     } catch (error) {
       lost(s, error instanceof Error ? error : new Error(String(error)))

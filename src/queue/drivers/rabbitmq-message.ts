@@ -53,9 +53,14 @@ export function decodeJob(message: Message, now: number): JobRecord {
   }
 }
 
-/** Quorum queues count returns (requeue, lease expiry, a consumer's channel dying) in this header. */
+/**
+ * Earlier deliveries of this copy. Quorum queues count returns (requeue, reject, a consumer's
+ * channel dying) in `x-delivery-count`; RabbitMQ 4.3 counts only failed ones there and every
+ * acquisition in `x-acquired-count` (from the 4.3 docs, not checked here: this broker is 3.10.8).
+ */
 export function deliveryCount(message: Message): number {
-  return count(message.properties.headers?.['x-delivery-count'])
+  const headers = message.properties.headers
+  return Math.max(count(headers?.['x-delivery-count']), count(headers?.['x-acquired-count']))
 }
 
 /** A dead-queue message as a DeadJob; copies the broker dead-lettered (delivery limit) say so. */

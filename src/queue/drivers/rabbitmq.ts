@@ -5,40 +5,10 @@ import { createDeadLetters } from './rabbitmq-dead.js'
 import { type Delivery, createLeaseTable } from './rabbitmq-leases.js'
 import { type Session, openLink } from './rabbitmq-link.js'
 import { MAX_ERROR_CHARS, decodeJob, deliveryCount, encodeJob, publishConfirmed } from './rabbitmq-message.js'
+import type { RabbitQueueOptions } from './rabbitmq-options.js'
 import { declareTopology, delayQueueFor, topologyFor } from './rabbitmq-topology.js'
 
-export interface RabbitQueueOptions {
-  /** amqp(s)://user:pass@host:port/vhost; `?heartbeat=` defaults to 10 s. */
-  url: string
-  /** The job queue's name; `<queue>.dead` and `<queue>.delay.<ms>` are declared beside it. */
-  queue: string
-  leaseMs: number
-  maxAttempts: number
-  backoffBaseMs: number
-  backoffMaxMs: number
-  /**
-   * Unacked deliveries per process: leased jobs plus those buffered for the next receive. Set it
-   * to the worker's concurrency, so the buffer only holds what the next claim will take.
-   */
-  prefetch?: number
-  /** Broker-side backstop for crash loops (`x-delivery-limit`): redeliveries within one try. */
-  deliveryLimit?: number
-  /**
-   * The broker closes a channel whose delivery stays unacked past its consumer timeout (default
-   * 30 min), redelivering all that channel held, so it must exceed the longest job plus the time a
-   * delivery may wait in the buffer. Sent as the `x-consumer-timeout` consumer argument, which
-   * RabbitMQ honours from 3.12 (3.11.15); older brokers ignore it and only the global
-   * `consumer_timeout` in rabbitmq.conf applies.
-   */
-  consumerTimeoutMs?: number
-  reconnectMaxMs?: number
-  /** How long enqueue, stats and the dead-letter calls wait for a connection before failing. */
-  connectWaitMs?: number
-  publishTimeoutMs?: number
-  now?: () => number
-  /** The jitter source; tests pin it. */
-  random?: () => number
-}
+export type { RabbitQueueOptions } from './rabbitmq-options.js'
 
 /**
  * QueueDriver on RabbitMQ (DESIGN.md §4): a quorum queue, publisher confirms on every publish,
@@ -57,7 +27,7 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
   const topology = topologyFor({ ...options, deliveryLimit: options.deliveryLimit ?? 20 })
   let closing = false
 
-  const leases = createLeaseTable({ leaseMs: options.leaseMs, now, requeue: (d) => settle(d, 'requeue') })
+  const leases = createLeaseTable({ leaseMs: options.leaseMs, now, expired: (d) => settle(d, 'reject') })
   const link = openLink({
     url: options.url,
     name: `pixelflow ${options.queue}`,
@@ -65,6 +35,7 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     onLost: (session) => leases.forget(session),
     async setup(session) {
       await declareTopology(session.publisher, topology)
+      if (options.consume === false) return
       await session.consumer.prefetch(options.prefetch ?? 10)
       const args = options.consumerTimeoutMs ? { 'x-consumer-timeout': options.consumerTimeoutMs } : {}
       const { consumerTag } = await session.consumer.consume(topology.main, (m) => onDelivery(session, m), { arguments: args })
@@ -76,17 +47,25 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
   function onDelivery(session: Session, message: ConsumeMessage | null): void {
     // null: the broker cancelled the consumer (queue deleted, or a consumer timeout on ≥ 4.3).
     if (!message) return link.drop(session, new Error('[rabbitmq] consumer cancelled by the broker'))
-    if (closing) return session.consumer.nack(message, false, true)
     const job = decodeJob(message, now())
-    leases.buffer({ session, message, job, attempts: job.attempts + deliveryCount(message) + 1 })
+    const delivery = { session, message, job, attempts: job.attempts + deliveryCount(message) + 1 }
+    if (closing) settle(delivery, 'requeue')
+    else leases.buffer(delivery)
   }
 
-  /** False when the channel is gone: the broker has then requeued the delivery by itself. */
-  function settle(delivery: Delivery, how: 'ack' | 'requeue'): boolean {
+  /**
+   * False when the channel is gone: the broker has then requeued the delivery by itself. Both
+   * returns requeue; on RabbitMQ ≥ 4.3 only basic.reject counts as a failed delivery towards
+   * `x-delivery-limit`, so an expired lease (a stalled or lost worker) rejects, while a release (a
+   * shutdown, not the job's fault) nacks. 3.x counts both.
+   */
+  function settle(delivery: Delivery, how: 'ack' | 'requeue' | 'reject'): boolean {
     if (!delivery.session.live) return false
+    const { consumer } = delivery.session
     try {
-      if (how === 'ack') delivery.session.consumer.ack(delivery.message)
-      else delivery.session.consumer.nack(delivery.message, false, true)
+      if (how === 'ack') consumer.ack(delivery.message)
+      else if (how === 'reject') consumer.reject(delivery.message, true)
+      else consumer.nack(delivery.message, false, true)
       return true
     } catch {
       return false // closed under us; its close event is on the way
@@ -146,7 +125,8 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     },
     fail,
     async stats() {
-      const session = await link.ready(waitMs)
+      const session = link.current() // fail fast: a metrics scrape must not hang on a reconnect
+      if (!session) throw link.notConnected()
       const check = (queue: string) => session.publisher.checkQueue(queue)
       const [main, deadQueue, ...delays] = await Promise.all([check(topology.main), check(topology.dead), ...[...topology.delays.values()].map(check)])
       const local = leases.counts()
@@ -164,6 +144,7 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     async check() {
       const session = link.current()
       if (!session) throw link.notConnected()
+      if (session.blocked) throw new Error(`[rabbitmq] the broker blocks publishing: ${session.blocked}`)
       await session.publisher.checkQueue(topology.main)
     },
     async close() {

@@ -17,6 +17,10 @@ describe('S3 store, without a server', () => {
     await expect(createS3Store({ ...OFFLINE, prefix: 'a/../b' })).rejects.toThrow('Invalid object key')
   })
 
+  it('refuses parts smaller than the S3 minimum of 5 MiB', async () => {
+    await expect(createS3Store({ ...OFFLINE, partSizeBytes: 1024 * 1024 })).rejects.toThrow('at least 5 MiB')
+  })
+
   it('wants both halves of a static credential, or neither', async () => {
     await expect(createS3Store({ ...OFFLINE, accessKeyId: 'k' })).rejects.toThrow('both accessKeyId and secretAccessKey')
   })

@@ -41,14 +41,15 @@ export interface S3StoreOptions {
 const MiB = 1024 * 1024
 
 /**
- * Objects in an S3 bucket (or any S3-compatible store), under an optional key prefix. The AWS
- * SDK is imported here, on first use of the driver, so a local-disk deployment never loads it.
+ * Objects in an S3 bucket (or any S3-compatible store), under an optional key prefix. This
+ * factory imports the AWS SDK, so a deployment that never creates an S3 store never loads it.
  * A put is durable once S3 has acknowledged the PutObject or CompleteMultipartUpload; a failed
  * put aborts its multipart upload, so no object (and, cleanup permitting, no part) is left.
  */
 export async function createS3Store(options: S3StoreOptions): Promise<ObjectStore> {
   const [sdk, { Upload }] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')])
   const { bucket, partSizeBytes = 8 * MiB, queueSize = 2, listPageSize = 1000, onCleanupError = () => {} } = options
+  if (partSizeBytes < 5 * MiB) throw new Error('S3 store: partSizeBytes must be at least 5 MiB, the S3 minimum')
   const client = createClient(sdk.S3Client, options)
   const root = normalisePrefix(options.prefix ?? '')
   const s3Key = (key: string) => root + assertObjectKey(key)
@@ -73,9 +74,9 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
         source.stream.destroy()
         body.destroy()
         // The source's own failure (a disconnect, a refused upload) is what the caller must see,
-        // as with local disk; a failure to abort the multipart upload after it is secondary.
+        // as with local disk; a failure after it (aborting the multipart upload) is secondary.
         if (source.error === undefined) throw storeError('put', Key, error)
-        if (error !== source.error) onCleanupError(storeError('abort multipart upload of', Key, error))
+        if (error !== source.error) onCleanupError(storeError('clean-up of the failed put', Key, error))
         throw source.error
       }
       return { key, size: source.bytes() }
