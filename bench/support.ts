@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import sharp from 'sharp'
+import { loadConfig } from '../src/config/load.js'
+import type { Config } from '../src/config/schema.js'
 
 /** What every part hands back: one row per side, ready for the summary table. */
 export interface PartResult {
@@ -29,6 +31,24 @@ export function listPhotos(folder: string): string[] {
     .map((name) => join(folder, name))
   if (photos.length === 0) throw new Error(`No JPEG or PNG photos in ${folder}`)
   return photos
+}
+
+/**
+ * The service's config for a bench: embedded drivers under `dataDir`, workers off (each part
+ * starts what it measures), no logs, and the per-owner rate limits off (0), since one bench owner
+ * sends far more than a real client may and the limiter would answer 429 instead of measuring.
+ */
+export function benchConfig(dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    PIXELFLOW_DATA_DIR: dataDir,
+    PIXELFLOW_WORKER_ENABLED: 'false',
+    PIXELFLOW_LOG_LEVEL: 'silent',
+    PIXELFLOW_RATE_LIMIT_READS: '0',
+    PIXELFLOW_RATE_LIMIT_UPLOADS: '0',
+    PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS: '0',
+    PIXELFLOW_RATE_LIMIT_ANONYMOUS: '0',
+    ...env,
+  })
 }
 
 export function mimeOf(path: string): string {
@@ -72,6 +92,25 @@ export function peakRssMb(): number {
     // fall through to getrusage
   }
   return process.resourceUsage().maxRSS / 1024
+}
+
+export interface Elapsed {
+  seconds: number
+  /** User + system CPU of the whole process, libvips threads included: steadier than wall time on a shared machine. */
+  cpuSeconds: number
+}
+
+/** Starts a wall and CPU clock and resets the peak-RSS mark; `read()` stops neither. */
+export function startClock(): { read(): Elapsed } {
+  resetPeakRss()
+  const wall = performance.now()
+  const cpu = process.cpuUsage()
+  return {
+    read() {
+      const used = process.cpuUsage(cpu)
+      return { seconds: (performance.now() - wall) / 1000, cpuSeconds: (used.user + used.system) / 1e6 }
+    },
+  }
 }
 
 /** libvips sets up each codec on first use; doing it here keeps that out of every timed window. */

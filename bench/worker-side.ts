@@ -1,10 +1,11 @@
 /**
  * One side of the worker-throughput bench, once, in its own process (forked by
  * worker-throughput.ts): BENCH_SIDE is `pixelflow`, `naive` or `decode-once`. It answers the
- * parent with the seconds it took for every photo of BENCH_FOLDER and its peak RSS meanwhile.
+ * parent with the wall and CPU time it took for every photo of BENCH_FOLDER, at BENCH_CONCURRENCY
+ * photos at a time, and its peak RSS meanwhile.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import sharp, { type Sharp } from 'sharp'
@@ -14,14 +15,15 @@ import type { QueueDriver } from '../src/queue/queue.js'
 import { createPixelflow } from '../src/start/pixelflow.js'
 import { createImageProcessor } from '../src/worker/process-image.js'
 import { startWorker } from '../src/worker/run-worker.js'
-import { answerParent, listPhotos, mimeOf, peakRssMb, resetPeakRss, warmUpSharp } from './support.js'
+import { answerParent, benchConfig, type Elapsed, listPhotos, mimeOf, peakRssMb, startClock, warmUpSharp } from './support.js'
 
 export type Side = 'pixelflow' | 'naive' | 'decode-once'
-export interface SideRun {
+export interface SideRun extends Elapsed {
   side: Side
-  seconds: number
   images: number
   peakRssMb: number
+  /** 1-minute load average when the run started: other work on the machine shows up here. */
+  loadAverage: number
 }
 
 // The baselines take presets, formats and qualities from the same defaults as the service.
@@ -67,13 +69,12 @@ async function inLanes(photos: string[], concurrency: number, work: (path: strin
   await Promise.all(Array.from({ length: concurrency }, lane))
 }
 
-async function timeBaseline(photos: string[], concurrency: number, work: (path: string) => Promise<void>): Promise<number> {
+async function timeBaseline(photos: string[], concurrency: number, work: (path: string) => Promise<void>): Promise<Elapsed> {
   sharp.cache(false) // as createPixelflow does for the service
   await warmUpSharp()
-  resetPeakRss()
-  const start = performance.now()
+  const clock = startClock()
   await inLanes(photos, concurrency, work)
-  return (performance.now() - start) / 1000
+  return clock.read()
 }
 
 /**
@@ -81,14 +82,9 @@ async function timeBaseline(photos: string[], concurrency: number, work: (path: 
  * jobs to the queue, then a worker with `concurrency` slots starts and the clock runs until the
  * last job is acked, i.e. variants fsynced, rows committed and the job deleted.
  */
-async function timePixelflow(photos: string[], concurrency: number): Promise<number> {
+async function timePixelflow(photos: string[], concurrency: number): Promise<Elapsed> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-bench-'))
-  const config = loadConfig({
-    PIXELFLOW_DATA_DIR: dataDir,
-    PIXELFLOW_WORKER_ENABLED: 'false',
-    PIXELFLOW_WORKER_CONCURRENCY: String(concurrency),
-    PIXELFLOW_LOG_LEVEL: 'silent',
-  })
+  const config = benchConfig(dataDir, { PIXELFLOW_WORKER_CONCURRENCY: String(concurrency) })
   const logger = pino({ level: 'silent' })
   const pixelflow = await createPixelflow(config, logger)
   const { app, deps } = pixelflow
@@ -105,35 +101,33 @@ async function timePixelflow(photos: string[], concurrency: number): Promise<num
     await warmUpSharp()
 
     // The queue is wrapped so the clock stops at the last ack, and a failing job stops the run.
-    let resolve = () => {}
-    let reject: (error: Error) => void = () => {}
-    const allAcked = new Promise<void>((ok, fail) => ([resolve, reject] = [ok, fail]))
+    let settle!: { resolve: () => void; reject: (error: Error) => void }
+    const allAcked = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
     let acked = 0
     const queue: QueueDriver = {
       ...deps.queue,
       async ack(id, token) {
         const ok = await deps.queue.ack(id, token)
-        if (++acked === ids.length) resolve()
+        if (++acked === ids.length) settle.resolve()
         return ok
       },
       async fail(id, token, error) {
-        reject(new Error(`Job ${id} failed: ${error}`))
+        settle.reject(new Error(`Job ${id} failed: ${error}`))
         return deps.queue.fail(id, token, error)
       },
     }
-    const handler = createImageProcessor({ metadata: deps.metadata, store: deps.store, processing: config.processing, limits: config.limits, logger })
-    resetPeakRss()
-    const start = performance.now()
+    const { metadata, store } = deps
+    // The same handler as the service's worker role, cache invalidation included.
+    const handler = createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger, onChanged: pixelflow.invalidate })
+    const clock = startClock()
     const worker = startWorker({ queue, handler, concurrency, pollMs: config.worker.pollMs, leaseMs: config.queue.leaseMs, logger, metrics: deps.metrics })
-    const seconds = await allAcked
-      .then(() => (performance.now() - start) / 1000)
-      .finally(() => worker.stop(config.shutdownGraceMs))
+    const elapsed = await allAcked.then(() => clock.read()).finally(() => worker.stop(config.shutdownGraceMs))
 
     for (const id of ids) {
       const image = await deps.metadata.forImageId(id)?.getImage(id)
       if (image?.status !== 'ready') throw new Error(`Image ${id} ended ${image?.status ?? 'missing'}, not ready`)
     }
-    return seconds
+    return elapsed
   } finally {
     await pixelflow.close()
     await rm(dataDir, { recursive: true, force: true })
@@ -152,9 +146,10 @@ answerParent(async (): Promise<SideRun> => {
   const side = process.env.BENCH_SIDE as Side
   const photos = listPhotos(process.env.BENCH_FOLDER!)
   const concurrency = Number(process.env.BENCH_CONCURRENCY)
-  const seconds =
+  const loadAverage = loadavg()[0]!
+  const elapsed =
     side === 'pixelflow'
       ? await timePixelflow(photos, concurrency)
       : await timeBaseline(photos, concurrency, side === 'naive' ? naive : decodeOnce)
-  return { side, seconds, images: photos.length, peakRssMb: peakRssMb() }
+  return { side, ...elapsed, images: photos.length, peakRssMb: peakRssMb(), loadAverage }
 })

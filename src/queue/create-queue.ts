@@ -4,13 +4,20 @@ import { createSqliteQueue } from './drivers/sqlite.js'
 import { createSqsQueue } from './drivers/sqs.js'
 import type { QueueDriver } from './queue.js'
 
+/** How this process uses the queue: brokers that push deliveries must not prefetch for a process that never claims. */
+export interface QueueUse {
+  consume: boolean
+  /** Deliveries a push broker may hand this process ahead of its claims: its worker concurrency. */
+  prefetch: number
+}
+
 /** Async because the SQS driver imports the AWS SDK lazily (amqplib is imported on connect). */
-export async function createQueue(config: QueueConfig): Promise<QueueDriver> {
+export async function createQueue(config: QueueConfig, use: QueueUse): Promise<QueueDriver> {
   switch (config.driver) {
     case 'sqlite':
       return createSqliteQueue(config)
     case 'rabbitmq':
-      return createRabbitQueue(config)
+      return createRabbitQueue({ ...config, prefetch: config.prefetch ?? use.prefetch, consume: use.consume })
     case 'sqs':
       return createSqsQueue(config)
   }

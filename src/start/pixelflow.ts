@@ -44,10 +44,10 @@ export interface Pixelflow {
   close(): Promise<void>
 }
 
-/** Opens every port from the config: the composition root. */
-export async function openDeps(config: Config) {
+/** Opens every port from the config: the composition root. `consume`: this process runs workers. */
+export async function openDeps(config: Config, consume = false) {
   const store = await createObjectStore(config.storage)
-  const queue = await createQueue(config.queue)
+  const queue = await createQueue(config.queue, { consume, prefetch: config.worker.concurrency })
   const metadata = await openShardedMetadata(config.metadata)
   const control = openSqlite<ControlDb>(config.metadata.controlPath)
   await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
@@ -55,14 +55,15 @@ export async function openDeps(config: Config) {
 }
 
 export async function createPixelflow(config: Config, logger: Logger, role: Role = 'serve'): Promise<Pixelflow> {
-  const deps = await openDeps(config)
+  const runsWorkers = (role === 'serve' || role === 'worker') && config.worker.enabled
+  const deps = await openDeps(config, runsWorkers)
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, { onError: (err) => logger.warn({ err }, 'metadata cache degraded') })
   // Every change of an image row drops its cached copy, in every process sharing the cache.
   const invalidate = async (imageId: string) =>
     cache.delete(imageKey(imageId)).catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
 
-  const worker = (role === 'serve' || role === 'worker') && config.worker.enabled ? runWorkerRole(config, deps, logger, invalidate) : null
+  const worker = runsWorkers ? runWorkerRole(config, deps, logger, invalidate) : null
   const relay =
     role !== 'worker' && config.relay.enabled
       ? startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })

@@ -29,6 +29,7 @@ interface Running {
 
 export function startWorker(options: WorkerOptions): Worker {
   const { queue, logger, metrics } = options
+  // Keyed by lease token: a broker may deliver two copies of one job id at once.
   const running = new Map<string, Running>()
   let active = true
   let wake = () => {}
@@ -64,10 +65,10 @@ export function startWorker(options: WorkerOptions): Worker {
     const done = runJob(job, controller.signal)
       .catch((error) => logger.error({ jobId: job.id, err: error }, 'job bookkeeping failed'))
       .finally(() => {
-        running.delete(job.id)
+        running.delete(job.token)
         wake()
       })
-    running.set(job.id, { job, controller, done })
+    running.set(job.token, { job, controller, done })
   }
 
   async function claimLoop(): Promise<void> {

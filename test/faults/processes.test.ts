@@ -5,21 +5,47 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { makeJpeg } from '../fixtures/images.js'
 import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
+import { createVhost, deleteVhost, vhostUrl } from '../integration/fixtures/rabbitmq-broker.js'
 import { checkLedger } from './ledger.js'
 
+const RABBITMQ_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL
+if (!RABBITMQ_URL) console.info('faults: the RabbitMQ runs are skipped; set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run them')
+
 /**
- * Separate `api` and `worker` processes of the real binary, killed and stalled on purpose.
- * Each test ends with the ledger check.
+ * How each queue driver is set up for a test. RabbitMQ gets a vhost of its own per test, and a
+ * 2 s heartbeat so the broker notices a frozen worker within seconds instead of minutes.
  */
-describe('faults across api and worker processes (SQLite queue)', () => {
+const QUEUES = [
+  { name: 'sqlite', run: true, setup: async () => ({ env: {}, teardown: async () => {} }) },
+  {
+    name: 'rabbitmq',
+    run: Boolean(RABBITMQ_URL),
+    setup: async () => {
+      const vhost = await createVhost()
+      const url = new URL(vhostUrl(RABBITMQ_URL!, vhost))
+      url.searchParams.set('heartbeat', '2')
+      return { env: { PIXELFLOW_QUEUE_DRIVER: 'rabbitmq', PIXELFLOW_RABBITMQ_URL: url.href }, teardown: () => deleteVhost(vhost) }
+    },
+  },
+]
+
+/**
+ * Separate `api` and `worker` processes of the real binary, killed and stalled on purpose, on
+ * each queue driver. Each test ends with the ledger check.
+ */
+describe.each(QUEUES.filter((q) => q.run))('faults across api and worker processes ($name queue)', (queue) => {
   let dir: string
   let env: Record<string, string>
   let key: string
+  let teardown: () => Promise<void>
   const running: ServeProcess[] = []
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixelflow-faults-'))
+    const driver = await queue.setup()
+    teardown = driver.teardown
     env = {
+      ...driver.env,
       PIXELFLOW_DATA_DIR: dir,
       PIXELFLOW_QUEUE_LEASE_MS: '1500',
       PIXELFLOW_QUEUE_MAX_ATTEMPTS: '50',
@@ -36,6 +62,7 @@ describe('faults across api and worker processes (SQLite queue)', () => {
       await p.exited
     }
     await rm(dir, { recursive: true, force: true })
+    await teardown()
   })
 
   async function start(role: string, extra: Record<string, string> = {}): Promise<ServeProcess> {

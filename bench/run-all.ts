@@ -1,0 +1,57 @@
+/**
+ * `npm run bench [-- photo folder]`: every part in sequence, one summary table (Markdown, ready
+ * for RESULTS.md) on stdout, progress on stderr, and the raw runs in bench/results/<time>.json.
+ * Each side of each part runs in its own child process, so its timing and peak RSS are its own.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { markdownTable, type PartResult, photoFolder } from './support.js'
+import { benchUploads } from './upload-load.js'
+import { benchWorkers } from './worker-throughput.js'
+
+const folder = photoFolder()
+const machine = {
+  cores: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  sharp: sharp.versions.sharp,
+  libvips: sharp.versions.vips,
+  commit: gitCommit(),
+}
+const started = new Date()
+console.error(`Pixelflow bench, ${started.toISOString()}, ${machine.cores} cores (${machine.cpu}), photos from ${folder}`)
+
+const parts: PartResult[] = []
+const loadAverages: number[] = [loadavg()[0]!]
+for (const [name, part] of [
+  ['worker throughput', () => benchWorkers(folder)],
+  ['upload acceptance', () => benchUploads(folder)],
+] as const) {
+  console.error(`\n${name}:`)
+  parts.push(await part())
+  loadAverages.push(loadavg()[0]!)
+}
+
+const minutes = (Date.now() - started.getTime()) / 60_000
+console.log(`\nPixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores, node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`)
+console.log(`Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min\n`)
+console.log(markdownTable(parts))
+
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
+mkdirSync(resultsDir, { recursive: true })
+const file = `${resultsDir}${started.toISOString().replace(/[:.]/g, '-')}.json`
+writeFileSync(file, JSON.stringify({ started, machine, folder, loadAverages, parts }, null, 2))
+console.error(`\nRaw runs written to ${file}`)
+
+/** The commit measured, marked dirty when the tree has changes: figures belong to a version. */
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
