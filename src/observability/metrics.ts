@@ -61,7 +61,8 @@ export function createMetrics(queue?: QueueDriver) {
     help: 'Age of the oldest visible job',
     registers: [registry],
     async collect() {
-      if (queue) this.set((await queue.stats()).oldestAgeMs / 1000)
+      const age = queue && (await queue.stats()).oldestAgeMs
+      if (age !== undefined) this.set(age / 1000)
     },
   })
   return { registry, uploads, jobs, processingSeconds, workerSlots }

@@ -31,8 +31,8 @@ export interface QueueStats {
   inFlight: number
   delayed: number
   dead: number
-  /** Age in ms of the oldest visible job, 0 when none is waiting. */
-  oldestAgeMs: number
+  /** Age in ms of the oldest visible job, 0 when none is waiting; absent when the broker cannot tell (SQS). */
+  oldestAgeMs?: number
   /** Consumer slots across the fleet, when the broker knows them (RabbitMQ); absent otherwise. */
   consumers?: number
 }

@@ -46,7 +46,7 @@ const CONTRACT = {
   backoffBaseMs: 1_200,
   backoffMaxMs: 2_400,
   settleMs: 400,
-  capabilities: { dedupesById: false },
+  capabilities: { dedupesById: false, reportsOldestAge: true },
 }
 
 async function open(options: Partial<RabbitQueueOptions> = {}): Promise<QueueDriver> {

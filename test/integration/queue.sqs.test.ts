@@ -24,7 +24,7 @@ const CONTRACT: QueueContractSetup = {
   backoffMaxMs: 4_000,
   settleMs: 1_400,
   // Standard queues have no deduplication: a repeated enqueue is a second message.
-  capabilities: { dedupesById: false },
+  capabilities: { dedupesById: false, reportsOldestAge: false },
 }
 
 const queues = SQS_ENDPOINT ? createQueueFactory() : null
@@ -68,7 +68,7 @@ describe.skipIf(!SQS_ENDPOINT)('sqs queue', () => {
 
   describeQueueDriver('sqs standard queue', CONTRACT, (opts) => open(opts))
   // FIFO deduplicates a repeated job id, but only for SQS's 5-minute window: true within a test.
-  describeQueueDriver('sqs FIFO queue', { ...CONTRACT, capabilities: { dedupesById: true } }, (opts) => open(opts, true))
+  describeQueueDriver('sqs FIFO queue', { ...CONTRACT, capabilities: { dedupesById: true, reportsOldestAge: false } }, (opts) => open(opts, true))
 
   it('long polling returns a job enqueued during the wait, and an empty poll waits it out', async () => {
     const pair = await queues!.pair()

@@ -26,7 +26,7 @@ const CONTRACT = {
   backoffBaseMs: 30_000,
   backoffMaxMs: 60_000,
   settleMs: 0,
-  capabilities: { dedupesById: true },
+  capabilities: { dedupesById: true, reportsOldestAge: true },
 }
 describeQueueDriver('sqlite', CONTRACT, async (opts) =>
   createSqliteQueue({ path: join(await tempDir(), 'queue.db'), random: () => 0.5, ...opts }),

@@ -106,8 +106,7 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
         inFlight: main.notVisible - waiting,
         delayed: main.delayed + waiting,
         dead: deadQueue.visible + deadQueue.notVisible + deadQueue.delayed, // held by a listDead scan is still dead
-        // Unknown: the SQS API has no age of the oldest message (CloudWatch's ApproximateAgeOfOldestMessage has).
-        oldestAgeMs: 0,
+        // Left out: the SQS API has no age of the oldest message (CloudWatch's ApproximateAgeOfOldestMessage has).
       }
       return stats
     },
