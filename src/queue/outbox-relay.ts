@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from './queue.js'
 
+const NUDGE_COALESCE_MS = 5
+
 export interface RelayOptions {
   metadata: ShardedMetadata
   queue: QueueDriver
@@ -66,8 +68,20 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   }
 
   const running = loop()
+  // Nudges within a few milliseconds share one drain: under load a batch of uploads is published
+  // in one queue transaction instead of one each.
+  let nudged = false
+  function nudge(): void {
+    if (nudged) return
+    nudged = true
+    setTimeout(() => {
+      nudged = false
+      wake()
+    }, NUDGE_COALESCE_MS).unref()
+  }
+
   return {
-    nudge: () => wake(),
+    nudge,
     drain,
     async stop() {
       active = false

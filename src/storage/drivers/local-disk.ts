@@ -20,8 +20,11 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
     driver: 'local',
     async put(key, body) {
       const path = pathOf(key)
-      await mkdir(dirname(path), { recursive: true })
+      const created = await mkdir(dirname(path), { recursive: true })
       const size = await writeDurably(path, body)
+      // A folder made for this object is itself an entry in its parent: sync each one up to the
+      // first existing folder, or a power cut could forget the folder and the file with it.
+      if (created) for (let dir = dirname(path); dir !== dirname(created); dir = dirname(dir)) await syncDirectory(dirname(dir))
       return { key, size }
     },
     async get(key, range) {
