@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { ConfirmChannel, Message, Options } from 'amqplib'
 import type { DeadJob } from '../queue.js'
+import type { JobRecord } from '../job-record.js'
 
-/**
- * A job as it travels through the broker. The body is the payload; everything else is in
- * headers, so a copy republished to a delay or dead queue carries its own history.
- */
-export interface JobRecord {
-  id: string
-  payload: string
-  /** Deliveries of earlier copies (before the last fail or redrive); this copy's own come on top. */
-  attempts: number
-  createdAt: number
-  errors: string[]
-}
+export type { JobRecord }
+
 
 const ATTEMPTS = 'x-pixelflow-attempts'
 const CREATED_AT = 'x-pixelflow-created-at'

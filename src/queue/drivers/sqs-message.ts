@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs'
+import type { JobRecord } from '../job-record.js'
+
+export type { JobRecord }
 
 export const MAX_ERROR_CHARS = 2000
 /** The history kept per job: the latest failures, so a long history never outgrows a message. */
@@ -7,22 +10,6 @@ export const MAX_ERRORS = 50
 /** The request size cap of SendMessageBatch on queues created before 2025 (now 1 MiB). */
 const MAX_BATCH_BYTES = 256 * 1024
 
-/**
- * A job as it travels. SQS cannot change a message, so a retry re-sends the job as a new message
- * carrying what the old one knew: its id, when it was first enqueued, the deliveries of its
- * earlier copies and their errors. The body is the payload, untouched (SQS accepts only XML
- * characters in it: JSON is fine, a NUL or a lone surrogate is refused at enqueue).
- */
-export interface JobRecord {
-  id: string
-  payload: string
-  /** Deliveries of earlier copies; a dead message carries its final count instead. */
-  attempts: number
-  createdAt: number
-  errors: string[]
-  /** Set when the driver dead-lettered it; absent when SQS's RedrivePolicy moved it. */
-  deadAt?: number
-}
 
 const ID = 'JobId'
 const ATTEMPTS = 'JobAttempts'
