@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
+import { benchGateway } from './gateway.js'
 import { markdownTable, type PartResult, photoFolder } from './support.js'
 import { benchUploads } from './upload-load.js'
 import { benchWorkers } from './worker-throughput.js'
@@ -30,9 +31,10 @@ const loadAverages: number[] = [loadavg()[0]!]
 for (const [name, part] of [
   ['worker throughput', () => benchWorkers(folder)],
   ['upload acceptance', () => benchUploads(folder)],
+  ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
 ] as const) {
   console.error(`\n${name}:`)
-  parts.push(await part())
+  parts.push(...[await part()].flat())
   loadAverages.push(loadavg()[0]!)
 }
 

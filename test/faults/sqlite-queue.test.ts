@@ -38,8 +38,8 @@ describe('the SQLite queue under 4 processes × 8 concurrency', () => {
     expect(leased).toHaveLength(JOBS)
     expect(new Set(leased).size).toBe(JOBS)
     expect(results.reduce((sum, r) => sum + r.refusedAcks, 0)).toBe(0)
-    // All four processes took part: the claims really competed.
-    for (const r of results) expect(r.ids.length).toBeGreaterThan(0)
+    // The claims really competed: several processes took jobs (on a loaded machine one may start late).
+    expect(results.filter((r) => r.ids.length > 0).length).toBeGreaterThanOrEqual(2)
     const after = createSqliteQueue({ path, ...OPTIONS })
     expect(await after.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 0 })
     await after.close()

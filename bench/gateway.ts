@@ -1,0 +1,358 @@
+/**
+ * Part 3: the gateway's read path, under load from autocannon (32 connections).
+ *
+ * 3a, metadata reads: GET /v1/images/:id of ready images (six variants each), the ids requested
+ *     round robin (one counter shared by all connections), against four servers:
+ *       cache hit    the default in-process LRU, holding every id after the warm-up;
+ *       cache miss   an LRU of SMALL_CACHE entries < IDS ids: each id comes back only after IDS
+ *                    other reads, long evicted, so every request loads from the shard;
+ *       no cache     createImageService without a cache (assembled in gateway-server.ts);
+ *       Redis hit    PIXELFLOW_REDIS_URL set (rate limits in memory) with an L1 of SMALL_CACHE
+ *                    entries: L1 misses every time and Redis (L2) answers.
+ *     The server counts its shard loads and the Redis commands it sends, so each run proves it
+ *     measured what its name says.
+ * 3b, what authentication and rate limiting cost: a trivial GET on the same app, without hooks
+ *     and behind the /v1 onRequest hooks (authenticate + perOwner) with the read limit off, on the
+ *     in-process limiter and on the Redis limiter. One server process per round, all four routes.
+ *
+ * Sides alternate over BENCH_GATEWAY_ROUNDS rounds (default 2) of BENCH_GATEWAY_SECONDS (default
+ * 8) each, after an unrecorded warm-up; medians are reported. Redis: BENCH_REDIS_URL (default
+ * redis://127.0.0.1:6379), under a prefix of its own whose keys are deleted at the end; without a
+ * reachable Redis the Redis sides are skipped.
+ *
+ *   npx tsx bench/gateway.ts
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { Redis } from 'ioredis'
+import { sql } from 'kysely'
+import { newImageId } from '../src/images/ids.js'
+import { objectKeys, type Variant } from '../src/images/model.js'
+import { openDeps } from '../src/start/pixelflow.js'
+// Types only: importing gateway-server.ts for a value would start a server in this process.
+import type { GatewayCounters, GatewayReady, GatewayServer, GatewayStopped, HookRoute } from './gateway-server.js'
+import { benchConfig, inRoundOrder, isMain, markdownTable, median, nextMessage, type PartResult, startChild } from './support.js'
+
+type CacheSide = Exclude<GatewayServer, 'hooks'>
+type Side = CacheSide | HookRoute
+
+interface GatewayRun {
+  part: 'reads' | 'hooks'
+  side: Side
+  round: number
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  /** Anything but a 200, plus socket errors and timeouts: must be 0 for the run to count. */
+  failures: number
+  statusCodes: unknown
+  /** Server CPU in the measured window (warm-up excluded) per answered request. */
+  cpuMsPerRequest: number
+  /** The load generator's own CPU per request: it shares the two cores with the server. */
+  clientCpuMsPerRequest: number
+  loadsPerRequest: number
+  redisCommandsPerRequest: number
+  limiterFailures: number
+  loadAverage: number
+  peakRssMb: number
+}
+
+const SERVER_FILE = fileURLToPath(new URL('./gateway-server.ts', import.meta.url))
+const CONNECTIONS = 32
+const OWNER = 'bench-owner'
+/** Ready images read round robin. */
+const IDS = 500
+/** The LRU size that makes every read a miss: above the 32 reads in flight, far below IDS. */
+const SMALL_CACHE = 64
+const READ_WARM_UP_SECONDS = 2
+const HOOK_WARM_UP_SECONDS = 1
+const PRESETS = [
+  ['thumb', 320],
+  ['medium', 1024],
+  ['large', 2048],
+] as const
+
+const CACHE_SIDES: readonly CacheSide[] = ['cache-hit', 'cache-miss', 'no-cache', 'redis']
+const HOOK_ROUTES: readonly HookRoute[] = ['bare', 'auth', 'auth-memory', 'auth-redis']
+const LABELS: Record<Side, string> = {
+  'cache-hit': '(a) cache hit: in-process LRU (default)',
+  'cache-miss': `(b) cache miss every time: LRU of ${SMALL_CACHE} entries < ${IDS} ids`,
+  'no-cache': '(c) no cache: createImageService without one',
+  redis: `(d) Redis tier hit: L1 of ${SMALL_CACHE} misses, Redis (L2) answers`,
+  bare: 'no hooks',
+  auth: 'authenticate + perOwner, read limit off',
+  'auth-memory': 'authenticate + perOwner, in-process limiter',
+  'auth-redis': 'authenticate + perOwner, Redis limiter',
+}
+
+interface Setup {
+  dataDir: string
+  key: string
+  ids: string[]
+  redisUrl: string | null
+  redisPrefix: string
+}
+
+/**
+ * One owner, one API key and IDS ready images with the default six variants, written straight
+ * into the metadata (no pixels are needed to read metadata). Shared read-only by every server.
+ */
+async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
+  const deps = await openDeps(benchConfig(dataDir), false)
+  try {
+    const { key } = await deps.apiKeys.create(OWNER)
+    const bucket = deps.metadata.router.bucketOfOwner(OWNER)
+    const shard = deps.metadata.forOwner(OWNER)
+    // Only this seeding connection: the servers reopen the file with synchronous=FULL.
+    await sql`PRAGMA synchronous = OFF`.execute(shard.db)
+    const ids: string[] = []
+    const now = Date.now()
+    for (let i = 0; i < IDS; i++) {
+      const id = newImageId(bucket)
+      const image = { id, ownerId: OWNER, visibility: 'public' as const, bucket, format: 'jpeg', width: 4000, height: 3000, frames: 1 }
+      await shard.createImage({ ...image, bytes: 3_500_000, sha256: randomBytes(32).toString('hex'), idempotencyKey: null }, JSON.stringify({ imageId: id }), now)
+      const variants: Variant[] = PRESETS.flatMap(([name, width]) =>
+        (['webp', 'jpeg'] as const).map((format) => ({ name, format, width, height: (width * 3) / 4, bytes: width * 60, etag: `"${randomBytes(8).toString('hex')}"`, key: objectKeys.variant(id, name, format) })),
+      )
+      if (!(await shard.completeImage(id, bucket, { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' }, now))) throw new Error(`could not mark ${id} ready`)
+      ids.push(id)
+    }
+    // No jobs: the servers' relays have nothing to publish.
+    await shard.removeOutbox((await shard.readOutbox(IDS * 2)).map((item) => item.seq))
+    return { key, ids }
+  } finally {
+    await deps.queue.close()
+    await deps.metadata.close()
+    await deps.control.destroy()
+  }
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    return (await client.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** Deletes every key under the bench's own prefix (cache values, generations, rate-limit state). */
+async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  let deleted = 0
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) deleted += await client.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    client.disconnect()
+  }
+  return deleted
+}
+
+function childEnv(setup: Setup, server: GatewayServer): Record<string, string> {
+  return {
+    BENCH_SERVER: server,
+    BENCH_DATA_DIR: setup.dataDir,
+    BENCH_SMALL_CACHE: String(SMALL_CACHE),
+    BENCH_REDIS_URL: setup.redisUrl ?? '',
+    BENCH_REDIS_PREFIX: setup.redisPrefix,
+  }
+}
+
+type AutocannonOptions = Parameters<typeof autocannon>[0]
+
+/** A warm-up, then the measured window between two reads of the server's counters. */
+async function measure(
+  child: ReturnType<typeof startChild>,
+  options: AutocannonOptions,
+  warmUpSeconds: number,
+  seconds: number,
+): Promise<Omit<GatewayRun, 'part' | 'side' | 'round' | 'peakRssMb'>> {
+  await autocannon({ ...options, duration: warmUpSeconds })
+  child.send('mark')
+  const before = await nextMessage<GatewayCounters>(child, 10_000)
+  const clientCpu = process.cpuUsage()
+  const result = await autocannon({ ...options, duration: seconds })
+  const clientUsed = process.cpuUsage(clientCpu)
+  child.send('mark')
+  const after = await nextMessage<GatewayCounters>(child, 10_000)
+  const answered = Math.max(1, result['2xx'])
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    failures: result.non2xx + result.errors + result.timeouts,
+    statusCodes: result.statusCodeStats,
+    cpuMsPerRequest: ((after.cpuSeconds - before.cpuSeconds) * 1000) / answered,
+    clientCpuMsPerRequest: (clientUsed.user + clientUsed.system) / 1000 / answered,
+    loadsPerRequest: (after.loads - before.loads) / answered,
+    redisCommandsPerRequest: (after.redisCommands - before.redisCommands) / answered,
+    limiterFailures: after.limiterFailures - before.limiterFailures,
+    loadAverage: loadavg()[0]!,
+  }
+}
+
+async function stop(child: ReturnType<typeof startChild>): Promise<GatewayStopped> {
+  child.send('stop')
+  return nextMessage<GatewayStopped>(child, 30_000)
+}
+
+async function expectOk(response: Response, what: string): Promise<Response> {
+  if (response.status !== 200) throw new Error(`${what}: expected 200, got ${response.status}: ${await response.text()}`)
+  return response
+}
+
+/** Checks that a read side measured what its name says, from the server's own counters. */
+function checkReadRun(run: GatewayRun): void {
+  const loads = run.loadsPerRequest
+  const wrong =
+    (run.side === 'cache-hit' && loads > 0.01) ||
+    ((run.side === 'cache-miss' || run.side === 'no-cache') && loads < 0.99) ||
+    (run.side === 'redis' && (loads > 0.01 || run.redisCommandsPerRequest < 0.99))
+  if (wrong) throw new Error(`${run.side}: ${loads.toFixed(3)} shard loads and ${run.redisCommandsPerRequest.toFixed(3)} Redis commands per request: not what this side is meant to measure`)
+}
+
+async function readRun(setup: Setup, side: CacheSide, round: number, seconds: number): Promise<GatewayRun> {
+  const child = startChild(SERVER_FILE, childEnv(setup, side))
+  try {
+    const { url } = await nextMessage<GatewayReady>(child, 60_000)
+    const headers = { authorization: `Bearer ${setup.key}` }
+    const first = await (await expectOk(await fetch(`${url}/v1/images/${setup.ids[0]}`, { headers }), side)).json()
+    if (first.status !== 'ready' || first.variants.length !== 6) throw new Error(`${side}: the seeded image reads back as ${JSON.stringify(first)}`)
+    let next = 0
+    const options: AutocannonOptions = {
+      url,
+      connections: CONNECTIONS,
+      requests: [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: `/v1/images/${setup.ids[next++ % setup.ids.length]}` }) }],
+    }
+    const measured = await measure(child, options, READ_WARM_UP_SECONDS, seconds)
+    const { peakRssMb } = await stop(child)
+    return { part: 'reads', side, round, ...measured, peakRssMb }
+  } catch (error) {
+    child.kill()
+    throw error
+  }
+}
+
+async function hookRuns(setup: Setup, routes: readonly HookRoute[], round: number, seconds: number): Promise<GatewayRun[]> {
+  const child = startChild(SERVER_FILE, childEnv(setup, 'hooks'))
+  try {
+    const { url } = await nextMessage<GatewayReady>(child, 60_000)
+    const headers = { authorization: `Bearer ${setup.key}` }
+    // The hooks are live: no credential is refused, and only the limited routes spend from a limit.
+    if ((await fetch(`${url}/bench/auth`)).status !== 401) throw new Error('/bench/auth answered without a credential')
+    for (const route of routes) {
+      const response = await expectOk(await fetch(`${url}/bench/${route}`, { headers }), route)
+      const limited = response.headers.has('ratelimit')
+      if (limited !== (route === 'auth-memory' || route === 'auth-redis')) throw new Error(`/bench/${route}: RateLimit header ${limited ? 'present' : 'missing'}`)
+    }
+    const runs: GatewayRun[] = []
+    for (const route of inRoundOrder(routes, round)) {
+      const options: AutocannonOptions = { url: `${url}/bench/${route}`, connections: CONNECTIONS, headers }
+      const measured = await measure(child, options, HOOK_WARM_UP_SECONDS, seconds)
+      runs.push({ part: 'hooks', side: route, round, ...measured, peakRssMb: 0 })
+      report(runs.at(-1)!)
+    }
+    const { peakRssMb } = await stop(child)
+    for (const run of runs) run.peakRssMb = peakRssMb
+    return runs
+  } catch (error) {
+    child.kill()
+    throw error
+  }
+}
+
+function report(run: GatewayRun): void {
+  console.error(
+    `  round ${run.round + 1} ${run.side}: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
+      `server CPU ${run.cpuMsPerRequest.toFixed(3)} ms/req (autocannon ${run.clientCpuMsPerRequest.toFixed(3)}), ` +
+      `loads ${run.loadsPerRequest.toFixed(2)}/req, Redis ${run.redisCommandsPerRequest.toFixed(2)} cmds/req, ` +
+      `failures ${run.failures}, load ${run.loadAverage.toFixed(1)}`,
+  )
+  if (run.failures > 0) throw new Error(`${run.side}: ${run.failures} requests failed; answers: ${JSON.stringify(run.statusCodes)}`)
+  if (run.limiterFailures > 0) throw new Error(`${run.side}: the Redis limiter failed ${run.limiterFailures} times (answered by its in-process fallback)`)
+}
+
+function summarise(title: string, sides: readonly Side[], runs: GatewayRun[], baseline: Side, ratioLabel: (side: Side) => string, extraRss = true): PartResult {
+  const of = (side: Side) => runs.filter((r) => r.side === side)
+  const mid = (side: Side, pick: (r: GatewayRun) => number) => median(of(side).map(pick))
+  const rps = (side: Side) => mid(side, (r) => r.requestsPerSecond)
+  const cpu = (side: Side) => mid(side, (r) => r.cpuMsPerRequest)
+  const rows: PartResult['rows'] = sides.map((side) => {
+    const redis = side === 'redis' || side === 'auth-redis' ? `; ${mid(side, (r) => r.redisCommandsPerRequest).toFixed(2)} Redis cmds/req` : ''
+    const loads = of(side)[0]?.part === 'reads' ? `; ${mid(side, (r) => r.loadsPerRequest).toFixed(2)} shard loads/req` : ''
+    return {
+      side: LABELS[side],
+      figure: `${rps(side).toFixed(0)} req/s, p50 ${mid(side, (r) => r.p50Ms)} ms, p99 ${mid(side, (r) => r.p99Ms)} ms (server CPU ${cpu(side).toFixed(3)} ms/req${loads}${redis})`,
+      ...(extraRss ? { peakRssMb: Math.max(...of(side).map((r) => r.peakRssMb)) } : {}),
+    }
+  })
+  for (const side of sides.filter((s) => s !== baseline)) {
+    rows.push({ side: ratioLabel(side), figure: `${(rps(side) / rps(baseline)).toFixed(2)} (req/s); CPU per request ×${(cpu(side) / cpu(baseline)).toFixed(2)}` })
+  }
+  return { title, rows, runs: runs.filter((r) => sides.includes(r.side)) }
+}
+
+export async function benchGateway(
+  rounds = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 2),
+  seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 8),
+): Promise<PartResult[]> {
+  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const hasRedis = await redisReachable(redisUrl)
+  if (!hasRedis) console.error(`  no Redis at ${redisUrl}: the Redis sides are skipped`)
+  const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-gateway-bench-'))
+  const setup: Setup = { dataDir, key: '', ids: [], redisUrl: hasRedis ? redisUrl : null, redisPrefix: `pixelflow-bench-gateway-${process.pid}-${Date.now()}:` }
+  const cacheSides = CACHE_SIDES.filter((side) => hasRedis || side !== 'redis')
+  const routes = HOOK_ROUTES.filter((route) => hasRedis || route !== 'auth-redis')
+  const runs: GatewayRun[] = []
+  try {
+    Object.assign(setup, await seed(dataDir))
+    console.error(`  metadata reads (${IDS} ready images round robin):`)
+    for (let round = 0; round < Math.max(1, rounds); round++) {
+      for (const side of inRoundOrder(cacheSides, round)) {
+        const run = await readRun(setup, side, round, seconds)
+        report(run)
+        checkReadRun(run)
+        runs.push(run)
+      }
+    }
+    console.error('  authentication + rate limiting on a trivial route:')
+    for (let round = 0; round < Math.max(1, rounds); round++) runs.push(...(await hookRuns(setup, routes, round, seconds)))
+  } finally {
+    await rm(dataDir, { recursive: true, force: true })
+    if (hasRedis) console.error(`  deleted ${await deleteRedisKeys(redisUrl, setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`)
+  }
+
+  const perSide = `${CONNECTIONS} connections, ${seconds} s × ${Math.max(1, rounds)} runs per side`
+  const hooksRss = Math.max(...runs.filter((r) => r.part === 'hooks').map((r) => r.peakRssMb))
+  return [
+    summarise(`Metadata reads: GET /v1/images/:id, ready image with 6 variants, ${IDS} ids round robin, ${perSide}`, cacheSides, runs, 'no-cache', (side) => `ratio ${side} / no cache`),
+    summarise(
+      `Auth + rate limit: trivial GET on the buildApp instance, ${perSide} (one server, peak RSS ${Math.round(hooksRss)} MB)`,
+      routes,
+      runs,
+      'bare',
+      (side) => `ratio ${side} / no hooks`,
+      false,
+    ),
+  ]
+}
+
+if (isMain(import.meta.url)) {
+  const before = loadavg()[0]!
+  const parts = await benchGateway()
+  console.log(`Load average (1 min): ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}\n`)
+  console.log(markdownTable(parts))
+}
