@@ -54,4 +54,9 @@ export interface QueueDriver {
   redrive(id: string): Promise<boolean>
   check(): Promise<void>
   close(): Promise<void>
+  /**
+   * For drivers that are pushed jobs (RabbitMQ): called when a delivery arrives, so an idle worker
+   * claims it at once instead of at its next poll. Pull drivers leave it out.
+   */
+  onJobsAvailable?(listener: () => void): void
 }

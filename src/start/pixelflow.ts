@@ -59,6 +59,11 @@ export async function createPixelflow(config: Config, logger: Logger, role: Role
   const deps = await openDeps(config, runsWorkers)
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, { onError: (err) => logger.warn({ err }, 'metadata cache degraded') })
+  // An in-process cache is only right when this process sees every change, as `serve` does. A
+  // separate API would keep showing `queued` after a worker elsewhere finished: without Redis to
+  // carry invalidations, the API reads the shard every time.
+  const apiCache = role === 'api' && config.cache.driver === 'memory' ? undefined : cache
+  if (!apiCache && role === 'api') logger.warn('no shared cache (PIXELFLOW_REDIS_URL unset): metadata reads go to the shards uncached')
   // Every change of an image row drops its cached copy, in every process sharing the cache.
   const invalidate = async (imageId: string) =>
     cache.delete(imageKey(imageId)).catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
@@ -69,7 +74,7 @@ export async function createPixelflow(config: Config, logger: Logger, role: Role
       ? startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
       : null
   const readiness = { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() }
-  const api = role === 'serve' || role === 'api' ? await buildApiRole(config, deps, logger, { cache, invalidate, onQueued: () => relay?.nudge(), readiness }) : null
+  const api = role === 'serve' || role === 'api' ? await buildApiRole(config, deps, logger, { cache: apiCache, invalidate, onQueued: () => relay?.nudge(), readiness }) : null
   const app = api?.app ?? (await buildHealthApp({ metrics, logger, readiness }))
 
   const steps: [string, () => Promise<unknown>][] = [
@@ -106,7 +111,7 @@ function runWorkerRole(config: Config, deps: Deps, logger: Logger, invalidate: (
 }
 
 interface ApiExtras {
-  cache: Cache<Image>
+  cache: Cache<Image> | undefined
   invalidate: (id: string) => Promise<void>
   onQueued: () => void
   readiness: Record<string, () => Promise<void>>

@@ -89,6 +89,8 @@ export function startWorker(options: WorkerOptions): Worker {
     return []
   }
 
+  // A push broker wakes the loop as soon as a delivery lands, rather than at the next poll.
+  queue.onJobsAvailable?.(() => wake())
   const loop = claimLoop()
 
   return {

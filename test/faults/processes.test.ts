@@ -118,6 +118,21 @@ describe.each(QUEUES.filter((q) => q.run))('faults across api and worker process
     expect(images.some((i) => i.attempts > 1)).toBe(true)
   }, 300_000)
 
+  it('a separate API shows what a worker elsewhere did at once, without a shared cache', async () => {
+    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
+    await start('worker')
+    const id = await upload(api, await makeJpeg(300, 200))
+    const started = Date.now()
+    let status = ''
+    while (status !== 'ready' && Date.now() - started < 20_000) {
+      // By id: the read that goes through the metadata cache, unlike the listing.
+      status = ((await (await fetch(`${api.url}/v1/images/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as any).status
+      await sleep(50)
+    }
+    // The cache TTL is 60 s: a stale cached `queued` would still be served here.
+    expect(status).toBe('ready')
+  })
+
   it('kill the API between commit and publish: the relay publishes after the restart', async () => {
     // Without its relay the API commits image rows and their outbox rows, and publishes nothing.
     const api = await start('api', { PIXELFLOW_RELAY_ENABLED: 'false' })

@@ -44,13 +44,16 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
   })
   const dead = createDeadLetters({ link, topology, now, waitMs, publishTimeoutMs })
 
+  const available: (() => void)[] = []
+
   function onDelivery(session: Session, message: ConsumeMessage | null): void {
     // null: the broker cancelled the consumer (queue deleted, or a consumer timeout on ≥ 4.3).
     if (!message) return link.drop(session, new Error('[rabbitmq] consumer cancelled by the broker'))
     const job = decodeJob(message, now())
     const delivery = { session, message, job, attempts: job.attempts + deliveryCount(message) + 1 }
-    if (closing) settle(delivery, 'requeue')
-    else leases.buffer(delivery)
+    if (closing) return void settle(delivery, 'requeue')
+    leases.buffer(delivery)
+    for (const listener of available) listener()
   }
 
   /**
@@ -109,6 +112,9 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     },
     async receive(max) {
       return link.current() ? leases.claim(max) : []
+    },
+    onJobsAvailable(listener) {
+      available.push(listener)
     },
     async ack(id, token) {
       const delivery = leases.take(id, token)
