@@ -3,6 +3,7 @@
  * RSS are its own. All sides open the same data folder, seeded by the parent with ready images
  * and one API key (BENCH_DATA_DIR). BENCH_SERVER is:
  *   cache-hit   createPixelflow with the default in-process LRU (10 000 entries > the ids read);
+ *               every cache side has a TTL of 10 min, so no entry expires during the part;
  *   cache-miss  createPixelflow with an LRU of BENCH_SMALL_CACHE entries, fewer than the ids read
  *               round robin, so every read misses (the counters below prove it);
  *   no-cache    the same app assembled here as start/pixelflow.ts does, but createImageService
@@ -90,10 +91,13 @@ interface Server {
 /** Through the real composition root: only the environment differs between these sides. */
 async function startPixelflow(server: 'cache-hit' | 'cache-miss' | 'redis', dataDir: string): Promise<Server> {
   const small = env('BENCH_SMALL_CACHE')
+  // A 10 min TTL (default 60 s) so that no entry expires while the part runs: a hit stays a hit.
+  const ttl = { PIXELFLOW_CACHE_TTL_MS: '600000' }
   const extra: Record<string, Record<string, string>> = {
-    'cache-hit': {},
-    'cache-miss': { PIXELFLOW_CACHE_MAX_ENTRIES: small },
+    'cache-hit': ttl,
+    'cache-miss': { ...ttl, PIXELFLOW_CACHE_MAX_ENTRIES: small },
     redis: {
+      ...ttl,
       PIXELFLOW_REDIS_URL: env('BENCH_REDIS_URL'),
       PIXELFLOW_REDIS_PREFIX: env('BENCH_REDIS_PREFIX'),
       PIXELFLOW_RATE_LIMIT_DRIVER: 'memory',

@@ -15,8 +15,10 @@
  *     and behind the /v1 onRequest hooks (authenticate + perOwner) with the read limit off, on the
  *     in-process limiter and on the Redis limiter. One server process per round, all four routes.
  *
- * Sides alternate over BENCH_GATEWAY_ROUNDS rounds (default 2) of BENCH_GATEWAY_SECONDS (default
- * 8) each, after an unrecorded warm-up; medians are reported. Redis: BENCH_REDIS_URL (default
+ * Every server of a part stays up for the whole part, and the part runs BENCH_GATEWAY_ROUNDS
+ * rounds (default 4) of one BENCH_GATEWAY_SECONDS slice (default 4 s) per side, in alternating
+ * order, each after an unrecorded warm-up of 0.5 s (2 s in the first round); medians are reported. Short
+ * interleaved slices spread the load of a shared machine over all sides rather than onto one. Redis: BENCH_REDIS_URL (default
  * redis://127.0.0.1:6379), under a prefix of its own whose keys are deleted at the end; without a
  * reachable Redis the Redis sides are skipped.
  *
@@ -68,8 +70,9 @@ const OWNER = 'bench-owner'
 const IDS = 500
 /** The LRU size that makes every read a miss: above the 32 reads in flight, far below IDS. */
 const SMALL_CACHE = 64
-const READ_WARM_UP_SECONDS = 2
-const HOOK_WARM_UP_SECONDS = 1
+/** Unrecorded load before each measured slice: longer in the first round (JIT, and the hit side's cache fills). */
+const FIRST_WARM_UP_SECONDS = 2
+const WARM_UP_SECONDS = 0.5
 const PRESETS = [
   ['thumb', 320],
   ['medium', 1024],
@@ -175,7 +178,7 @@ type AutocannonOptions = Parameters<typeof autocannon>[0]
 
 /** A warm-up, then the measured window between two reads of the server's counters. */
 async function measure(
-  child: ReturnType<typeof startChild>,
+  child: Child,
   options: AutocannonOptions,
   warmUpSeconds: number,
   seconds: number,
@@ -204,7 +207,7 @@ async function measure(
   }
 }
 
-async function stop(child: ReturnType<typeof startChild>): Promise<GatewayStopped> {
+async function stop(child: Child): Promise<GatewayStopped> {
   child.send('stop')
   return nextMessage<GatewayStopped>(child, 30_000)
 }
@@ -224,32 +227,50 @@ function checkReadRun(run: GatewayRun): void {
   if (wrong) throw new Error(`${run.side}: ${loads.toFixed(3)} shard loads and ${run.redisCommandsPerRequest.toFixed(3)} Redis commands per request: not what this side is meant to measure`)
 }
 
-async function readRun(setup: Setup, side: CacheSide, round: number, seconds: number): Promise<GatewayRun> {
-  const child = startChild(SERVER_FILE, childEnv(setup, side))
+type Child = ReturnType<typeof startChild>
+
+/** Starts a server and waits until it listens; killed again if it fails to start. */
+async function startServer(setup: Setup, server: GatewayServer): Promise<{ child: Child; url: string }> {
+  const child = startChild(SERVER_FILE, childEnv(setup, server))
   try {
     const { url } = await nextMessage<GatewayReady>(child, 60_000)
-    const headers = { authorization: `Bearer ${setup.key}` }
-    const first = await (await expectOk(await fetch(`${url}/v1/images/${setup.ids[0]}`, { headers }), side)).json()
-    if (first.status !== 'ready' || first.variants.length !== 6) throw new Error(`${side}: the seeded image reads back as ${JSON.stringify(first)}`)
-    let next = 0
-    const options: AutocannonOptions = {
-      url,
-      connections: CONNECTIONS,
-      requests: [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: `/v1/images/${setup.ids[next++ % setup.ids.length]}` }) }],
-    }
-    const measured = await measure(child, options, READ_WARM_UP_SECONDS, seconds)
-    const { peakRssMb } = await stop(child)
-    return { part: 'reads', side, round, ...measured, peakRssMb }
+    return { child, url }
   } catch (error) {
     child.kill()
     throw error
   }
 }
 
-async function hookRuns(setup: Setup, routes: readonly HookRoute[], round: number, seconds: number): Promise<GatewayRun[]> {
-  const child = startChild(SERVER_FILE, childEnv(setup, 'hooks'))
+/** Read sides: every server stays up for the whole part, so rounds can interleave short slices. */
+async function readRuns(setup: Setup, sides: readonly CacheSide[], rounds: number, seconds: number): Promise<GatewayRun[]> {
+  const servers = await Promise.allSettled(sides.map((side) => startServer(setup, side)))
+  const started = servers.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
   try {
-    const { url } = await nextMessage<GatewayReady>(child, 60_000)
+    const failed = servers.find((s) => s.status === 'rejected')
+    if (failed) throw failed.reason
+    const headers = { authorization: `Bearer ${setup.key}` }
+    const targets = new Map<Side, { child: Child; options: AutocannonOptions }>()
+    for (const [i, side] of sides.entries()) {
+      const { child, url } = started[i]!
+      const first = await (await expectOk(await fetch(`${url}/v1/images/${setup.ids[0]}`, { headers }), side)).json()
+      if (first.status !== 'ready' || first.variants.length !== 6) throw new Error(`${side}: the seeded image reads back as ${JSON.stringify(first)}`)
+      let next = 0
+      const path = () => `/v1/images/${setup.ids[next++ % setup.ids.length]}`
+      targets.set(side, { child, options: { url, connections: CONNECTIONS, requests: [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: path() }) }] } })
+    }
+    const runs = await slices('reads', targets, sides, rounds, seconds)
+    for (const run of runs) checkReadRun(run)
+    await stopAll(targets, runs)
+    return runs
+  } finally {
+    for (const { child } of started) if (child.exitCode === null) child.kill()
+  }
+}
+
+/** Hook routes: one server with all four routes (see gateway-server.ts). */
+async function hookRuns(setup: Setup, routes: readonly HookRoute[], rounds: number, seconds: number): Promise<GatewayRun[]> {
+  const { child, url } = await startServer(setup, 'hooks')
+  try {
     const headers = { authorization: `Bearer ${setup.key}` }
     // The hooks are live: no credential is refused, and only the limited routes spend from a limit.
     if ((await fetch(`${url}/bench/auth`)).status !== 401) throw new Error('/bench/auth answered without a credential')
@@ -258,20 +279,42 @@ async function hookRuns(setup: Setup, routes: readonly HookRoute[], round: numbe
       const limited = response.headers.has('ratelimit')
       if (limited !== (route === 'auth-memory' || route === 'auth-redis')) throw new Error(`/bench/${route}: RateLimit header ${limited ? 'present' : 'missing'}`)
     }
-    const runs: GatewayRun[] = []
-    for (const route of inRoundOrder(routes, round)) {
-      const options: AutocannonOptions = { url: `${url}/bench/${route}`, connections: CONNECTIONS, headers }
-      const measured = await measure(child, options, HOOK_WARM_UP_SECONDS, seconds)
-      runs.push({ part: 'hooks', side: route, round, ...measured, peakRssMb: 0 })
-      report(runs.at(-1)!)
-    }
-    const { peakRssMb } = await stop(child)
-    for (const run of runs) run.peakRssMb = peakRssMb
+    const targets = new Map<Side, { child: Child; options: AutocannonOptions }>(
+      routes.map((route) => [route, { child, options: { url: `${url}/bench/${route}`, connections: CONNECTIONS, headers } }]),
+    )
+    const runs = await slices('hooks', targets, routes, rounds, seconds)
+    await stopAll(targets, runs)
     return runs
-  } catch (error) {
-    child.kill()
-    throw error
+  } finally {
+    if (child.exitCode === null) child.kill()
   }
+}
+
+/** Rounds of one slice per side, in alternating order, each a warm-up then a measured window. */
+async function slices(
+  part: GatewayRun['part'],
+  targets: Map<Side, { child: Child; options: AutocannonOptions }>,
+  sides: readonly Side[],
+  rounds: number,
+  seconds: number,
+): Promise<GatewayRun[]> {
+  const runs: GatewayRun[] = []
+  for (let round = 0; round < rounds; round++) {
+    for (const side of inRoundOrder(sides, round)) {
+      const { child, options } = targets.get(side)!
+      const run: GatewayRun = { part, side, round, ...(await measure(child, options, round === 0 ? FIRST_WARM_UP_SECONDS : WARM_UP_SECONDS, seconds)), peakRssMb: 0 }
+      report(run)
+      runs.push(run)
+    }
+  }
+  return runs
+}
+
+/** Stops each server once and gives its peak RSS (its whole life) to its runs. */
+async function stopAll(targets: Map<Side, { child: Child }>, runs: GatewayRun[]): Promise<void> {
+  const peaks = new Map<Child, number>()
+  for (const { child } of targets.values()) if (!peaks.has(child)) peaks.set(child, (await stop(child)).peakRssMb)
+  for (const run of runs) run.peakRssMb = peaks.get(targets.get(run.side)!.child)!
 }
 
 function report(run: GatewayRun): void {
@@ -306,8 +349,8 @@ function summarise(title: string, sides: readonly Side[], runs: GatewayRun[], ba
 }
 
 export async function benchGateway(
-  rounds = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 2),
-  seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 8),
+  rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 4)),
+  seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 4),
 ): Promise<PartResult[]> {
   const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
   const hasRedis = await redisReachable(redisUrl)
@@ -320,22 +363,15 @@ export async function benchGateway(
   try {
     Object.assign(setup, await seed(dataDir))
     console.error(`  metadata reads (${IDS} ready images round robin):`)
-    for (let round = 0; round < Math.max(1, rounds); round++) {
-      for (const side of inRoundOrder(cacheSides, round)) {
-        const run = await readRun(setup, side, round, seconds)
-        report(run)
-        checkReadRun(run)
-        runs.push(run)
-      }
-    }
+    runs.push(...(await readRuns(setup, cacheSides, rounds, seconds)))
     console.error('  authentication + rate limiting on a trivial route:')
-    for (let round = 0; round < Math.max(1, rounds); round++) runs.push(...(await hookRuns(setup, routes, round, seconds)))
+    runs.push(...(await hookRuns(setup, routes, rounds, seconds)))
   } finally {
     await rm(dataDir, { recursive: true, force: true })
     if (hasRedis) console.error(`  deleted ${await deleteRedisKeys(redisUrl, setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`)
   }
 
-  const perSide = `${CONNECTIONS} connections, ${seconds} s × ${Math.max(1, rounds)} runs per side`
+  const perSide = `${CONNECTIONS} connections, ${seconds} s × ${rounds} runs per side`
   const hooksRss = Math.max(...runs.filter((r) => r.part === 'hooks').map((r) => r.peakRssMb))
   return [
     summarise(`Metadata reads: GET /v1/images/:id, ready image with 6 variants, ${IDS} ids round robin, ${perSide}`, cacheSides, runs, 'no-cache', (side) => `ratio ${side} / no cache`),

@@ -1,12 +1,13 @@
 /**
- * Part 3: queue throughput. The same N jobs through each queue, in one run: our SQLite and
+ * Queue throughput. The same N jobs through each queue, in one run: our SQLite and
  * RabbitMQ drivers and BullMQ on Redis, each with batches of 1 and of 10. For every side, one
  * producer process enqueues N jobs (BENCH_QUEUE_LANES concurrent enqueue calls of one batch each),
  * then two consumer processes with BENCH_QUEUE_LANES lanes each loop receive(batch) → ack until
  * all N are acked. Reported: enqueue jobs/s, receive + ack jobs/s, p50 / p99 claim latency (the
  * duration of a receive call that returned a job), CPU per 1000 jobs of our processes and of the
- * broker's process, and peak RSS; ratios against BullMQ at the same batch size. Sides alternate
- * over BENCH_QUEUE_ROUNDS rounds (default 2) and the median is kept.
+ * broker's process, and peak RSS; ratios against BullMQ at the same batch size. BENCH_QUEUE_ROUNDS
+ * (default 1, so the part stays under 3 minutes on a busy 2-core machine) repeats the sides,
+ * order reversed every other round, and the median is kept.
  *
  *   npx tsx bench/queue-throughput.ts
  *
@@ -15,16 +16,15 @@
  * BullMQ prefix, unique RabbitMQ queue names, a temp SQLite file) and removed afterwards.
  */
 import type { ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import { loadConfig } from '../src/config/load.js'
 import { topologyFor } from '../src/queue/drivers/rabbitmq-topology.js'
 import type { Backend, ConsumeResult, ConsumerMessage, ProduceResult, Target } from './queue-side.js'
+import { deleteRedisKeys, processCpuSeconds, RABBITMQ_URL, REDIS_URL, runId as newRunId } from './services.js'
 import { inRoundOrder, isMain, markdownTable, median, mb, nextMessage, type PartResult, startChild } from './support.js'
 
 interface Side {
@@ -49,8 +49,6 @@ const LABELS: Record<Backend, string> = {
 const label = (side: Side) => `${LABELS[side.backend]}, batch ${side.batch}`
 const SIDE_FILE = fileURLToPath(new URL('./queue-side.ts', import.meta.url))
 const CONSUMER_PROCESSES = 2
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const RABBITMQ_URL = process.env.BENCH_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672/'
 /** The process doing a backend's work besides ours, for its CPU time (it may serve others too). */
 const BROKER_PROCESS: Record<Backend, string | null> = { sqlite: null, rabbitmq: 'beam.smp', bullmq: 'redis-server', 'bullmq-worker': 'redis-server' }
 
@@ -78,28 +76,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-/** utime + stime of every process named `name`, in seconds (from /proc; null when not found or not Linux). */
-function processCpuSeconds(name: string | null): number | null {
-  if (!name) return null
-  let ticks = 0
-  let found = false
-  try {
-    for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-      try {
-        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== name) continue
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-        ticks += Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15 of stat)
-        found = true
-      } catch {
-        // the process went away meanwhile
-      }
-    }
-  } catch {
-    return null
-  }
-  return found ? ticks / 100 : null // USER_HZ is 100 on Linux
-}
-
 const cpuSince = (name: string | null, before: number | null) => {
   const after = processCpuSeconds(name)
   return after === null || before === null ? null : after - before
@@ -112,13 +88,13 @@ async function prepare(side: Side, runId: string): Promise<{ target: Target; rem
     return { target: { backend: 'sqlite', path: join(dir, 'queue.db') }, remove: () => rm(dir, { recursive: true, force: true }) }
   }
   if (side.backend === 'rabbitmq') {
-    const queue = `pixelflow-bench.${runId}`
+    const queue = `pixelflow-bench-queue.${runId}`
     return { target: { backend: 'rabbitmq', url: RABBITMQ_URL, queue }, remove: () => deleteRabbitQueues(queue) }
   }
-  const prefix = `pixelflow-bench-${runId}`
+  const prefix = `pixelflow-bench-queue-${runId}`
   return {
     target: { backend: side.backend, url: REDIS_URL, prefix, queue: 'jobs' },
-    remove: () => deleteRedisKeys(prefix),
+    remove: async () => void (await deleteRedisKeys(`${prefix}:`)),
   }
 }
 
@@ -135,22 +111,6 @@ async function deleteRabbitQueues(queue: string): Promise<void> {
     await channel.close()
   } finally {
     await connection.close()
-  }
-}
-
-/** Every key under our own prefix, and nothing else: SCAN with the prefix, then DEL. */
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true })
-  await redis.connect()
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    redis.disconnect()
   }
 }
 
@@ -213,7 +173,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 async function runSide(side: Side, round: number, jobs: number, lanes: number): Promise<QueueRun> {
-  const runId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  const runId = newRunId()
   const { target, remove } = await prepare(side, runId)
   const children: ChildProcess[] = []
   const loadAverage = loadavg()[0]!
@@ -331,26 +291,28 @@ function summarise(runs: QueueRun[]) {
 
 export async function benchQueues(
   jobs = Number(process.env.BENCH_QUEUE_JOBS ?? 5000),
-  rounds = Number(process.env.BENCH_QUEUE_ROUNDS ?? 2),
+  rounds = Number(process.env.BENCH_QUEUE_ROUNDS ?? 1),
   lanes = Number(process.env.BENCH_QUEUE_LANES ?? 4),
 ): Promise<PartResult & { table: string }> {
   const runs: QueueRun[] = []
   for (let round = 0; round < Math.max(1, rounds); round++) {
     for (const side of inRoundOrder(SIDES, round)) {
+      const sideStarted = performance.now()
       const run = await runSide(side, round + 1, jobs, lanes)
       runs.push(run)
       const { enqueue: e, consume: c } = run
       console.error(
         `  round ${round + 1} ${side.backend} ×${side.batch}: enqueue ${(jobs / e.seconds).toFixed(0)} jobs/s (CPU ${e.cpuSeconds.toFixed(2)} s + broker ${fixed(e.brokerCpuSeconds, 2)} s), ` +
           `receive+ack ${(jobs / c.seconds).toFixed(0)} jobs/s (CPU ${c.cpuSeconds.toFixed(2)} s + broker ${fixed(c.brokerCpuSeconds, 2)} s), ` +
-          `claim p50 ${fixed(c.claimP50Ms, 2)} ms p99 ${fixed(c.claimP99Ms, 2)} ms, ${c.emptyReceives} empty receives, load ${run.loadAverage.toFixed(1)}`,
+          `claim p50 ${fixed(c.claimP50Ms, 2)} ms p99 ${fixed(c.claimP99Ms, 2)} ms, ${c.emptyReceives} empty receives, load ${run.loadAverage.toFixed(1)}, ` +
+          `${((performance.now() - sideStarted) / 1000).toFixed(1)} s in all`,
       )
     }
   }
   const summary = summarise(runs)
   const perRound = runs.length / SIDES.length
   return {
-    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} runs per side`,
+    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? "" : "s"} per side`,
     rows: summary.map((s) => ({
       side: label(s.side),
       figure:
@@ -370,4 +332,9 @@ if (isMain(import.meta.url)) {
   const part = await benchQueues()
   console.log(markdownTable([part]))
   console.log(`\n${part.table}\n\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`)
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}queue-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+  writeFileSync(file, JSON.stringify({ loadAverages: [before, loadavg()[0]], part }, null, 2))
+  console.error(`Raw runs written to ${file}`)
 }

@@ -9,6 +9,8 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { benchGateway } from './gateway.js'
+import { benchE2e } from './e2e-latency.js'
+import { benchQueues } from './queue-throughput.js'
 import { markdownTable, type PartResult, photoFolder } from './support.js'
 import { benchUploads } from './upload-load.js'
 import { benchWorkers } from './worker-throughput.js'
@@ -32,7 +34,11 @@ for (const [name, part] of [
   ['worker throughput', () => benchWorkers(folder)],
   ['upload acceptance', () => benchUploads(folder)],
   ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
+  ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
+  ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
 ] as const) {
+  // BENCH_PARTS=queue,end-to-end (words of the part names, comma-separated) runs only those parts.
+  if (process.env.BENCH_PARTS && !process.env.BENCH_PARTS.split(',').some((word) => name.includes(word.trim()))) continue
   console.error(`\n${name}:`)
   parts.push(...[await part()].flat())
   loadAverages.push(loadavg()[0]!)
@@ -42,6 +48,8 @@ const minutes = (Date.now() - started.getTime()) / 60_000
 console.log(`\nPixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores, node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`)
 console.log(`Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min\n`)
 console.log(markdownTable(parts))
+// Parts with more columns than the summary has also print their own table.
+for (const part of parts) if ('table' in part) console.log(`\n${part.title}\n\n${String(part.table)}`)
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
 mkdirSync(resultsDir, { recursive: true })
