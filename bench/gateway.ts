@@ -1,7 +1,7 @@
 /**
- * Part 3: the gateway's read path, under load from autocannon (32 connections).
+ * The gateway's read path, under load from autocannon (32 connections). Two parts:
  *
- * 3a, metadata reads: GET /v1/images/:id of ready images (six variants each), the ids requested
+ * Metadata reads: GET /v1/images/:id of ready images (six variants each), the ids requested
  *     round robin (one counter shared by all connections), against four servers:
  *       cache hit    the default in-process LRU, holding every id after the warm-up;
  *       cache miss   an LRU of SMALL_CACHE entries < IDS ids: each id comes back only after IDS
@@ -11,16 +11,16 @@
  *                    entries: L1 misses every time and Redis (L2) answers.
  *     The server counts its shard loads and the Redis commands it sends, so each run proves it
  *     measured what its name says.
- * 3b, what authentication and rate limiting cost: a trivial GET on the same app, without hooks
+ * Auth + rate limit: a trivial GET on the same app, without route hooks
  *     and behind the /v1 onRequest hooks (authenticate + perOwner) with the read limit off, on the
- *     in-process limiter and on the Redis limiter. One server process per round, all four routes.
+ *     in-process limiter and on the Redis limiter. One server process serves all four routes.
  *
  * Every server of a part stays up for the whole part, and the part runs BENCH_GATEWAY_ROUNDS
  * rounds (default 4) of one BENCH_GATEWAY_SECONDS slice (default 4 s) per side, in alternating
- * order, each after an unrecorded warm-up of 0.5 s (2 s in the first round); medians are reported. Short
- * interleaved slices spread the load of a shared machine over all sides rather than onto one. Redis: BENCH_REDIS_URL (default
- * redis://127.0.0.1:6379), under a prefix of its own whose keys are deleted at the end; without a
- * reachable Redis the Redis sides are skipped.
+ * order, each after an unrecorded warm-up of 0.5 s (2 s in the first round); medians are
+ * reported. Short interleaved slices spread the load of a shared machine over all sides rather
+ * than onto one. Redis: BENCH_REDIS_URL (default redis://127.0.0.1:6379), under a prefix of its
+ * own whose keys are deleted at the end; without a reachable Redis the Redis sides are skipped.
  *
  *   npx tsx bench/gateway.ts
  */
