@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
+import { deleteRedisKeys } from './services.js'
 import { newImageId } from '../src/images/ids.js'
 import { objectKeys, type Variant } from '../src/images/model.js'
 import { openDeps } from '../src/start/pixelflow.js'
@@ -147,22 +148,6 @@ async function redisReachable(url: string): Promise<boolean> {
   }
 }
 
-/** Deletes every key under the bench's own prefix (cache values, generations, rate-limit state). */
-async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
-  let deleted = 0
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) deleted += await client.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    client.disconnect()
-  }
-  return deleted
-}
 
 function childEnv(setup: Setup, server: GatewayServer): Record<string, string> {
   return {
@@ -368,7 +353,7 @@ export async function benchGateway(
     runs.push(...(await hookRuns(setup, routes, rounds, seconds)))
   } finally {
     await rm(dataDir, { recursive: true, force: true })
-    if (hasRedis) console.error(`  deleted ${await deleteRedisKeys(redisUrl, setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`)
+    if (hasRedis) console.error(`  deleted ${await deleteRedisKeys(setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`)
   }
 
   const perSide = `${CONNECTIONS} connections, ${seconds} s × ${rounds} runs per side`

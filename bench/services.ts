@@ -15,7 +15,7 @@ export function runId(): string {
 
 /** Deletes every key that starts with `prefix` (SCAN MATCH, then DEL): a run's own keys and nothing else. */
 export async function deleteRedisKeys(prefix: string): Promise<number> {
-  if (!/^pixelflow-(bench-queue|e2e)-[\w-]+/.test(prefix)) throw new Error(`Refusing to delete keys under ${prefix}: not a bench prefix`)
+  if (!/^pixelflow-(bench-[\w]+|e2e)-[\w-]+/.test(prefix)) throw new Error(`Refusing to delete keys under ${prefix}: not a bench prefix`)
   const redis = new Redis(REDIS_URL, { lazyConnect: true })
   await redis.connect()
   let deleted = 0
