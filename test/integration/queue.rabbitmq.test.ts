@@ -18,6 +18,7 @@ import {
   vhostUrl,
   waitUntil,
 } from './fixtures/rabbitmq-broker.js'
+import { expectPoisonDeadLettered } from './fixtures/poison.js'
 
 const BASE_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL ?? ''
 const LOCAL_VERSION = BASE_URL ? localRabbitmqVersion(BASE_URL) : null
@@ -110,30 +111,7 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
 
   it('dead-letters a poison job after maxAttempts with its history while other jobs keep flowing', async () => {
     const queue = await open({ maxAttempts: 3, backoffBaseMs: 500, backoffMaxMs: 1_000 })
-    const batch = (name: string) => Array.from({ length: 10 }, (_, i) => ({ id: `${name}-${i}`, payload: '' }))
-    await queue.enqueue([{ id: 'poison', payload: 'bad' }, ...batch('a')])
-    const done = new Map<string, number>()
-    let failures = 0
-    let deadAt = 0
-    while (deadAt === 0 || done.size < 20) {
-      for (const job of await queue.receive(5)) {
-        if (job.id !== 'poison') {
-          expect(await queue.ack(job.id, job.token)).toBe(true)
-          done.set(job.id, Date.now())
-          continue
-        }
-        expect(job.attempts).toBe(++failures)
-        const outcome = await queue.fail(job.id, job.token, `boom ${failures}`)
-        if (failures === 1) await queue.enqueue(batch('b')) // published after the poison first failed
-        if (outcome === 'dead') deadAt = Date.now()
-      }
-      await sleep(10)
-    }
-    // Batch b went through while the poison sat in its delay queues, not after it.
-    expect(Math.max(...[...done].filter(([id]) => id.startsWith('b-')).map(([, at]) => at))).toBeLessThan(deadAt)
-    expect(await queue.listDead(10)).toMatchObject([{ id: 'poison', payload: 'bad', attempts: 3, errors: ['boom 1', 'boom 2', 'boom 3'] }])
-    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 1 })
-    expect(await queue.redrive('poison')).toBe(true)
+    await expectPoisonDeadLettered(queue)
     expect(await receiveSoon(queue)).toMatchObject({ id: 'poison', attempts: 1 })
   })
 

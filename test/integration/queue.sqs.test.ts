@@ -4,6 +4,7 @@ import { type SqsQueueOptions, createSqsQueue } from '../../src/queue/drivers/sq
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { type QueueContractSetup, describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
 import { SQS_CREDENTIALS, SQS_ENDPOINT, SQS_REGION, createQueueFactory } from './fixtures/sqs-broker.js'
+import { expectPoisonDeadLettered } from './fixtures/poison.js'
 
 if (!SQS_ENDPOINT) {
   console.info('queue.sqs.test.ts skipped: start `node scripts/sqs-server.mjs &` and set PIXELFLOW_TEST_SQS_ENDPOINT=http://127.0.0.1:4576 to run it')
@@ -106,32 +107,8 @@ describe.skipIf(!SQS_ENDPOINT)('sqs queue', () => {
   })
 
   it('dead-letters a poison job after maxAttempts with its history while other jobs keep flowing', async () => {
-    const queue = await open({ maxAttempts: 3, backoffBaseMs: 2_000, backoffMaxMs: 2_000 }) // retries wait 1 s
-    const batch = (name: string) => Array.from({ length: 10 }, (_, i) => ({ id: `${name}-${i}`, payload: name }))
-    await queue.enqueue([{ id: 'poison', payload: 'bad' }, ...batch('a')])
-    const done = new Map<string, number>()
-    let failures = 0
-    let deadAt = 0
-    const giveUpAt = Date.now() + 30_000
-    while ((deadAt === 0 || done.size < 20) && Date.now() < giveUpAt) {
-      for (const job of await queue.receive(5)) {
-        if (job.id !== 'poison') {
-          expect(await queue.ack(job.id, job.token)).toBe(true)
-          done.set(job.id, Date.now())
-          continue
-        }
-        expect(job.attempts).toBe(++failures)
-        const outcome = await queue.fail(job.id, job.token, `boom ${failures}`)
-        if (failures === 1) await queue.enqueue(batch('b')) // published after the poison first failed
-        if (outcome === 'dead') deadAt = Date.now()
-      }
-    }
-    expect(done.size).toBe(20)
-    // Batch b went through while the poison waited out its backoffs, not after it.
-    expect(Math.max(...[...done].filter(([id]) => id.startsWith('b-')).map(([, at]) => at))).toBeLessThan(deadAt)
-    expect(await queue.listDead(10)).toMatchObject([{ id: 'poison', payload: 'bad', attempts: 3, errors: ['boom 1', 'boom 2', 'boom 3'] }])
-    expect(await queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 1 })
-    expect(await queue.redrive('poison')).toBe(true)
+    const queue = await open({ maxAttempts: 3, backoffBaseMs: 2_000, backoffMaxMs: 2_000 })
+    await expectPoisonDeadLettered(queue)
     expect(await receiveSoon(queue)).toMatchObject({ id: 'poison', attempts: 1 })
   })
 
