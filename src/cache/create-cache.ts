@@ -1,10 +1,7 @@
+import type { CacheConfig } from '../config/schema.js'
 import type { Cache } from './cache.js'
 import { createMemoryCache } from './drivers/memory-lru.js'
 import { createRedisCache } from './drivers/redis.js'
-
-export type CacheConfig =
-  | { driver: 'memory'; maxEntries: number; ttlMs: number }
-  | { driver: 'redis'; url: string; prefix: string; maxEntries: number; ttlMs: number; l1TtlMs: number }
 
 export interface CacheHooks {
   /** Redis failures never fail a read; they are reported here (e.g. a logger's warn). */

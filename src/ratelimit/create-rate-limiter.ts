@@ -1,12 +1,12 @@
+import type { RateLimitConfig } from '../config/schema.js'
 import { assertNever } from '../errors/index.js'
 import { createMemoryRateLimiter } from './drivers/memory.js'
 import { createRedisRateLimiter } from './drivers/redis.js'
 import type { RateLimiter } from './rate-limiter.js'
-import { createResilientLimiter, type FailurePolicy, type LimiterOperation } from './resilient.js'
+import { createResilientLimiter, type LimiterOperation } from './resilient.js'
 
-export type RateLimiterConfig =
-  | { driver: 'memory' }
-  | { driver: 'redis'; url: string; prefix?: string; failurePolicy: FailurePolicy; timeoutMs: number }
+/** The config schema's slice is the one definition of the choice. */
+export type RateLimiterConfig = RateLimitConfig['store']
 
 export interface RateLimiterHooks {
   /** Called on each failure of the shared limiter (redis only); log and count it. */
