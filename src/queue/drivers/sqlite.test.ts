@@ -1,20 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { describeQueueDriver, fakeClock } from '../../../test/contracts/queue-driver.contract.js'
 import type { QueueDriver } from '../queue.js'
 import { createSqliteQueue } from './sqlite.js'
+import { useTempDirs } from '../../../test/fixtures/temp-dirs.js'
 
-const dirs: string[] = []
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pixelflow-queue-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
+const tempDir = useTempDirs('pixelflow-queue-')
 
 // A fake clock, so the suite never sleeps and checks every time boundary to the millisecond.
 // Jitter pinned mid-range: a zero delay would make "not visible right after a failure" flaky.

@@ -1,19 +1,11 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { describeObjectStore, failingStream } from '../../../test/contracts/object-store.contract.js'
 import { createLocalDiskStore } from './local-disk.js'
+import { useTempDirs } from '../../../test/fixtures/temp-dirs.js'
 
-const dirs: string[] = []
-async function tempRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pixelflow-disk-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
+const tempRoot = useTempDirs('pixelflow-disk-')
 
 describeObjectStore('local disk', async () => createLocalDiskStore({ root: join(await tempRoot(), 'objects') }))
 
