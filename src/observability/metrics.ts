@@ -7,6 +7,7 @@ import type { QueueDriver } from '../queue/queue.js'
  */
 export function createMetrics(queue?: QueueDriver) {
   const registry = new Registry()
+  const queueStats = queue && sharedFor(STATS_REUSE_MS, () => queue.stats())
   collectDefaultMetrics({ register: registry })
   const uploads = new Counter({
     name: 'pixelflow_uploads_total',
@@ -32,8 +33,8 @@ export function createMetrics(queue?: QueueDriver) {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      if (!queue) return
-      const stats = await queue.stats()
+      if (!queueStats) return
+      const stats = await queueStats()
       this.set({ state: 'visible' }, stats.visible)
       this.set({ state: 'in_flight' }, stats.inFlight)
       this.set({ state: 'delayed' }, stats.delayed)
@@ -50,8 +51,8 @@ export function createMetrics(queue?: QueueDriver) {
     help: 'Visible jobs per consumer slot: the autoscaling signal (consumers as reported by the broker, else this process)',
     registers: [registry],
     async collect() {
-      if (!queue) return
-      const stats = await queue.stats()
+      if (!queueStats) return
+      const stats = await queueStats()
       const slots = stats.consumers ?? (await workerSlots.get()).values[0]?.value ?? 0
       this.set(stats.visible / Math.max(1, slots))
     },
@@ -61,7 +62,7 @@ export function createMetrics(queue?: QueueDriver) {
     help: 'Age of the oldest visible job',
     registers: [registry],
     async collect() {
-      const age = queue && (await queue.stats()).oldestAgeMs
+      const age = queueStats && (await queueStats()).oldestAgeMs
       if (age !== undefined) this.set(age / 1000)
     },
   })
@@ -69,3 +70,14 @@ export function createMetrics(queue?: QueueDriver) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+/** Three gauges read the queue's stats on each scrape: one broker round trip serves them all. */
+const STATS_REUSE_MS = 1_000
+
+function sharedFor<T>(ms: number, load: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | null = null
+  return () => {
+    if (!last || Date.now() - last.at > ms) last = { at: Date.now(), value: load() }
+    return last.value
+  }
+}
