@@ -67,12 +67,13 @@ Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['
   return sendCommand.apply(this, args)
 }
 
-function countLoads(metadata: ShardedMetadata): void {
-  for (const shard of metadata.shards) {
+async function countLoads(metadata: ShardedMetadata): Promise<void> {
+  for (const handle of metadata.shards()) {
+    const shard = await metadata.shard(handle.id)
     const getImage = shard.getImage
-    ;(shard as { getImage: typeof getImage }).getImage = (id: string) => {
+    ;(shard as { getImage: typeof getImage }).getImage = (bucket: number, id: string) => {
       counters.loads++
-      return getImage(id)
+      return getImage(bucket, id)
     }
   }
 }
@@ -107,7 +108,7 @@ async function startPixelflow(server: 'cache-hit' | 'cache-miss' | 'redis', data
   const config = benchConfig(dataDir, extra[server])
   if (server === 'redis' && config.cache.driver !== 'redis') throw new Error('the redis side did not get the Redis cache')
   const pixelflow = await createPixelflow(config, pino({ level: 'silent' }))
-  countLoads(pixelflow.deps.metadata)
+  await countLoads(pixelflow.deps.metadata)
   const url = await pixelflow.app.listen({ host: HOST, port: 0 })
   return { url, close: () => pixelflow.close() }
 }
@@ -115,8 +116,8 @@ async function startPixelflow(server: 'cache-hit' | 'cache-miss' | 'redis', data
 /** What start/pixelflow.ts's buildApiRole assembles, minus the cache (and the relay, idle here). */
 async function assemble(config: Config) {
   const logger = pino({ level: 'silent' })
-  const deps = await openDeps(config, false)
-  countLoads(deps.metadata)
+  const deps = await openDeps(config)
+  await countLoads(deps.metadata)
   const limiter = createRateLimiter(config.rateLimit.store)
   const images = createImageService({ metadata: deps.metadata, store: deps.store, limits: config.limits, quotas: config.quotas })
   const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)

@@ -106,11 +106,11 @@ interface Setup {
  * into the metadata (no pixels are needed to read metadata). Shared read-only by every server.
  */
 async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
-  const deps = await openDeps(benchConfig(dataDir), false)
+  const deps = await openDeps(benchConfig(dataDir))
   try {
     const { key } = await deps.apiKeys.create(OWNER)
-    const bucket = deps.metadata.router.bucketOfOwner(OWNER)
-    const shard = deps.metadata.forOwner(OWNER)
+    const bucket = deps.metadata.bucketOfOwner(OWNER)
+    const shard = await deps.metadata.shard(deps.metadata.directory().shardOf[bucket]!)
     // Only this seeding connection: the servers reopen the file with synchronous=FULL.
     await sql`PRAGMA synchronous = OFF`.execute(shard.db)
     const ids: string[] = []
@@ -118,11 +118,11 @@ async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
     for (let i = 0; i < IDS; i++) {
       const id = newImageId(bucket)
       const image = { id, ownerId: OWNER, visibility: 'public' as const, bucket, format: 'jpeg', width: 4000, height: 3000, frames: 1 }
-      await shard.createImage({ ...image, bytes: 3_500_000, sha256: randomBytes(32).toString('hex'), idempotencyKey: null }, JSON.stringify({ imageId: id }), now)
+      await shard.createImage(bucket, { ...image, bytes: 3_500_000, sha256: randomBytes(32).toString('hex'), idempotencyKey: null }, JSON.stringify({ imageId: id }), now)
       const variants: Variant[] = PRESETS.flatMap(([name, width]) =>
         (['webp', 'jpeg'] as const).map((format) => ({ name, format, width, height: (width * 3) / 4, bytes: width * 60, etag: `"${randomBytes(8).toString('hex')}"`, key: objectKeys.variant(id, name, format) })),
       )
-      if (!(await shard.completeImage(id, bucket, { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' }, now))) throw new Error(`could not mark ${id} ready`)
+      if (!(await shard.completeImage(bucket, id, { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' }, now))) throw new Error(`could not mark ${id} ready`)
       ids.push(id)
     }
     // No jobs: the servers' relays have nothing to publish.

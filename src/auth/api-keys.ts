@@ -1,19 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
+import type { ControlDb } from '../metadata/control-db.js'
 import { DEFAULT_SCOPES, type Principal, parseScopes, type Scope } from './principal.js'
-
-export interface ControlDb {
-  api_keys: {
-    id: string
-    owner_id: string
-    secret_hash: string
-    scopes: string
-    created_at: number
-    /** When the key stops working; in the future during a rotation's grace period. */
-    revoked_at: number | null
-  }
-  settings: { key: string; value: string }
-}
 
 export interface KeyInfo {
   id: string

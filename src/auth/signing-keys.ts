@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { DeliveryConfig } from '../config/schema.js'
 import type { SigningKey } from '../images/signed-urls.js'
-import type { ControlDb } from './api-keys.js'
+import type { ControlDb } from '../metadata/control-db.js'
 
 const SETTING = 'url_signing_key'
 

@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     expect(config.metadata.shards).toHaveLength(4)
     expect(new Set(config.metadata.shards).size).toBe(4)
     if (config.queue.driver !== 'sqlite' || config.storage.driver !== 'local') throw new Error('embedded drivers expected')
-    for (const path of [...config.metadata.shards, config.queue.path, config.storage.root, config.metadata.controlPath]) {
+    for (const path of [...config.metadata.shards, config.queue.path, config.storage.root, config.metadata.control]) {
       expect(path.startsWith(data + sep), path).toBe(true)
     }
     expect(config.server.port).toBe(8080)

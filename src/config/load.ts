@@ -1,3 +1,4 @@
+import { validateRangeSplits } from '../metadata/owner-strategy.js'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
@@ -20,6 +21,7 @@ export function loadConfig(env: Env): Config {
     ...lossyNumbers(raw, converted, ''),
     ...[...Value.Errors(ConfigSchema, withDefaults)].map((e) => `${e.path || '/'}: ${e.message}`),
     ...duplicateNames(withDefaults as Config),
+    ...rangeProblems(withDefaults as Config),
   ]
   if (problems.length > 0) throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
   return deepFreeze(withDefaults as Config)
@@ -35,6 +37,19 @@ function lossyNumbers(raw: unknown, converted: unknown, path: string): string[] 
   }
   if (!raw || typeof raw !== 'object' || !converted || typeof converted !== 'object') return []
   return Object.entries(raw).flatMap(([key, value]) => lossyNumbers(value, (converted as Record<string, unknown>)[key], `${path}/${key}`))
+}
+
+/** The range strategy needs ordered split points; other strategies must not be given any. */
+function rangeProblems(config: Config): string[] {
+  const { strategy, rangeSplits } = config.metadata ?? {}
+  if (strategy !== 'range') return rangeSplits?.length ? ['/metadata/rangeSplits: PIXELFLOW_SHARD_RANGES needs PIXELFLOW_SHARD_STRATEGY=range'] : []
+  if (!rangeSplits?.length) return ['/metadata/rangeSplits: the range strategy needs PIXELFLOW_SHARD_RANGES (ascending split points)']
+  try {
+    validateRangeSplits(rangeSplits)
+    return []
+  } catch (error) {
+    return [`/metadata/rangeSplits: ${(error as Error).message}`]
+  }
 }
 
 /** Variant object keys are built from preset names and formats, so each must be unique. */
@@ -57,7 +72,11 @@ function fromEnv(env: Env): unknown {
     queue: queue(env, dataDir),
     metadata: {
       shards: list(env.PIXELFLOW_SHARDS) ?? defaultShards(dataDir),
-      controlPath: env.PIXELFLOW_CONTROL_PATH ?? join(dataDir, 'control.db'),
+      control: env.PIXELFLOW_CONTROL_DB ?? join(dataDir, 'control.db'),
+      strategy: env.PIXELFLOW_SHARD_STRATEGY,
+      rangeSplits: list(env.PIXELFLOW_SHARD_RANGES) ?? [],
+      directoryRefreshMs: env.PIXELFLOW_DIRECTORY_REFRESH_MS,
+      poolSize: env.PIXELFLOW_SHARD_POOL_SIZE,
     },
     relay: { enabled: env.PIXELFLOW_RELAY_ENABLED },
     worker: {

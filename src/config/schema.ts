@@ -80,9 +80,21 @@ export const ConfigSchema = Type.Object(
       }),
     ]),
     metadata: Type.Object({
-      /** SQLite file paths, one per shard; their order is the shard number. */
+      /**
+       * One entry per shard, SQLite file paths or postgres:// URLs; their order is the shard id.
+       * Seeds the registry on the first start; later shards join with `pixelflow shards add`.
+       */
       shards: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 4096 }),
-      controlPath: Type.String(),
+      /** The control database (API keys, settings, shard registry, bucket directory): a path or a postgres:// URL. */
+      control: Type.String({ minLength: 1 }),
+      /** owner → bucket: hash (default), range (ordered owner-id ranges) or directory (per-owner placement, hash as fallback). */
+      strategy: Type.Union([Type.Literal('hash'), Type.Literal('range'), Type.Literal('directory')], { default: 'hash' }),
+      /** Split points of the range strategy, ascending: k-1 points make k ranges. */
+      rangeSplits: Type.Array(Type.String()),
+      /** How often a process reloads the directory besides on a refusal (new shards, placements). */
+      directoryRefreshMs: Int(100, 5_000),
+      /** Connections per PostgreSQL shard pool. */
+      poolSize: Int(1, 10),
     }),
     relay: Type.Object({ enabled: Type.Boolean({ default: true }) }),
     worker: Type.Object({

@@ -28,6 +28,7 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   RATE_LIMITER_UNAVAILABLE: 503,
   SHARD_UNAVAILABLE: 503,
+  BUCKET_MOVING: 503,
   SHUTTING_DOWN: 503,
 } as const satisfies Record<string, number>
 

@@ -95,13 +95,13 @@ export function createImageService(deps: ImageServiceDeps) {
         body.resume()
         throw new AppError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
       }
-      const shard = metadata.forOwner(ownerId)
+      const bucket = metadata.bucketOfOwner(ownerId)
+      const shard = metadata.forBucket(bucket)
       const replay = idempotencyKey ? await shard.findByIdempotencyKey(ownerId, idempotencyKey) : null
       if (replay) {
         body.resume() // the bytes are not needed again, but the request must be read to its end
         return { image: replay, created: false }
       }
-      const bucket = metadata.router.bucketOfOwner(ownerId)
       const id = newImageId(bucket)
       const key = objectKeys.original(id)
       const upload = await storeOriginal(key, body)

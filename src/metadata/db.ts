@@ -51,9 +51,30 @@ export interface ShardMetaTable {
   value: string
 }
 
+/**
+ * What this shard does with a bucket. `owned`: serves it. `capturing`: serves it and logs every
+ * changed image id, because the bucket is being copied away. `fenced`: serves reads, refuses
+ * writes, for the moment of the switch. `incoming`: being copied in, serves nothing yet. No row:
+ * not this shard's bucket.
+ */
+export type BucketState = 'owned' | 'capturing' | 'fenced' | 'incoming'
+
+export interface BucketOwnershipTable {
+  bucket: number
+  state: BucketState
+}
+
+export interface BucketChangesTable {
+  seq: Generated<number>
+  bucket: number
+  image_id: string
+}
+
 export interface MetadataDb {
   images: ImagesTable
   variants: VariantsTable
   outbox: OutboxTable
   shard_meta: ShardMetaTable
+  bucket_ownership: BucketOwnershipTable
+  bucket_changes: BucketChangesTable
 }

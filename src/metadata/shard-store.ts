@@ -2,7 +2,8 @@ import type { Kysely, Selectable, Transaction } from 'kysely'
 import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
-import { isUniqueViolation } from './sqlite.js'
+import { isUniqueViolation } from './database.js'
+import { assertReadable, claimForWrite, logChange } from './ownership.js'
 
 export interface OutboxItem {
   seq: number
@@ -15,56 +16,73 @@ export interface Completion {
   placeholder: string | null
 }
 
-/** One shard's queries. Kysely keeps them the same for SQLite and PostgreSQL. */
+/**
+ * One shard's queries. Kysely keeps them the same for SQLite and PostgreSQL. Every image method
+ * takes the bucket first: writes claim it (ownership.ts) and reads confirm it afterwards, so a
+ * router with a stale directory is refused instead of served from the wrong shard.
+ */
 export function createShardStore(db: Kysely<MetadataDb>) {
+  /** A write transaction on one bucket: claimed first, logged when the bucket is being copied away. */
+  function write<T>(bucket: number, imageId: string, body: (trx: Transaction<MetadataDb>) => Promise<T>): Promise<T> {
+    return db.transaction().execute(async (trx) => {
+      const capture = await claimForWrite(trx, bucket)
+      const result = await body(trx)
+      if (capture) await logChange(trx, bucket, imageId)
+      return result
+    })
+  }
+
+  async function read<T>(bucket: number, body: () => Promise<T>): Promise<T> {
+    const result = await body()
+    await assertReadable(db, bucket)
+    return result
+  }
+
   return {
     db,
 
     /** Image row and its outbox row in one transaction; an idempotency-key race returns the winner. */
-    async createImage(image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
+    async createImage(bucket: number, image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
       try {
-        await db.transaction().execute(async (trx) => {
+        await write(bucket, image.id, async (trx) => {
           if (quota) await assertWithinQuota(trx, image, quota)
           await trx.insertInto('images').values(toRow(image, now)).execute()
-          await trx
-            .insertInto('outbox')
-            .values({ job_id: image.id, bucket: image.bucket, payload: jobPayload, created_at: now })
-            .execute()
+          await trx.insertInto('outbox').values({ job_id: image.id, bucket, payload: jobPayload, created_at: now }).execute()
         })
       } catch (error) {
-        const existing = image.idempotencyKey && (await this.findByIdempotencyKey(image.ownerId, image.idempotencyKey))
+        const existing = image.idempotencyKey && (await this.findByIdempotencyKey(bucket, image.ownerId, image.idempotencyKey))
         if (isUniqueViolation(error) && existing) return { existing }
         throw error
       }
-      return (await this.getImage(image.id)) as Image
+      return (await this.getImage(bucket, image.id)) as Image
     },
 
-    async findByIdempotencyKey(ownerId: string, key: string): Promise<Image | null> {
-      const row = await db
-        .selectFrom('images')
-        .selectAll()
-        .where('owner_id', '=', ownerId)
-        .where('idempotency_key', '=', key)
-        .executeTakeFirst()
-      return row ? withVariants(db, row) : null
+    findByIdempotencyKey(bucket: number, ownerId: string, key: string): Promise<Image | null> {
+      return read(bucket, async () => {
+        const row = await db.selectFrom('images').selectAll().where('owner_id', '=', ownerId).where('idempotency_key', '=', key).executeTakeFirst()
+        return row ? withVariants(db, row) : null
+      })
     },
 
-    async getImage(id: string): Promise<Image | null> {
-      const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
-      return row ? withVariants(db, row) : null
+    getImage(bucket: number, id: string): Promise<Image | null> {
+      return read(bucket, async () => {
+        const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+        return row ? withVariants(db, row) : null
+      })
     },
 
     /** Newest first; `before` is the last id of the previous page (keyset pagination). */
-    async listImages(ownerId: string, limit: number, before?: string): Promise<Image[]> {
-      let query = db.selectFrom('images').selectAll().where('owner_id', '=', ownerId)
-      if (before) query = query.where('id', '<', before)
-      const rows = await query.orderBy('id', 'desc').limit(limit).execute()
-      const variants = await variantsOf(db, rows.map((r) => r.id))
-      return rows.map((row) => toImage(row, variants.get(row.id) ?? []))
+    listImages(bucket: number, ownerId: string, limit: number, before?: string): Promise<Image[]> {
+      return read(bucket, async () => {
+        let query = db.selectFrom('images').selectAll().where('owner_id', '=', ownerId)
+        if (before) query = query.where('id', '<', before)
+        const rows = await query.orderBy('id', 'desc').limit(limit).execute()
+        return withAllVariants(db, rows)
+      })
     },
 
-    async deleteImage(id: string): Promise<Image | null> {
-      return db.transaction().execute(async (trx) => {
+    deleteImage(bucket: number, id: string): Promise<Image | null> {
+      return write(bucket, id, async (trx) => {
         const image = await trx.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
         if (!image) return null
         const variants = await variantsOf(trx, [id])
@@ -76,22 +94,24 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     },
 
     /** Marks a queued image as processing and counts the attempt; null when the row is gone. */
-    async startProcessing(id: string, now: number): Promise<Image | null> {
-      await db
-        .updateTable('images')
-        .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), updated_at: now }))
-        .where('id', '=', id)
-        .where('status', 'in', ['queued', 'processing'])
-        .execute()
-      return this.getImage(id)
+    async startProcessing(bucket: number, id: string, now: number): Promise<Image | null> {
+      await write(bucket, id, (trx) =>
+        trx
+          .updateTable('images')
+          .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), updated_at: now }))
+          .where('id', '=', id)
+          .where('status', 'in', ['queued', 'processing'])
+          .execute(),
+      )
+      return this.getImage(bucket, id)
     },
 
     /**
      * Variant rows and `ready` in one transaction. Returns false when the image was deleted or
      * already finished, so a duplicate delivery never writes a second result.
      */
-    async completeImage(id: string, bucket: number, done: Completion, now: number): Promise<boolean> {
-      return db.transaction().execute(async (trx) => {
+    completeImage(bucket: number, id: string, done: Completion, now: number): Promise<boolean> {
+      return write(bucket, id, async (trx) => {
         const result = await trx
           .updateTable('images')
           .set({ status: 'ready', placeholder: done.placeholder, failure_code: null, failure_detail: null, updated_at: now })
@@ -107,14 +127,56 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       })
     },
 
-    async failImage(id: string, code: string, detail: string, now: number): Promise<boolean> {
-      const result = await db
-        .updateTable('images')
-        .set({ status: 'failed', failure_code: code, failure_detail: detail.slice(0, 1000), updated_at: now })
-        .where('id', '=', id)
-        .where('status', 'in', ['queued', 'processing'])
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows) > 0
+    failImage(bucket: number, id: string, code: string, detail: string, now: number): Promise<boolean> {
+      return write(bucket, id, async (trx) => {
+        const result = await trx
+          .updateTable('images')
+          .set({ status: 'failed', failure_code: code, failure_detail: detail.slice(0, 1000), updated_at: now })
+          .where('id', '=', id)
+          .where('status', 'in', ['queued', 'processing'])
+          .executeTakeFirst()
+        return Number(result.numUpdatedRows) > 0
+      })
+    },
+
+    /**
+     * Every owner's images in the buckets this shard serves, newest first: one input of the
+     * cross-shard admin listing. Rows of a bucket being copied in (or already switched away and
+     * not yet cleaned up) are left out, so each image is listed by one shard.
+     */
+    async listAll(limit: number, before?: string): Promise<Image[]> {
+      let query = db
+        .selectFrom('images')
+        .selectAll('images')
+        .innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket')
+        .where('bucket_ownership.state', 'in', ['owned', 'capturing', 'fenced'])
+      if (before) query = query.where('images.id', '<', before)
+      const rows = await query.orderBy('images.id', 'desc').limit(limit).execute()
+      return withAllVariants(db, rows)
+    },
+
+    /** Rows, bytes and buckets this shard serves, and its owners with the most images. */
+    async stats(hottest = 5): Promise<ShardStats> {
+      const served = (qb: typeof db) =>
+        qb.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', ['owned', 'capturing', 'fenced'])
+      const [totals, owners, buckets] = await Promise.all([
+        served(db)
+          .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes')])
+          .executeTakeFirstOrThrow(),
+        served(db)
+          .select((eb) => ['images.owner_id', eb.fn.countAll<number>().as('rows'), eb.fn.sum<number>('images.bytes').as('bytes')])
+          .groupBy('images.owner_id')
+          .orderBy('rows', 'desc')
+          .limit(hottest)
+          .execute(),
+        db.selectFrom('bucket_ownership').select(['state', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('state').execute(),
+      ])
+      return {
+        rows: Number(totals.rows),
+        bytes: Number(totals.bytes),
+        buckets: Object.fromEntries(buckets.map((b) => [b.state, Number(b.count)])),
+        hottestOwners: owners.map((o) => ({ ownerId: o.owner_id, rows: Number(o.rows), bytes: Number(o.bytes) })),
+      }
     },
 
     async readOutbox(limit: number): Promise<OutboxItem[]> {
@@ -142,6 +204,14 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 }
 
 export type ShardStore = ReturnType<typeof createShardStore>
+
+export interface ShardStats {
+  rows: number
+  bytes: number
+  /** How many buckets this shard has in each state (owned, capturing, fenced, incoming). */
+  buckets: Record<string, number>
+  hottestOwners: { ownerId: string; rows: number; bytes: number }[]
+}
 
 type Db = Kysely<MetadataDb> | Transaction<MetadataDb>
 
@@ -174,6 +244,11 @@ async function assertWithinQuota(trx: Transaction<MetadataDb>, image: NewImage, 
 async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image> {
   const variants = await variantsOf(db, [row.id])
   return toImage(row, variants.get(row.id) ?? [])
+}
+
+async function withAllVariants(db: Db, rows: Selectable<ImagesTable>[]): Promise<Image[]> {
+  const variants = await variantsOf(db, rows.map((r) => r.id))
+  return rows.map((row) => toImage(row, variants.get(row.id) ?? []))
 }
 
 async function variantsOf(db: Db, ids: string[]): Promise<Map<string, Variant[]>> {

@@ -1,91 +1,168 @@
+import type { Kysely } from 'kysely'
 import type { MetadataConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
 import { bucketOfId } from '../images/ids.js'
-import type { MetadataDb } from './db.js'
-import { SHARD_MIGRATIONS } from './migrations/index.js'
-import { createShardRouter, type ShardRouter } from './shard-router.js'
-import { createShardStore, type ShardStore } from './shard-store.js'
-import { migrate, openSqlite } from './sqlite.js'
+import type { Image } from '../images/model.js'
+import type { ControlDb } from './control-db.js'
+import { isUnavailable } from './database.js'
+import { createDirectoryStore, type Directory, type DirectoryStore } from './directory.js'
+import { mergeNewestFirst } from './merge.js'
+import { createOwnerStrategy, type OwnerStrategy } from './owner-strategy.js'
+import { BucketNotServed } from './ownership.js'
+import { bootstrapDirectory, createShardSet, type ShardHandle } from './shard-set.js'
+import type { ShardStats, ShardStore } from './shard-store.js'
 
-/** The metadata layer: one ShardStore per shard, picked by the router. Never spans shards in a transaction. */
+/** ShardStore's image methods with the bucket bound: what a caller holding an owner or an id uses. */
+const BUCKET_METHODS = [
+  'createImage', 'findByIdempotencyKey', 'getImage', 'listImages', 'deleteImage', 'startProcessing', 'completeImage', 'failImage',
+] as const
+type BucketMethod = (typeof BUCKET_METHODS)[number]
+export type BucketStore = {
+  [K in BucketMethod]: ShardStore[K] extends (bucket: number, ...args: infer A) => infer R ? (...args: A) => R : never
+}
+
+/** How long a request waits for a fenced bucket's switch before answering BUCKET_MOVING. */
+const MOVE_WAIT_MS = 10_000
+
+/** The metadata layer: owner → bucket → shard, with a directory that follows online moves. */
 export interface ShardedMetadata {
-  readonly router: ShardRouter
-  readonly shards: readonly ShardStore[]
-  forOwner(ownerId: string): ShardStore
-  forBucket(bucket: number): ShardStore
+  bucketOfOwner(ownerId: string): number
+  forOwner(ownerId: string): BucketStore
+  forBucket(bucket: number): BucketStore
   /** null when the id is malformed: callers answer 404 without touching a shard. */
-  forImageId(id: string): ShardStore | null
+  forImageId(id: string): BucketStore | null
+  /** Every registered shard (the relay drains each one's outbox). */
+  shards(): ShardHandle[]
+  /** A shard's own store, migrated (for the relay, the mover and stats); SHARD_UNAVAILABLE when down. */
+  shard(id: number): Promise<ShardStore>
+  directory(): Directory
+  readonly directoryStore: DirectoryStore
+  /** Reloads the directory from the control database; concurrent callers share one reload. */
+  refresh(): Promise<Directory>
+  /** Every owner's images, newest first, merged across shards; `before` is the previous page's last id. */
+  listAll(limit: number, before?: string): Promise<Image[]>
+  stats(): Promise<ShardReport[]>
   check(): Promise<void>
   close(): Promise<void>
 }
 
-export async function openShardedMetadata(config: MetadataConfig): Promise<ShardedMetadata> {
-  const router = createShardRouter(config.shards.length)
-  const shards: ShardStore[] = []
-  for (const [index, path] of config.shards.entries()) {
-    const store = createShardStore(openSqlite<MetadataDb>(path))
-    await migrate(store.db as never, SHARD_MIGRATIONS)
-    await assertShardIdentity(store, index, config.shards.length)
-    shards.push(guardShard(store, index))
+export type ShardReport = { id: number; url: string; stats: ShardStats | null; error?: string }
+
+export interface ShardedMetadataOptions {
+  control: Kysely<ControlDb>
+  /** Fail at startup when a shard is down (the `migrate` command); serving starts without it. */
+  requireAll?: boolean
+  onShardError?: (error: Error, shardId: number) => void
+}
+
+export async function openShardedMetadata(config: MetadataConfig, options: ShardedMetadataOptions): Promise<ShardedMetadata> {
+  const directoryStore = createDirectoryStore(options.control)
+  const set = createShardSet(config, options)
+  let current = await bootstrapDirectory(config, directoryStore, set, options.requireAll ?? false)
+  let strategy = createOwnerStrategy(current.strategy, current.placements)
+  let reloading: Promise<Directory> | null = null
+
+  function refresh(): Promise<Directory> {
+    reloading ??= directoryStore
+      .load()
+      .then((loaded) => {
+        if (!loaded) throw new Error('The bucket directory disappeared from the control database')
+        current = loaded
+        strategy = createOwnerStrategy(loaded.strategy, loaded.placements)
+        set.sync(loaded.shards)
+        return loaded
+      })
+      .finally(() => (reloading = null))
+    return reloading
   }
-  const forBucket = (bucket: number) => shards[router.shardOfBucket(bucket)] as ShardStore
+  const timer = setInterval(() => refresh().catch((error) => options.onShardError?.(error as Error, -1)), config.directoryRefreshMs)
+  timer.unref()
+
+  /** Runs `op` on the shard the directory names; on a refusal refreshes and retries, waiting out a fence. */
+  async function route<T>(bucket: number, op: (store: ShardStore) => Promise<T>): Promise<T> {
+    const started = Date.now()
+    for (let attempt = 0; ; attempt++) {
+      const shardId = current.shardOf[bucket] as number
+      try {
+        return await op(await set.ready(shardId))
+      } catch (error) {
+        if (!(error instanceof BucketNotServed)) throw translate(error, shardId)
+        if (Date.now() - started > MOVE_WAIT_MS) throw new AppError('BUCKET_MOVING', `Bucket ${bucket} is being moved; retry`, { cause: error })
+        const seen = current.epoch
+        await refresh()
+        // Same epoch: the bucket is fenced for its switch, which takes milliseconds; wait for it.
+        if (current.epoch === seen) await sleep(Math.min(5 * 2 ** attempt, 200))
+      }
+    }
+  }
+
+  function forBucket(bucket: number): BucketStore {
+    const bound = {} as Record<BucketMethod, unknown>
+    for (const name of BUCKET_METHODS) {
+      bound[name] = (...args: unknown[]) => route(bucket, (store) => (store[name] as (...a: unknown[]) => Promise<unknown>)(bucket, ...args))
+    }
+    return bound as BucketStore
+  }
+
+  async function listAll(limit: number, before?: string): Promise<Image[]> {
+    // A switch during the fan-out could hide a bucket from both shards: compare epochs and redo.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const epoch = await directoryStore.epoch()
+      if (epoch !== current.epoch) await refresh()
+      const pages = await Promise.all(set.handles().map((h) => guarded(h.id, async () => (await set.ready(h.id)).listAll(limit, before))))
+      if ((await directoryStore.epoch()) === epoch) return mergeNewestFirst(pages, (image) => image.id, limit)
+    }
+    throw new AppError('BUCKET_MOVING', 'Buckets kept moving during the listing; retry')
+  }
+
+  async function guarded<T>(shardId: number, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op()
+    } catch (error) {
+      throw translate(error, shardId)
+    }
+  }
+
   return {
-    router,
-    shards,
+    bucketOfOwner: (ownerId) => strategy.bucketOf(ownerId),
+    forOwner: (ownerId) => forBucket(strategy.bucketOf(ownerId)),
     forBucket,
-    forOwner: (ownerId) => forBucket(router.bucketOfOwner(ownerId)),
     forImageId(id) {
       const bucket = bucketOfId(id)
       return bucket === null ? null : forBucket(bucket)
     },
+    shards: () => set.handles(),
+    shard: (id) => guarded(id, () => set.ready(id)),
+    directory: () => current,
+    directoryStore,
+    refresh,
+    listAll,
+    async stats() {
+      return Promise.all(
+        set.handles().map(async (h) => {
+          try {
+            return { id: h.id, url: h.url, stats: await guarded(h.id, async () => (await set.ready(h.id)).stats()) }
+          } catch (error) {
+            return { id: h.id, url: h.url, stats: null, error: (error as Error).message }
+          }
+        }),
+      )
+    },
+    // Ready while the control database answers: one shard down must not take every owner out of service.
     async check() {
-      await Promise.all(shards.map((s) => s.getMeta('shard_index')))
+      await directoryStore.epoch()
     },
     async close() {
-      await Promise.allSettled(shards.map((s) => s.db.destroy()))
+      clearInterval(timer)
+      await set.close()
     },
   }
 }
 
-/**
- * A shard remembers its position and the shard count it was created with. Reordering the list or
- * changing its length without resharding would send owners to the wrong file, so it is refused.
- */
-async function assertShardIdentity(store: ShardStore, index: number, count: number): Promise<void> {
-  const seen = { index: await store.getMeta('shard_index'), count: await store.getMeta('shard_count') }
-  if (seen.index === null) {
-    await store.setMeta('shard_index', String(index))
-    await store.setMeta('shard_count', String(count))
-    return
-  }
-  if (seen.index !== String(index) || seen.count !== String(count)) {
-    throw new Error(
-      `Shard ${index} of ${count} was created as shard ${seen.index} of ${seen.count}; ` +
-        'changing the shard list needs a reshard, not a config edit',
-    )
-  }
+/** A shard's availability failures become SHARD_UNAVAILABLE (503): only that shard's owners see them. */
+function translate(error: unknown, shardId: number): unknown {
+  if (isUnavailable(error)) return new AppError('SHARD_UNAVAILABLE', `Metadata shard ${shardId} is unavailable`, { cause: error })
+  return error
 }
 
-/** SQLite failures that mean "this shard cannot serve now", as opposed to a bug in a query. */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/
-
-/**
- * Translates a shard's availability failures into SHARD_UNAVAILABLE (503) at the boundary, so
- * only the owners on that shard see errors and callers need not know the driver's codes.
- */
-function guardShard(store: ShardStore, index: number): ShardStore {
-  const guarded = { ...store }
-  for (const [name, method] of Object.entries(store)) {
-    if (typeof method !== 'function') continue
-    ;(guarded as Record<string, unknown>)[name] = async (...args: unknown[]) => {
-      try {
-        return await (method as (...a: unknown[]) => Promise<unknown>).apply(guarded, args)
-      } catch (error) {
-        const code = String((error as { code?: unknown } | null)?.code ?? '')
-        if (UNAVAILABLE.test(code)) throw new AppError('SHARD_UNAVAILABLE', `Metadata shard ${index} is unavailable`, { cause: error })
-        throw error
-      }
-    }
-  }
-  return guarded
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -32,8 +32,8 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   let wake = () => {}
   let current: Promise<number> = Promise.resolve(0)
 
-  async function drainShard(index: number): Promise<number> {
-    const shard = options.metadata.shards[index]!
+  async function drainShard(id: number): Promise<number> {
+    const shard = await options.metadata.shard(id)
     let total = 0
     for (;;) {
       const items = await shard.readOutbox(batch)
@@ -45,8 +45,13 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   }
 
   async function drainAll(): Promise<number> {
-    const counts = await Promise.all(options.metadata.shards.map((_, i) => drainShard(i)))
-    const total = counts.reduce((a, b) => a + b, 0)
+    // Shards drain independently: one that is down must not hold back the others' jobs.
+    const results = await Promise.allSettled(options.metadata.shards().map((h) => drainShard(h.id)))
+    let total = 0
+    for (const result of results) {
+      if (result.status === 'fulfilled') total += result.value
+      else options.logger.warn({ err: result.reason }, 'outbox relay: a shard failed')
+    }
     if (total > 0) options.onPublished?.()
     return total
   }

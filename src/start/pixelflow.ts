@@ -6,7 +6,7 @@ import { buildApp } from '../api/app.js'
 import { buildHealthApp } from '../api/health-app.js'
 import { createRateLimits } from '../api/rate-limit.js'
 import { createLinks } from '../api/views.js'
-import { type ControlDb, createApiKeys } from '../auth/api-keys.js'
+import { createApiKeys } from '../auth/api-keys.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
 import type { Cache } from '../cache/cache.js'
@@ -17,7 +17,8 @@ import type { Image } from '../images/model.js'
 import { createUrlSigner } from '../images/signed-urls.js'
 import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
 import { openShardedMetadata } from '../metadata/sharded-metadata.js'
-import { migrate, openSqlite } from '../metadata/sqlite.js'
+import type { ControlDb } from '../metadata/control-db.js'
+import { migrate, openDatabase } from '../metadata/database.js'
 import { createMetrics } from '../observability/metrics.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { createQueue } from '../queue/create-queue.js'
@@ -44,19 +45,28 @@ export interface Pixelflow {
   close(): Promise<void>
 }
 
-/** Opens every port from the config: the composition root. `consume`: this process runs workers. */
-export async function openDeps(config: Config, consume = false) {
+/** Opens every port from the config: the composition root. */
+export interface DepsOptions {
+  /** This process runs workers (a broker queue then holds prefetched jobs for it). */
+  consume?: boolean
+  /** Refuse to start while a shard is down (the `migrate` and `shards` commands). */
+  requireAllShards?: boolean
+  onShardError?: (error: Error, shardId: number) => void
+}
+
+export async function openDeps(config: Config, options: DepsOptions = {}) {
+  const consume = options.consume ?? false
   const store = await createObjectStore(config.storage)
   const queue = await createQueue(config.queue, { consume, prefetch: config.worker.concurrency })
-  const metadata = await openShardedMetadata(config.metadata)
-  const control = openSqlite<ControlDb>(config.metadata.controlPath)
+  const control = openDatabase<ControlDb>(config.metadata.control)
   await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
+  const metadata = await openShardedMetadata(config.metadata, { control, requireAll: options.requireAllShards, onShardError: options.onShardError })
   return { store, queue, metadata, control, apiKeys: createApiKeys(control), metrics: createMetrics(queue) }
 }
 
 export async function createPixelflow(config: Config, logger: Logger, role: Role = 'serve'): Promise<Pixelflow> {
   const runsWorkers = (role === 'serve' || role === 'worker') && config.worker.enabled
-  const deps = await openDeps(config, runsWorkers)
+  const deps = await openDeps(config, { consume: runsWorkers, onShardError: (err, shard) => logger.warn({ err, shard }, 'metadata shard error') })
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, { onError: (err) => logger.warn({ err }, 'metadata cache degraded') })
   // An in-process cache is only right when this process sees every change, as `serve` does. A

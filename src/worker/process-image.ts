@@ -70,7 +70,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       await changed(image.id)
       try {
         const done = await makeVariants(image, signal)
-        if (await shard.completeImage(image.id, image.bucket, done, Date.now())) {
+        if (await shard.completeImage(image.id, done, Date.now())) {
           await changed(image.id)
           return 'ready'
         }

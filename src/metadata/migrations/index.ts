@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely'
+import { type Kysely, type Migration, sql } from 'kysely'
+import { dialectOf } from '../database.js'
 
 /**
  * Shard schema, append-only: never edit a migration that has shipped, add the next one.
@@ -9,7 +10,7 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('images')
-        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('id', idType(db), (c) => c.primaryKey())
         .addColumn('owner_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('bucket', 'integer', (c) => c.notNull())
         .addColumn('status', 'varchar(16)', (c) => c.notNull())
@@ -59,7 +60,7 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('outbox')
-        .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('seq', serialType(db), (c) => serial(db, c.primaryKey()))
         .addColumn('job_id', 'varchar(64)', (c) => c.notNull())
         .addColumn('bucket', 'integer', (c) => c.notNull())
         .addColumn('payload', 'text', (c) => c.notNull())
@@ -77,9 +78,31 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('images').addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public')).execute()
     },
   },
+  '0005-bucket-ownership': {
+    async up(db: Kysely<unknown>) {
+      // The buckets this shard serves and their move state: every read and write checks it, so a
+      // stale router is refused instead of writing where the directory no longer points.
+      await db.schema
+        .createTable('bucket_ownership')
+        .addColumn('bucket', 'integer', (c) => c.primaryKey())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .execute()
+      // Images changed in a bucket while it is being copied away: the mover's catch-up replays them.
+      await db.schema
+        .createTable('bucket_changes')
+        .addColumn('seq', serialType(db), (c) => serial(db, c.primaryKey()))
+        .addColumn('bucket', 'integer', (c) => c.notNull())
+        .addColumn('image_id', 'varchar(32)', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('bucket_changes_bucket').on('bucket_changes').columns(['bucket', 'seq']).execute()
+      // Copying a bucket walks it in id order, chunk by chunk.
+      await db.schema.dropIndex('images_bucket').execute()
+      await db.schema.createIndex('images_bucket_id').on('images').columns(['bucket', 'id']).execute()
+    },
+  },
 }
 
-/** Control database (not sharded): API keys, settings, later the bucket directory. */
+/** Control database (not sharded): API keys, settings, the shard registry and the bucket directory. */
 export const CONTROL_MIGRATIONS: Record<string, Migration> = {
   '0001-api-keys': {
     async up(db: Kysely<unknown>) {
@@ -104,4 +127,63 @@ export const CONTROL_MIGRATIONS: Record<string, Migration> = {
         .execute()
     },
   },
+  '0003-directory': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('shards')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      // bucket → shard; every change bumps directory_meta.epoch in the same transaction.
+      await db.schema
+        .createTable('bucket_directory')
+        .addColumn('bucket', 'integer', (c) => c.primaryKey())
+        .addColumn('shard_id', 'integer', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('directory_meta')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('epoch', 'bigint', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('owner_placements')
+        .addColumn('owner_id', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('bucket', 'integer', (c) => c.notNull())
+        .execute()
+      // One row per bucket move; the phase is the step to run next, so a restarted mover resumes there.
+      await db.schema
+        .createTable('bucket_moves')
+        .addColumn('bucket', 'integer', (c) => c.primaryKey())
+        .addColumn('source', 'integer', (c) => c.notNull())
+        .addColumn('target', 'integer', (c) => c.notNull())
+        .addColumn('phase', 'varchar(16)', (c) => c.notNull())
+        .addColumn('copy_cursor', 'varchar(32)')
+        .addColumn('rows_copied', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('changes_applied', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('fenced_at', 'bigint')
+        .addColumn('detail', 'text')
+        .execute()
+    },
+  },
+}
+
+/**
+ * Ids sort by time, and listings (one owner's and the cross-shard merge) page by id: PostgreSQL
+ * must compare them bytewise, as SQLite and JavaScript do, whatever the database's locale.
+ */
+function idType(db: Kysely<unknown>) {
+  return dialectOf(db) === 'postgres' ? sql`varchar(32) collate "C"` : 'varchar(32)'
+}
+
+/** PostgreSQL has no AUTOINCREMENT keyword; its serial type is the same thing. */
+function serialType(db: Kysely<unknown>) {
+  return dialectOf(db) === 'postgres' ? 'serial' : 'integer'
+}
+
+function serial<T extends { autoIncrement(): T }>(db: Kysely<unknown>, column: T): T {
+  return dialectOf(db) === 'postgres' ? column : column.autoIncrement()
 }

@@ -1,0 +1,69 @@
+import { Kysely, type Migration, Migrator, PostgresAdapter, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import { openSqlite } from './sqlite.js'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface DatabaseOptions {
+  /** Connections per PostgreSQL pool; SQLite has one connection per process. */
+  poolSize?: number
+  /** How long a PostgreSQL connect may take before the shard counts as down. */
+  connectTimeoutMs?: number
+  /** Called for errors of idle pooled connections (a restarted server); they must not crash the process. */
+  onIdleError?: (error: Error) => void
+}
+
+const POSTGRES_URL = /^postgres(ql)?:\/\//
+
+// bigint columns (byte counts, epoch milliseconds) fit in a double: parse them as numbers, as SQLite returns them.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+/** One switch for every metadata database: a postgres:// URL opens a pool, anything else is a SQLite path. */
+export function openDatabase<DB>(url: string, options: DatabaseOptions = {}): Kysely<DB> {
+  if (!POSTGRES_URL.test(url)) return openSqlite<DB>(url)
+
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    idleTimeoutMillis: 30_000,
+  })
+  pool.on('error', (error) => options.onIdleError?.(error))
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return POSTGRES_URL.test(url)
+}
+
+export function dialectOf(db: Pick<Kysely<unknown>, 'getExecutor'>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
+}
+
+/** Runs every pending migration of `migrations` (in key order) and fails loudly on error. */
+export async function migrate(db: Kysely<unknown>, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
+  const { error } = await migrator.migrateToLatest()
+  if (error) throw error
+}
+
+/** True for a unique-constraint violation on SQLite (better-sqlite3) or PostgreSQL (pg). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
+}
+
+/** SQLite result codes that mean "this file cannot serve now", as opposed to a bug in a query. */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/
+/** Socket errors and SQLSTATEs of a PostgreSQL server that is down, restarting, full or gone. */
+const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+const PG_UNAVAILABLE = /^(08...|57P0[123]|53300|3D000)$/
+/** pg reports a few connection failures as plain Errors without a code. */
+const PG_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed/
+
+/** True when an error means the database is unreachable rather than that the query was wrong. */
+export function isUnavailable(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '')
+  if (SQLITE_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code) || PG_UNAVAILABLE.test(code)) return true
+  return error instanceof Error && PG_MESSAGES.test(error.message)
+}
