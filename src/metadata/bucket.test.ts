@@ -1,49 +1,44 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { referenceBucket, xxh64 } from '../../test/fixtures/xxh64-reference.js'
 import { BUCKET_COUNT, bucketOf } from './bucket.js'
 
-/**
- * A second, independent xxHash64 (pure BigInt, straight from the spec in Cyan4973/xxHash
- * doc/xxhash_spec.md), so the bucket format is checked against something other than xxhash-wasm.
- */
-const MASK = (1n << 64n) - 1n
-const P1 = 11400714785074694791n
-const P2 = 14029467366897019727n
-const P3 = 1609587929392839161n
-const P4 = 9650029242287828579n
-const P5 = 2870177450012600261n
+/** xxHash's own sanity table (cli/xsum_sanity_check.c): prefixes of its generated buffer. */
+const PRIME32 = 2654435761n
+const SANITY_VECTORS: ReadonlyArray<readonly [number, bigint, bigint]> = [
+  [0, 0n, 0xef46db3751d8e999n],
+  [0, PRIME32, 0xac75fda2929b17efn],
+  [1, 0n, 0xe934a84adb052768n],
+  [1, PRIME32, 0x5014607643a9b4c3n],
+  [4, 0n, 0x9136a0dca57457een],
+  [14, 0n, 0x8282dcc4994e35c8n],
+  [14, PRIME32, 0xc3bd6bf63deb6df0n],
+  [222, 0n, 0xb641ae8cb691c174n],
+  [222, PRIME32, 0x20cb8ab7ae10c14an],
+]
 
-const rotl = (x: bigint, r: bigint) => ((x << r) | (x >> (64n - r))) & MASK
-const round = (acc: bigint, lane: bigint) => (rotl((acc + lane * P2) & MASK, 31n) * P1) & MASK
-const merge = (acc: bigint, lane: bigint) => (((acc ^ round(0n, lane)) * P1) + P4) & MASK
-
-function xxh64(bytes: Uint8Array, seed = 0n): bigint {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const u64 = (at: number) => view.getBigUint64(at, true)
-  let at = 0
-  let h: bigint
-  if (bytes.length >= 32) {
-    const v = [(seed + P1 + P2) & MASK, (seed + P2) & MASK, seed, (seed - P1) & MASK]
-    for (; at + 32 <= bytes.length; at += 32) {
-      for (let lane = 0; lane < 4; lane++) v[lane] = round(v[lane]!, u64(at + lane * 8))
-    }
-    h = (rotl(v[0]!, 1n) + rotl(v[1]!, 7n) + rotl(v[2]!, 12n) + rotl(v[3]!, 18n)) & MASK
-    for (const lane of v) h = merge(h, lane)
-  } else {
-    h = (seed + P5) & MASK
+/** XSUM_fillTestBuffer: a 64-bit generator seeded with PRIME32; each byte is its top byte. */
+function sanityBuffer(length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let state = PRIME32
+  for (let i = 0; i < length; i++) {
+    bytes[i] = Number(state >> 56n)
+    state = (state * 11400714785074694797n) & ((1n << 64n) - 1n)
   }
-  h = (h + BigInt(bytes.length)) & MASK
-  for (; at + 8 <= bytes.length; at += 8) h = ((rotl(h ^ round(0n, u64(at)), 27n) * P1) + P4) & MASK
-  if (at + 4 <= bytes.length) {
-    h = ((rotl(h ^ ((BigInt(view.getUint32(at, true)) * P1) & MASK), 23n) * P2) + P3) & MASK
-    at += 4
-  }
-  for (; at < bytes.length; at++) h = (rotl(h ^ ((BigInt(bytes[at]!) * P5) & MASK), 11n) * P1) & MASK
-  h = ((h ^ (h >> 33n)) * P2) & MASK
-  h = ((h ^ (h >> 29n)) * P3) & MASK
-  return h ^ (h >> 32n)
+  return bytes
 }
 
-const referenceBucket = (key: string) => Number(xxh64(new TextEncoder().encode(key)) >> 52n)
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+interface GoldenEntry { key: string; xxh64: string; bucket: number }
+
+/** Written by scripts/golden-buckets.ts from the reference implementation, never by hand. */
+function loadGolden(): GoldenEntry[] {
+  const file = JSON.parse(readFileSync(new URL('./bucket.golden.json', import.meta.url), 'utf8')) as {
+    entries: GoldenEntry[]
+  }
+  return file.entries
+}
 
 /** Deterministic keys of every length class (the 32-byte stripe path included), ASCII and not. */
 function sampleKeys(count: number): string[] {
@@ -64,6 +59,41 @@ describe('bucketOf', () => {
     expect(xxh64(enc(''))).toBe(0xef46db3751d8e999n)
     expect(xxh64(enc('a'))).toBe(0xd24ec4f1a98c6e5bn)
     expect(xxh64(enc('abc'))).toBe(0x44bc2cf5ad770999n)
+    // 39 bytes: the 32-byte stripe loop runs (python-xxhash's documented example).
+    expect(xxh64(enc('Nobody inspects the spammish repetition'))).toBe(0xfbcea83c8a378bf1n)
+  })
+
+  it('uses a reference xxHash64 that matches xxHash\'s own sanity vectors, seeded and not', () => {
+    for (const [length, seed, expected] of SANITY_VECTORS) {
+      expect(xxh64(sanityBuffer(length), seed), `length ${length}, seed ${seed}`).toBe(expected)
+    }
+  })
+
+  it('matches the checked-in golden vectors bit for bit', () => {
+    const entries = loadGolden()
+    for (const { key, xxh64: hex, bucket } of entries) {
+      // All 64 bits, against the reference: a hand-edited entry cannot pass.
+      expect(xxh64(new TextEncoder().encode(key)).toString(16).padStart(16, '0'), JSON.stringify(key)).toBe(hex)
+      expect(Number(BigInt(`0x${hex}`) >> 52n), JSON.stringify(key)).toBe(bucket)
+      expect(bucketOf(key), JSON.stringify(key)).toBe(bucket)
+    }
+  })
+
+  it('keeps a golden file that cannot silently shrink', () => {
+    const keys = loadGolden().map((entry) => entry.key)
+    const utf8Lengths = keys.map((key) => new TextEncoder().encode(key).length)
+    const count = (test: (key: string) => boolean) => keys.filter(test).length
+    expect(keys.length).toBeGreaterThanOrEqual(1000)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys).toContain('')
+    expect(keys).toEqual(expect.arrayContaining(['0', '400', '-1', String(2 ** 53 - 1)]))
+    expect(count((key) => /^-?[0-9]+$/.test(key))).toBeGreaterThanOrEqual(400)
+    expect(count((key) => UUID.test(key))).toBeGreaterThanOrEqual(300)
+    expect(count((key) => /[^\x00-\x7f]/.test(key))).toBeGreaterThanOrEqual(200)
+    expect(count((key) => /[\u{10000}-\u{10ffff}]/u.test(key))).toBeGreaterThanOrEqual(10) // astral
+    expect(keys).toEqual(expect.arrayContaining(['café'.normalize('NFC'), 'café'.normalize('NFD')]))
+    // Every xxHash64 length path: 0–3, 4–7, 8–31 and ≥ 32 bytes, each length 0..100 at least once.
+    for (let length = 0; length <= 100; length++) expect(utf8Lengths, `length ${length}`).toContain(length)
   })
 
   it('is pinned: golden buckets for known owners never change', () => {
