@@ -24,8 +24,11 @@ export interface MoverOptions {
   metadata: ShardedMetadata
   /** Image rows per copy chunk and per change-log batch. */
   chunkSize?: number
-  /** Called as each phase begins (progress output; fault tests kill the process here). */
-  onPhase?: (move: BucketMoveRow, phase: MovePhase) => void | Promise<void>
+  /**
+   * Called as each phase begins (step 0) and after each copied chunk (step 1, 2, …): progress
+   * output, and the points where fault tests kill the process.
+   */
+  onPhase?: (move: BucketMoveRow, phase: MovePhase, step: number) => void | Promise<void>
   /** Moves run at once; each bucket's steps stay in order. */
   parallel?: number
 }
@@ -51,13 +54,14 @@ export function createMover(options: MoverOptions) {
         await setState(source, bucket, 'capturing')
         return 'copy'
       case 'copy':
-        for (let cursor = move.copy_cursor, copied = move.rows_copied; ; ) {
+        for (let cursor = move.copy_cursor, copied = move.rows_copied, step = 1; ; step++) {
           const ids = await nextIds(source, bucket, cursor, chunk)
           if (ids.length === 0) return 'catchup'
           await replaceImages(source, target, ids)
           cursor = ids.at(-1) as string
           copied += ids.length
           await moves.update(bucket, { copy_cursor: cursor, rows_copied: copied })
+          await options.onPhase?.(move, 'copy', step)
         }
       case 'catchup': {
         let applied = move.changes_applied
@@ -111,7 +115,7 @@ export function createMover(options: MoverOptions) {
   async function finish(start: BucketMoveRow): Promise<BucketMoveRow> {
     let move = start
     while (move.phase !== 'done' && move.phase !== 'failed') {
-      await options.onPhase?.(move, move.phase)
+      await options.onPhase?.(move, move.phase, 0)
       const next = await runPhase(move)
       if (next !== 'failed') await moves.update(move.bucket, { phase: next })
       move = (await moves.get(move.bucket)) as BucketMoveRow
@@ -124,13 +128,17 @@ export function createMover(options: MoverOptions) {
     const existing = await moves.get(bucket)
     if (existing && existing.phase !== 'done' && existing.phase !== 'failed') {
       if (existing.target !== target) throw new Error(`Bucket ${bucket} is already moving to shard ${existing.target}`)
-      return finish(existing)
+      const resumed = await finish(existing)
+      await metadata.refresh()
+      return resumed
     }
     const directory = await metadata.refresh()
     const source = directory.shardOf[bucket] as number
     if (source === target) return null
     if (!directory.shards.has(target)) throw new Error(`Shard ${target} is not registered`)
-    return finish(await moves.plan(bucket, source, target))
+    const done = await finish(await moves.plan(bucket, source, target))
+    await metadata.refresh()
+    return done
   }
 
   /** Unfinished moves first (a previous mover crashed), then `planned`; `parallel` at a time. */

@@ -4,7 +4,8 @@ import { AppError } from '../errors/index.js'
 import { bucketOfId } from '../images/ids.js'
 import type { Image } from '../images/model.js'
 import type { ControlDb } from './control-db.js'
-import { isUnavailable } from './database.js'
+import { isUnavailable, migrate, openDatabase } from './database.js'
+import { SHARD_MIGRATIONS } from './migrations/index.js'
 import { createDirectoryStore, type Directory, type DirectoryStore } from './directory.js'
 import { mergeNewestFirst } from './merge.js'
 import { createOwnerStrategy, type OwnerStrategy } from './owner-strategy.js'
@@ -37,6 +38,8 @@ export interface ShardedMetadata {
   shard(id: number): Promise<ShardStore>
   directory(): Directory
   readonly directoryStore: DirectoryStore
+  /** Migrates a new database, registers it as a shard (holding no buckets yet) and returns its id. */
+  addShard(url: string): Promise<number>
   /** Reloads the directory from the control database; concurrent callers share one reload. */
   refresh(): Promise<Directory>
   /** Every owner's images, newest first, merged across shards; `before` is the previous page's last id. */
@@ -136,6 +139,19 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
     directory: () => current,
     directoryStore,
     refresh,
+    async addShard(url) {
+      // Migrated before it is registered: no router can send it anything before its tables exist.
+      const db = openDatabase(url)
+      try {
+        await migrate(db, SHARD_MIGRATIONS)
+      } finally {
+        await db.destroy()
+      }
+      const id = await directoryStore.addShard(url)
+      await refresh()
+      await set.ready(id)
+      return id
+    },
     listAll,
     async stats() {
       return Promise.all(

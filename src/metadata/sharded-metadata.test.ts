@@ -1,0 +1,3 @@
+import { metadataContract } from '../../test/contracts/metadata.contract.js'
+
+metadataContract('sqlite')

@@ -1,0 +1,138 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BUCKET_COUNT } from '../../src/metadata/bucket.js'
+import { createMover } from '../../src/metadata/mover.js'
+import { stateOf } from '../../src/metadata/ownership.js'
+import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
+import { insertImage, variantsOf } from '../fixtures/image-rows.js'
+import { createMetadataEnv, type MetadataDialect, type MetadataEnv } from '../fixtures/metadata-env.js'
+
+/** Every image row on every shard, raw (no ownership filter): where rows really are. */
+export async function rowsByShard(metadata: ShardedMetadata): Promise<Map<number, { id: string; bucket: number }[]>> {
+  const out = new Map<number, { id: string; bucket: number }[]>()
+  for (const handle of metadata.shards()) {
+    const shard = await metadata.shard(handle.id)
+    out.set(handle.id, await shard.db.selectFrom('images').select(['id', 'bucket']).execute())
+  }
+  return out
+}
+
+/** The sharded metadata contract: the same cases on SQLite files and on PostgreSQL databases. */
+export function metadataContract(dialect: MetadataDialect): void {
+  describe(`sharded metadata on ${dialect}`, () => {
+    let env: MetadataEnv
+    let metadata: ShardedMetadata
+
+    beforeEach(async () => {
+      env = await createMetadataEnv(dialect, 4, 1)
+      metadata = (await env.open()).metadata
+    })
+    afterEach(() => env.cleanup())
+
+    it('routes each owner to the shard the directory names and keeps rows there', async () => {
+      const owners = Array.from({ length: 40 }, (_, i) => `owner-${i}`)
+      const ids = await Promise.all(owners.map(async (o) => (await insertImage(metadata, o)).id))
+      const placed = await rowsByShard(metadata)
+      const directory = metadata.directory()
+      let total = 0
+      for (const [shard, rows] of placed) {
+        for (const row of rows) expect(directory.shardOf[row.bucket]).toBe(shard)
+        total += rows.length
+      }
+      expect(total).toBe(ids.length)
+      expect(new Set([...placed.values()].filter((r) => r.length > 0).map((r) => r.length)).size).toBeGreaterThan(0)
+      expect([...placed.values()].filter((rows) => rows.length > 0).length).toBeGreaterThan(1)
+    })
+
+    it('round-trips create, get, list, update and delete through the bucket-bound store', async () => {
+      const image = await insertImage(metadata, 'alice')
+      const store = metadata.forImageId(image.id)!
+      expect((await store.getImage(image.id))?.status).toBe('queued')
+      expect((await store.startProcessing(image.id, Date.now()))?.attempts).toBe(1)
+      expect(await store.completeImage(image.id, { variants: variantsOf(image.id), placeholder: 'p' }, Date.now())).toBe(true)
+      expect((await store.getImage(image.id))?.variants).toHaveLength(2)
+      expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([image.id])
+      expect((await store.deleteImage(image.id))?.id).toBe(image.id)
+      expect(await store.getImage(image.id)).toBeNull()
+    })
+
+    it('pages the cross-shard listing newest first, each image once', async () => {
+      const ids: string[] = []
+      for (let i = 0; i < 60; i++) ids.push((await insertImage(metadata, `lister-${i % 17}`)).id)
+      const seen: string[] = []
+      for (let before: string | undefined; ; ) {
+        const page = await metadata.listAll(7, before)
+        if (page.length === 0) break
+        seen.push(...page.map((i) => i.id))
+        before = page.at(-1)!.id
+      }
+      expect(seen).toEqual([...ids].sort().reverse())
+    })
+
+    it('reports rows, bytes, buckets and hottest owners per shard', async () => {
+      for (let i = 0; i < 5; i++) await insertImage(metadata, 'hot-owner')
+      await insertImage(metadata, 'cold-owner')
+      const reports = await metadata.stats()
+      expect(reports).toHaveLength(4)
+      expect(reports.reduce((n, r) => n + (r.stats?.rows ?? 0), 0)).toBe(6)
+      expect(reports.reduce((n, r) => n + (r.stats?.buckets.owned ?? 0), 0)).toBe(BUCKET_COUNT)
+      const hot = reports.find((r) => r.stats?.hottestOwners[0]?.ownerId === 'hot-owner')
+      expect(hot?.stats?.hottestOwners[0]?.rows).toBe(5)
+    })
+
+    it('moves a bucket online: rows and digest on the target, source cleaned, epoch bumped', async () => {
+      const owner = 'mover-owner'
+      const bucket = metadata.bucketOfOwner(owner)
+      const ids = await Promise.all(Array.from({ length: 25 }, async () => (await insertImage(metadata, owner)).id))
+      await metadata.forOwner(owner).completeImage(ids[0]!, { variants: variantsOf(ids[0]!), placeholder: null }, Date.now())
+      const source = metadata.directory().shardOf[bucket]!
+      const target = (source + 1) % 4
+      const epoch = metadata.directory().epoch
+      const moved = await createMover({ metadata, chunkSize: 7 }).moveBucket(bucket, target)
+      expect(moved?.phase).toBe('done')
+      expect(moved?.rows_copied).toBe(25)
+      expect(metadata.directory().shardOf[bucket]).toBe(target)
+      expect(metadata.directory().epoch).toBe(epoch + 1)
+      const placed = await rowsByShard(metadata)
+      expect(placed.get(source)!.filter((r) => r.bucket === bucket)).toEqual([])
+      expect(placed.get(target)!.filter((r) => r.bucket === bucket)).toHaveLength(25)
+      expect(await stateOf((await metadata.shard(source)).db, bucket)).toBeNull()
+      expect(await stateOf((await metadata.shard(target)).db, bucket)).toBe('owned')
+      expect((await metadata.forOwner(owner).getImage(ids[0]!))?.variants).toHaveLength(2)
+      expect((await metadata.forOwner(owner).listImages(owner, 100)).length).toBe(25)
+    })
+
+    it('a process with a stale directory is refused by the old shard, refreshes and writes to the new one', async () => {
+      const other = (await env.open()).metadata
+      const owner = 'stale-owner'
+      const bucket = metadata.bucketOfOwner(owner)
+      const first = await insertImage(other, owner)
+      const target = (metadata.directory().shardOf[bucket]! + 2) % 4
+      await createMover({ metadata }).moveBucket(bucket, target)
+      expect(other.directory().shardOf[bucket]).not.toBe(target) // still stale
+      const second = await insertImage(other, owner)
+      expect(other.directory().shardOf[bucket]).toBe(target)
+      expect((await other.forOwner(owner).listImages(owner, 10)).map((i) => i.id).sort()).toEqual([first.id, second.id].sort())
+      const placed = await rowsByShard(metadata)
+      expect(placed.get(target)!.filter((r) => r.bucket === bucket)).toHaveLength(2)
+    })
+
+    it('adds a shard, migrated before it holds buckets, and rebalances 4 → 5 moving only to it', async () => {
+      for (let i = 0; i < 30; i++) await insertImage(metadata, `spread-${i}`)
+      const before = [...metadata.directory().shardOf]
+      const id = await metadata.addShard(env.spare[0]!)
+      expect(id).toBe(4)
+      const mover = createMover({ metadata, parallel: 8 })
+      const plan = await mover.plan()
+      expect([819, 820]).toContain(plan.length)
+      expect(plan.every((m) => m.to === 4)).toBe(true)
+      await mover.run(plan)
+      const after = metadata.directory().shardOf
+      const changed = after.filter((s, b) => s !== before[b])
+      expect(changed.length).toBe(plan.length)
+      expect(changed.every((s) => s === 4)).toBe(true)
+      const placed = await rowsByShard(metadata)
+      for (const [shard, rows] of placed) for (const row of rows) expect(after[row.bucket]).toBe(shard)
+      expect([...placed.values()].reduce((n, r) => n + r.length, 0)).toBe(30)
+    }, 120_000)
+  })
+}
