@@ -13,6 +13,7 @@ import { health } from './routes/health/health.js'
 import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
+import { listAllImages } from './routes/admin/list-all-images.js'
 import { uploadImage } from './routes/images/upload-image.js'
 import { ImageView, Problem } from './schemas.js'
 import { securityHeaders } from './security-headers.js'
@@ -51,7 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(multipart)
       v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
       v1.addHook('onRequest', deps.rateLimits.perOwner)
-      for (const route of [uploadImage, getImage, listImages, deleteImage]) route(v1, deps)
+      for (const route of [uploadImage, getImage, listImages, deleteImage, listAllImages]) route(v1, deps)
     },
     { prefix: '/v1' },
   )

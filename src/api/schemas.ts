@@ -35,9 +35,22 @@ export const ImageView = Type.Object(
     updatedAt: Type.String({ format: 'date-time' }),
     variants: Type.Array(VariantView),
     links: Type.Object({ self: Type.String() }),
+    ownerId: Type.Optional(Type.String({ description: 'Only in the admin listing, which spans owners' })),
   },
   { $id: 'Image' },
 )
+
+/** Keyset pagination: `cursor` is the previous page's nextCursor (the last id it showed). */
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
+})
+
+export const ImagePage = Type.Object({
+  items: Type.Array(ImageView),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  links: Type.Object({ next: Type.Optional(Type.String()) }),
+})
 
 export const Problem = Type.Object(
   {

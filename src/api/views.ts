@@ -13,7 +13,7 @@ export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'fo
 export function createLinks(baseUrl: string, signer: UrlSigner) {
   return {
     image: (id: string) => `${baseUrl}/v1/images/${id}`,
-    list: (query: string) => `${baseUrl}/v1/images?${query}`,
+    list: (query: string, path = '/v1/images') => `${baseUrl}${path}?${query}`,
     variant(image: Image, variant: Variant): string {
       const path = variantPath(image.id, variant)
       return baseUrl + (image.visibility === 'private' ? signer.sign(path) : path)
@@ -50,5 +50,14 @@ export function imageView(image: Image, links: Links) {
       url: links.variant(image, v),
     })),
     links: { self: links.image(image.id) },
+  }
+}
+
+/** A listing page with its cursor and next link; `withOwner` for listings that span owners. */
+export function pageView(page: { images: Image[]; next: string | null }, limit: number, links: Links, path?: string, withOwner = false) {
+  return {
+    items: page.images.map((image) => ({ ...imageView(image, links), ...(withOwner ? { ownerId: image.ownerId } : {}) })),
+    nextCursor: page.next,
+    links: page.next ? { next: links.list(`limit=${limit}&cursor=${page.next}`, path) } : {},
   }
 }

@@ -43,6 +43,12 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 const MIME_ALIASES: Record<string, string> = { 'image/jpg': 'image/jpeg', 'image/pjpeg': 'image/jpeg', 'image/x-png': 'image/png' }
 const UNDECLARED = new Set(['', 'application/octet-stream'])
 
+/** One more row than the page was fetched: its presence says whether there is a next page. */
+function toPage(rows: Image[], limit: number): { images: Image[]; next: string | null } {
+  const images = rows.slice(0, limit)
+  return { images, next: rows.length > limit ? (images.at(-1)?.id ?? null) : null }
+}
+
 /** The image use cases shared by the API, the worker and the CLI. */
 export function createImageService(deps: ImageServiceDeps) {
   const { metadata, store, limits } = deps
@@ -72,9 +78,12 @@ export function createImageService(deps: ImageServiceDeps) {
     },
 
     async list(ownerId: string, limit: number, before?: string): Promise<{ images: Image[]; next: string | null }> {
-      const rows = await metadata.forOwner(ownerId).listImages(ownerId, limit + 1, before)
-      const images = rows.slice(0, limit)
-      return { images, next: rows.length > limit ? (images.at(-1)?.id ?? null) : null }
+      return toPage(await metadata.forOwner(ownerId).listImages(ownerId, limit + 1, before), limit)
+    },
+
+    /** Every owner's images (admin): a parallel fan-out over the shards, merged newest first. */
+    async listAll(limit: number, before?: string): Promise<{ images: Image[]; next: string | null }> {
+      return toPage(await metadata.listAll(limit + 1, before), limit)
     },
 
     async delete(ownerId: string, id: string): Promise<void> {

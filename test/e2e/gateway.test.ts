@@ -48,6 +48,7 @@ describe('the gateway: credentials, scopes, ownership, signed URLs', () => {
       { name: 'list', method: 'GET', url: '/v1/images', scope: 'read', owned: false },
       { name: 'get', method: 'GET', url: `/v1/images/${image.id}`, scope: 'read', owned: true },
       { name: 'delete', method: 'DELETE', url: `/v1/images/${image.id}`, scope: 'write', owned: true },
+      { name: 'admin list', method: 'GET', url: '/v1/admin/images', scope: 'admin', owned: false },
     ]
     for (const e of endpoints) {
       const expect_ = async (credential: string | undefined, status: number, code?: string) => {
@@ -59,6 +60,7 @@ describe('the gateway: credentials, scopes, ownership, signed URLs', () => {
       await expect_(expired, 401, 'UNAUTHENTICATED')
       await expect_(badSignature, 401, 'UNAUTHENTICATED')
       await expect_(e.scope === 'write' ? keys.readOnly : keys.writeOnly, 403, 'INSUFFICIENT_SCOPE')
+      if (e.scope === 'admin') await expect_(h.alice, 403, 'INSUFFICIENT_SCOPE')
       if (e.owned) await expect_(h.bob, 404, 'IMAGE_NOT_FOUND')
       if (e.owned) await expect_(await jwt({ sub: 'bob' }), 404, 'IMAGE_NOT_FOUND')
     }
@@ -68,6 +70,19 @@ describe('the gateway: credentials, scopes, ownership, signed URLs', () => {
     // Private delivery without a credential (an unsigned URL).
     const unsigned = new URL(privateImage.variants[0].url).pathname
     expect((await call('GET', unsigned)).json().code).toBe('SIGNATURE_INVALID')
+  })
+
+  it('the admin listing spans owners, newest first, with owner ids and a cursor', async () => {
+    const bobs = (await h.upload(await makeJpeg(32, 32), 'image/jpeg', {}, h.bob)).json()
+    const first = (await call('GET', '/v1/admin/images?limit=2', keys.admin!)).json()
+    expect(first.items.map((i: any) => [i.id, i.ownerId])).toEqual([
+      [bobs.id, 'bob'],
+      [privateImage.id, 'alice'],
+    ])
+    expect(first.links.next).toContain('/v1/admin/images?limit=2&cursor=')
+    const second = (await call('GET', `/v1/admin/images?limit=2&cursor=${first.nextCursor}`, keys.admin!)).json()
+    expect(second.items.map((i: any) => i.id)).toContain(image.id)
+    expect(second.items.map((i: any) => i.id)).not.toContain(bobs.id)
   })
 
   it('a JWT works like a key: owner from sub, scopes from scope, admin implies all', async () => {
