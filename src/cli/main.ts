@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { parseScopes, SCOPES } from '../auth/principal.js'
 import type { Config } from '../config/schema.js'
 import { openDeps } from '../start/pixelflow.js'
+import { SHARDS_USAGE, shardsCommand } from './shards.js'
 
 const USAGE = `Usage: pixelflow <command>
 
@@ -19,20 +20,24 @@ const USAGE = `Usage: pixelflow <command>
   migrate                        create or update every shard and the control database
   dead list [--limit N]          list dead-lettered jobs with their error history
   dead redrive <job-id>          put a dead job back in the queue
+${SHARDS_USAGE}
 `
 
 /** Admin commands. Each opens the ports it needs from the already-loaded config. */
 export async function runCli(config: Config, command: string, args: string[]): Promise<number> {
   if (command === 'help' || command === '--help') return print(USAGE, 0)
-  const deps = await openDeps(config)
+  // Admin commands touch every shard: a down one is an error here, not something to serve around.
+  const deps = await openDeps(config, { requireAllShards: true })
   try {
     switch (command) {
       case 'keys':
         return await keys(deps, args)
       case 'migrate':
-        return print(`Migrated ${config.metadata.shards.length} shards and the control database.`, 0)
+        return print(`Migrated ${deps.metadata.shards().length} shards and the control database.`, 0)
       case 'dead':
         return await dead(deps, args)
+      case 'shards':
+        return await shardsCommand(deps.metadata, args, (line) => process.stdout.write(`${line}\n`))
       default:
         return print(`Unknown command: ${command}\n\n${USAGE}`, 2)
     }
