@@ -116,6 +116,39 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(placed.get(target)!.filter((r) => r.bucket === bucket)).toHaveLength(2)
     })
 
+    it('range strategy: owner-id ranges land on their shard; the strategy is kept and cannot change', async () => {
+      await env.cleanup()
+      env = await createMetadataEnv(dialect, 4, 0)
+      const ranged = (await env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '3000'] })).metadata
+      const shardOfOwner = (owner: string) => ranged.directory().shardOf[ranged.bucketOfOwner(owner)]
+      expect(['1', '999', '1000', '1999', '2000', '2999', '3000', '99999'].map(shardOfOwner)).toEqual([0, 0, 1, 1, 2, 2, 3, 3])
+      const image = await insertImage(ranged, '1500')
+      expect((await rowsByShard(ranged)).get(1)!.map((r) => r.id)).toEqual([image.id])
+      await expect(env.open({ strategy: 'hash', rangeSplits: [] })).rejects.toThrow(/strategy .* cannot change/)
+      await expect(env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '4000'] })).rejects.toThrow(/cannot change/)
+    })
+
+    it('directory strategy: a placed owner goes to its bucket in every process after a refresh; others hash', async () => {
+      await env.cleanup()
+      env = await createMetadataEnv(dialect, 4, 0)
+      const one = (await env.open({ strategy: 'directory' })).metadata
+      const two = (await env.open({ strategy: 'directory' })).metadata
+      const hashed = two.bucketOfOwner('vip')
+      const chosen = (hashed + 2048) % BUCKET_COUNT
+      await one.directoryStore.place('vip', chosen)
+      await two.refresh()
+      expect(two.bucketOfOwner('vip')).toBe(chosen)
+      expect(two.bucketOfOwner('regular')).toBe(one.bucketOfOwner('regular'))
+      const image = await insertImage(two, 'vip')
+      expect(image.bucket).toBe(chosen)
+      expect((await rowsByShard(one)).get(one.directory().shardOf[chosen]!)!.map((r) => r.id)).toEqual([image.id])
+    })
+
+    it('refuses a config whose shard list disagrees with the registry', async () => {
+      await expect(env.open({ shards: [...env.config.shards].reverse() })).rejects.toThrow(/in the control database but/)
+      await expect(env.open({ shards: [...env.config.shards, env.spare[0]!] })).rejects.toThrow(/is not registered: add it with `pixelflow shards add/)
+    })
+
     it('adds a shard, migrated before it holds buckets, and rebalances 4 → 5 moving only to it', async () => {
       for (let i = 0; i < 30; i++) await insertImage(metadata, `spread-${i}`)
       const before = [...metadata.directory().shardOf]
