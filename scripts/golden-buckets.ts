@@ -7,28 +7,10 @@
 // PRNG, no crypto randomness): running this again must reproduce the file byte for byte. Only
 // regenerate on purpose; a diff in an existing entry means the bucket format changed.
 import { writeFileSync } from 'node:fs'
+import { prng, uuidV4 } from '../test/fixtures/seeded.js'
 import { referenceBucket, xxh64 } from '../test/fixtures/xxh64-reference.js'
 
 const OUTPUT = new URL('../src/metadata/bucket.golden.json', import.meta.url)
-
-/** mulberry32: tiny, seedable, and identical on every platform. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = Math.imul(state ^ (state >>> 15), state | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
-
-function uuidV4(next: () => number): string {
-  const bytes = Array.from({ length: 16 }, () => next() & 0xff)
-  bytes[6] = (bytes[6]! & 0x0f) | 0x40 // version 4
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80 // RFC 4122 variant
-  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
 
 function integerKeys(): string[] {
   const small = Array.from({ length: 401 }, (_, i) => String(i))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { prng, uuidV4 } from '../../test/fixtures/seeded.js'
 import { BUCKET_COUNT, bucketOf } from './bucket.js'
 
 // 25 keys per bucket on average: comfortably above the ≥ 5 (we use ≥ 20) that makes the
@@ -24,23 +25,6 @@ function chiSquare(keys: readonly string[], bucket: (key: string) => number): nu
   for (const key of keys) counts[bucket(key)]!++
   const expected = keys.length / BUCKET_COUNT
   return counts.reduce((sum, observed) => sum + (observed - expected) ** 2 / expected, 0)
-}
-
-/** mulberry32, so the key sets are the same on every run and machine. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = Math.imul(state ^ (state >>> 15), state | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
-
-function uuidV4(next: () => number): string {
-  const hex = Array.from({ length: 4 }, () => next().toString(16).padStart(8, '0')).join('')
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20)}`
 }
 
 /** Each key set is built once and shared by the tests that need it (speed, not semantics). */
