@@ -63,8 +63,10 @@ async function status(metadata: ShardedMetadata, json: boolean, out: Out): Promi
     return 0
   }
   out(`Directory epoch ${directory.epoch}, strategy ${directory.strategy.kind}, ${shards.length} shards, ${BUCKET_COUNT} buckets`)
-  out(row(['shard', 'buckets', 'rows', 'bytes', 'url']))
-  for (const s of shards) out(row([String(s.id), String(s.buckets), s.stats ? String(s.stats.rows) : 'down', s.stats ? bytes(s.stats.bytes) : '-', s.url]))
+  out(row(['shard', 'buckets', 'rows', 'bytes', 'schema', 'url']))
+  for (const s of shards) {
+    out(row([String(s.id), String(s.buckets), s.stats ? String(s.stats.rows) : 'down', s.stats ? bytes(s.stats.bytes) : '-', s.stats?.migration ?? '-', s.url]))
+  }
   out('Hottest owners:')
   for (const s of shards) {
     const owners = s.stats?.hottestOwners.map((o) => `${o.ownerId} (${o.rows} rows, ${bytes(o.bytes)})`).join(', ')
@@ -157,7 +159,7 @@ function count(value: string | undefined): number | undefined {
 }
 
 function row(cells: string[]): string {
-  const widths = [6, 8, 10, 10]
+  const widths = [6, 8, 10, 10, 24]
   return cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i] as number) : c)).join(' ')
 }
 

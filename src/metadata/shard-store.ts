@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely'
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
@@ -159,7 +159,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     async stats(hottest = 5): Promise<ShardStats> {
       const served = (qb: typeof db) =>
         qb.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', ['owned', 'capturing', 'fenced'])
-      const [totals, owners, buckets] = await Promise.all([
+      const [totals, owners, buckets, migration] = await Promise.all([
         served(db)
           .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes')])
           .executeTakeFirstOrThrow(),
@@ -170,11 +170,14 @@ export function createShardStore(db: Kysely<MetadataDb>) {
           .limit(hottest)
           .execute(),
         db.selectFrom('bucket_ownership').select(['state', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('state').execute(),
+        // Kysely's migrator keeps its own table per database: each shard's schema version.
+        sql<{ name: string | null }>`select max(name) as name from kysely_migration`.execute(db),
       ])
       return {
         rows: Number(totals.rows),
         bytes: Number(totals.bytes),
         buckets: Object.fromEntries(buckets.map((b) => [b.state, Number(b.count)])),
+        migration: migration.rows[0]?.name ?? null,
         hottestOwners: owners.map((o) => ({ ownerId: o.owner_id, rows: Number(o.rows), bytes: Number(o.bytes) })),
       }
     },
@@ -211,6 +214,8 @@ export interface ShardStats {
   /** How many buckets this shard has in each state (owned, capturing, fenced, incoming). */
   buckets: Record<string, number>
   hottestOwners: { ownerId: string; rows: number; bytes: number }[]
+  /** The last migration applied to this shard. */
+  migration: string | null
 }
 
 type Db = Kysely<MetadataDb> | Transaction<MetadataDb>

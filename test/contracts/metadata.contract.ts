@@ -77,6 +77,7 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(reports.reduce((n, r) => n + (r.stats?.buckets.owned ?? 0), 0)).toBe(BUCKET_COUNT)
       const hot = reports.find((r) => r.stats?.hottestOwners[0]?.ownerId === 'hot-owner')
       expect(hot?.stats?.hottestOwners[0]?.rows).toBe(5)
+      expect(reports.every((r) => r.stats?.migration === '0005-bucket-ownership')).toBe(true)
     })
 
     it('moves a bucket online: rows and digest on the target, source cleaned, epoch bumped', async () => {
