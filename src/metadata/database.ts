@@ -40,11 +40,20 @@ export function dialectOf(db: Pick<Kysely<unknown>, 'getExecutor'>): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
 }
 
-/** Runs every pending migration of `migrations` (in key order) and fails loudly on error. */
+/**
+ * Runs every pending migration of `migrations` (in key order) and fails loudly on error.
+ * PostgreSQL serialises concurrent migrators with an advisory lock; Kysely's SQLite lock is a
+ * no-op, so processes starting together on a fresh file race, and the loser's DDL fails because
+ * the winner's already ran. Running again then finds those migrations applied.
+ */
 export async function migrate(db: Kysely<unknown>, migrations: Record<string, Migration>): Promise<void> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
-  const { error } = await migrator.migrateToLatest()
-  if (error) throw error
+  for (let attempt = 1; ; attempt++) {
+    const { error } = await migrator.migrateToLatest()
+    if (!error) return
+    if (dialectOf(db) === 'postgres' || attempt >= 5) throw error
+    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80))
+  }
 }
 
 /** True for a unique-constraint violation on SQLite (better-sqlite3) or PostgreSQL (pg). */

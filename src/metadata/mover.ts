@@ -13,7 +13,7 @@ import type { ShardedMetadata } from './sharded-metadata.js'
  *   catchup  replay the change log until it is nearly empty
  *   fence    source refuses writes to the bucket (waits for writes in flight); reads go on
  *   verify   replay the rest of the log, then compare count and checksum of both sides
- *   switch   target owns the bucket, directory points to it (epoch + 1), source lets it go
+ *   switch   target owns the bucket, source lets it go, directory points to the target (epoch + 1)
  *   cleanup  delete the bucket's rows from the source
  *
  * Verification runs under the fence: before it, concurrent writers make any comparison race.
@@ -89,9 +89,12 @@ export function createMover(options: MoverOptions) {
         return 'switch'
       }
       case 'switch':
+        // Source released before the directory moves: a fenced source still serves reads, and a
+        // stale router reading there after the target took a write would see the past. Between
+        // the two steps requests wait (refused, same epoch) for the switch.
         await setState(target, bucket, 'owned')
-        await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
         await setState(source, bucket, null)
+        await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
         return 'cleanup'
       case 'cleanup':
         await deleteBucketRows(source, bucket)

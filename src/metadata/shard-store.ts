@@ -41,20 +41,24 @@ export function createShardStore(db: Kysely<MetadataDb>) {
   return {
     db,
 
-    /** Image row and its outbox row in one transaction; an idempotency-key race returns the winner. */
+    /**
+     * Image row and its outbox row in one transaction; an idempotency-key race returns the winner.
+     * The answer is read inside the transaction: a read after the commit could be refused by a
+     * switch, and the router's retry would then insert the image a second time.
+     */
     async createImage(bucket: number, image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
       try {
-        await write(bucket, image.id, async (trx) => {
+        return await write(bucket, image.id, async (trx) => {
           if (quota) await assertWithinQuota(trx, image, quota)
           await trx.insertInto('images').values(toRow(image, now)).execute()
           await trx.insertInto('outbox').values({ job_id: image.id, bucket, payload: jobPayload, created_at: now }).execute()
+          return (await imageIn(trx, image.id)) as Image
         })
       } catch (error) {
         const existing = image.idempotencyKey && (await this.findByIdempotencyKey(bucket, image.ownerId, image.idempotencyKey))
         if (isUniqueViolation(error) && existing) return { existing }
         throw error
       }
-      return (await this.getImage(bucket, image.id)) as Image
     },
 
     findByIdempotencyKey(bucket: number, ownerId: string, key: string): Promise<Image | null> {
@@ -65,10 +69,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     },
 
     getImage(bucket: number, id: string): Promise<Image | null> {
-      return read(bucket, async () => {
-        const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
-        return row ? withVariants(db, row) : null
-      })
+      return read(bucket, () => imageIn(db, id))
     },
 
     /** Newest first; `before` is the last id of the previous page (keyset pagination). */
@@ -93,17 +94,17 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       })
     },
 
-    /** Marks a queued image as processing and counts the attempt; null when the row is gone. */
-    async startProcessing(bucket: number, id: string, now: number): Promise<Image | null> {
-      await write(bucket, id, (trx) =>
-        trx
+    /** Marks a queued image as processing and counts the attempt; null when the row is gone. Read back in the transaction, as createImage is. */
+    startProcessing(bucket: number, id: string, now: number): Promise<Image | null> {
+      return write(bucket, id, async (trx) => {
+        await trx
           .updateTable('images')
           .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), updated_at: now }))
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'processing'])
-          .execute(),
-      )
-      return this.getImage(bucket, id)
+          .execute()
+        return imageIn(trx, id)
+      })
     },
 
     /**
@@ -244,6 +245,11 @@ async function assertWithinQuota(trx: Transaction<MetadataDb>, image: NewImage, 
   if (quota.maxBytes > 0 && Number(usage.bytes) + image.bytes > quota.maxBytes) {
     throw new AppError('QUOTA_EXCEEDED', `The storage quota of ${quota.maxBytes} bytes would be exceeded`)
   }
+}
+
+async function imageIn(db: Db, id: string): Promise<Image | null> {
+  const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? withVariants(db, row) : null
 }
 
 async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image> {

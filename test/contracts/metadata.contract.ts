@@ -43,6 +43,14 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect([...placed.values()].filter((rows) => rows.length > 0).length).toBeGreaterThan(1)
     })
 
+    it('processes starting together on fresh databases all migrate and agree on the directory', async () => {
+      await env.cleanup()
+      env = await createMetadataEnv(dialect, 4, 0)
+      const opened = await Promise.all([env.open(), env.open(), env.open()])
+      expect(new Set(opened.map((o) => o.metadata.directory().epoch))).toEqual(new Set([1]))
+      expect((await opened[0]!.metadata.stats()).every((r) => r.stats?.migration === '0005-bucket-ownership')).toBe(true)
+    })
+
     it('round-trips create, get, list, update and delete through the bucket-bound store', async () => {
       const image = await insertImage(metadata, 'alice')
       const store = metadata.forImageId(image.id)!
