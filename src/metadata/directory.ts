@@ -1,4 +1,5 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
+import { dialectOf } from './database.js'
 import { BUCKET_COUNT } from './bucket.js'
 import type { BucketMoveRow, ControlDb, MovePhase } from './control-db.js'
 import type { StrategyConfig } from './owner-strategy.js'
@@ -52,6 +53,7 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
     /** Creates the registry and directory once; a second caller (a racing process) changes nothing. */
     async initialize(urls: readonly string[], shardOf: readonly number[], strategy: StrategyConfig, now = Date.now()): Promise<void> {
       await control.transaction().execute(async (trx) => {
+        await lockDirectory(trx)
         if ((await epoch(trx)) !== null) return
         await trx.insertInto('shards').values(urls.map((url, id) => ({ id, url, created_at: now }))).execute()
         for (let at = 0; at < shardOf.length; at += 500) {
@@ -133,6 +135,20 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
 }
 
 export type DirectoryStore = ReturnType<typeof createDirectoryStore>
+
+/**
+ * Serialises processes creating the directory at the same first start, so exactly one creates
+ * it and the others see it. PostgreSQL: a transaction-scoped advisory lock (READ COMMITTED would
+ * let both see "no directory yet"). SQLite: a write as the first statement takes the file's
+ * write lock before anything is read.
+ */
+async function lockDirectory(trx: Transaction<ControlDb>): Promise<void> {
+  if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(${DIRECTORY_LOCK})`.execute(trx)
+  else await trx.updateTable('directory_meta').set((eb) => ({ epoch: eb.ref('epoch') })).where('id', '=', 1).execute()
+}
+
+/** An arbitrary 64-bit key for the advisory lock ("pxflow" in ASCII). */
+const DIRECTORY_LOCK = 0x7078666c6f77
 
 function normalizeMove(row: BucketMoveRow): BucketMoveRow {
   return {

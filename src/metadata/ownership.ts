@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely'
 import { dialectOf } from './database.js'
 import type { BucketState, MetadataDb } from './db.js'
 
-const READABLE: readonly BucketState[] = ['owned', 'capturing', 'fenced']
+/** States in which a shard answers reads of a bucket. */
+export const READABLE: BucketState[] = ['owned', 'capturing', 'fenced']
 const WRITABLE: readonly BucketState[] = ['owned', 'capturing']
 
 /**
@@ -40,6 +41,11 @@ export async function claimForWrite(trx: Transaction<MetadataDb>, bucket: number
 export async function assertReadable(db: Db, bucket: number): Promise<void> {
   const state = await stateOf(db, bucket)
   if (!state || !READABLE.includes(state)) throw new BucketNotServed(bucket, state)
+}
+
+export async function readableBuckets(db: Db): Promise<number[]> {
+  const rows = await db.selectFrom('bucket_ownership').select('bucket').where('state', 'in', READABLE).execute()
+  return rows.map((r) => Number(r.bucket))
 }
 
 /** Logs a changed image id of a bucket being copied away. */

@@ -3,7 +3,7 @@ import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
 import { isUniqueViolation } from './database.js'
-import { assertReadable, claimForWrite, logChange } from './ownership.js'
+import { assertReadable, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
 
 export interface OutboxItem {
   seq: number
@@ -142,24 +142,28 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
     /**
      * Every owner's images in the buckets this shard serves, newest first: one input of the
-     * cross-shard admin listing. Rows of a bucket being copied in (or already switched away and
-     * not yet cleaned up) are left out, so each image is listed by one shard.
+     * cross-shard admin listing. Rows of a bucket being copied in (or already let go and not yet
+     * cleaned up) are left out. `served`: the buckets served both before and after the query, so
+     * throughout it (a shard gains a bucket once and loses it once per move): the listing checks
+     * that the shards together covered every bucket.
      */
-    async listAll(limit: number, before?: string): Promise<Image[]> {
+    async listAll(limit: number, before?: string): Promise<{ images: Image[]; served: number[] }> {
+      const servedBefore = await readableBuckets(db)
       let query = db
         .selectFrom('images')
         .selectAll('images')
         .innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket')
-        .where('bucket_ownership.state', 'in', ['owned', 'capturing', 'fenced'])
+        .where('bucket_ownership.state', 'in', READABLE)
       if (before) query = query.where('images.id', '<', before)
       const rows = await query.orderBy('images.id', 'desc').limit(limit).execute()
-      return withAllVariants(db, rows)
+      const servedAfter = new Set(await readableBuckets(db))
+      return { images: await withAllVariants(db, rows), served: servedBefore.filter((b) => servedAfter.has(b)) }
     },
 
     /** Rows, bytes and buckets this shard serves, and its owners with the most images. */
     async stats(hottest = 5): Promise<ShardStats> {
       const served = (qb: typeof db) =>
-        qb.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', ['owned', 'capturing', 'fenced'])
+        qb.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', READABLE)
       const [totals, owners, buckets, migration] = await Promise.all([
         served(db)
           .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes')])

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { MetadataConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
+import { BUCKET_COUNT } from './bucket.js'
 import { bucketOfId } from '../images/ids.js'
 import type { Image } from '../images/model.js'
 import type { ControlDb } from './control-db.js'
@@ -107,15 +108,22 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
     return bound as BucketStore
   }
 
+  /**
+   * Fan-out to every shard, then a k-way merge. A move hands a bucket over by having the target
+   * serve it before the source lets go, so the shards always cover all buckets between them; a
+   * page whose shards did not (a shard this process does not know yet, an unlucky interleaving)
+   * is read again after a refresh. A bucket served by two shards at once is deduplicated by id.
+   */
   async function listAll(limit: number, before?: string): Promise<Image[]> {
-    // A switch during the fan-out could hide a bucket from both shards: compare epochs and redo.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const epoch = await directoryStore.epoch()
-      if (epoch !== current.epoch) await refresh()
+    const started = Date.now()
+    for (let attempt = 0; ; attempt++) {
       const pages = await Promise.all(set.handles().map((h) => guarded(h.id, async () => (await set.ready(h.id)).listAll(limit, before))))
-      if ((await directoryStore.epoch()) === epoch) return mergeNewestFirst(pages, (image) => image.id, limit)
+      const covered = new Set(pages.flatMap((p) => p.served))
+      if (covered.size === BUCKET_COUNT) return mergeNewestFirst(pages.map((p) => p.images), (image) => image.id, limit)
+      if (Date.now() - started > MOVE_WAIT_MS) throw new AppError('BUCKET_MOVING', `${BUCKET_COUNT - covered.size} buckets are between shards; retry`)
+      await refresh()
+      await sleep(Math.min(5 * 2 ** attempt, 200))
     }
-    throw new AppError('BUCKET_MOVING', 'Buckets kept moving during the listing; retry')
   }
 
   async function guarded<T>(shardId: number, op: () => Promise<T>): Promise<T> {
