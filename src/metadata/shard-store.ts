@@ -43,16 +43,17 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
     /**
      * Image row and its outbox row in one transaction; an idempotency-key race returns the winner.
-     * The answer is read inside the transaction: a read after the commit could be refused by a
-     * switch, and the router's retry would then insert the image a second time.
+     * The answer is the row as written, not read back after the commit: that read could be refused
+     * by a switch, and the router's retry would then insert the image a second time.
      */
     async createImage(bucket: number, image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
+      const row = toRow(image, now)
       try {
         return await write(bucket, image.id, async (trx) => {
           if (quota) await assertWithinQuota(trx, image, quota)
-          await trx.insertInto('images').values(toRow(image, now)).execute()
+          await trx.insertInto('images').values(row).execute()
           await trx.insertInto('outbox').values({ job_id: image.id, bucket, payload: jobPayload, created_at: now }).execute()
-          return (await imageIn(trx, image.id)) as Image
+          return toImage(row, [])
         })
       } catch (error) {
         const existing = image.idempotencyKey && (await this.findByIdempotencyKey(bucket, image.ownerId, image.idempotencyKey))

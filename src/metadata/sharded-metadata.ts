@@ -92,10 +92,10 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
       } catch (error) {
         if (!(error instanceof BucketNotServed)) throw translate(error, shardId)
         if (Date.now() - started > MOVE_WAIT_MS) throw new AppError('BUCKET_MOVING', `Bucket ${bucket} is being moved; retry`, { cause: error })
-        const seen = current.epoch
-        await refresh()
-        // Same epoch: the bucket is fenced for its switch, which takes milliseconds; wait for it.
-        if (current.epoch === seen) await sleep(Math.min(5 * 2 ** attempt, 200))
+        // Same epoch: the bucket is fenced for its switch; wait for it. The epoch is one row, the
+        // directory 4096: reload only when it changed.
+        if ((await directoryStore.epoch()) !== current.epoch) await refresh()
+        else await sleep(Math.min(5 * 2 ** attempt, 100))
       }
     }
   }
