@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { benchGateway } from './gateway.js'
 import { benchE2e } from './e2e-latency.js'
+import { benchMetadataShards } from './metadata-shards.js'
 import { benchQueues } from './queue-throughput.js'
 import { markdownTable, type PartResult, photoFolder } from './support.js'
 import { benchUploads } from './upload-load.js'
@@ -36,6 +37,7 @@ for (const [name, part] of [
   ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
   ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
   ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
+  ['shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance', () => benchMetadataShards()],
 ] as const) {
   // BENCH_PARTS=queue,end-to-end (words of the part names, comma-separated) runs only those parts.
   if (process.env.BENCH_PARTS && !process.env.BENCH_PARTS.split(',').some((word) => name.includes(word.trim()))) continue
