@@ -7,7 +7,11 @@ export type Dialect = 'sqlite' | 'postgres'
 export interface DatabaseOptions {
   /** Connections per PostgreSQL pool; SQLite has one connection per process. */
   poolSize?: number
-  /** How long a PostgreSQL connect may take before the shard counts as down. */
+  /**
+   * How long a query may wait for a pooled connection, including connecting, before the shard
+   * counts as down. pg uses one timeout for both: it must cover a busy pool's queue under load,
+   * not only a dead server (which refuses at once).
+   */
   connectTimeoutMs?: number
   /** Called for errors of idle pooled connections (a restarted server); they must not crash the process. */
   onIdleError?: (error: Error) => void
@@ -25,7 +29,7 @@ export function openDatabase<DB>(url: string, options: DatabaseOptions = {}): Ky
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
   })
   pool.on('error', (error) => options.onIdleError?.(error))
