@@ -13,8 +13,11 @@ export interface DatabaseOptions {
    * not only a dead server (which refuses at once).
    */
   connectTimeoutMs?: number
-  /** Called for errors of idle pooled connections (a restarted server); they must not crash the process. */
-  onIdleError?: (error: Error) => void
+  /**
+   * Called when a pooled connection breaks (a restarted or unreachable server). pg emits these as
+   * 'error' events, which crash the process when nobody listens; the query in flight fails anyway.
+   */
+  onConnectionError?: (error: Error) => void
 }
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//
@@ -32,7 +35,11 @@ export function openDatabase<DB>(url: string, options: DatabaseOptions = {}): Ky
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
   })
-  pool.on('error', (error) => options.onIdleError?.(error))
+  const report = (error: Error) => options.onConnectionError?.(error)
+  // pg-pool listens on idle clients only; a client checked out (by a transaction, between its
+  // queries, or mid-query) whose connection ends would emit an unhandled 'error'.
+  pool.on('connect', (client) => client.on('error', report))
+  pool.on('error', report)
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
 }
 

@@ -28,7 +28,7 @@ export function createShardSet(config: MetadataConfig, options: { onShardError?:
 
   function add(id: number, url: string): void {
     if (entries.get(id)?.url === url) return
-    const db = openDatabase<MetadataDb>(url, { poolSize: config.poolSize, onIdleError: (error) => options.onShardError?.(error, id) })
+    const db = openDatabase<MetadataDb>(url, { poolSize: config.poolSize, onConnectionError: (error) => options.onShardError?.(error, id) })
     entries.set(id, { id, url, store: createShardStore(db), ready: null })
   }
 
