@@ -3,7 +3,7 @@ import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
 import { isUniqueViolation } from './database.js'
-import { assertReadable, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
+import { assertReadable, BucketNotServed, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
 
 export interface OutboxItem {
   seq: number
@@ -69,8 +69,23 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       })
     },
 
-    getImage(bucket: number, id: string): Promise<Image | null> {
-      return read(bucket, () => imageIn(db, id))
+    /**
+     * The hottest read, in two statements instead of read()'s three: the row, then its variants
+     * and the bucket's state together. The state is still read last, which is what read() needs.
+     */
+    async getImage(bucket: number, id: string): Promise<Image | null> {
+      const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+      const rows = await db
+        .selectFrom('bucket_ownership')
+        .leftJoin('variants', (join) => join.on('variants.image_id', '=', id))
+        .select(['bucket_ownership.state', 'variants.image_id', 'variants.name', 'variants.format', 'variants.width', 'variants.height', 'variants.bytes', 'variants.etag', 'variants.object_key', 'variants.bucket'])
+        .where('bucket_ownership.bucket', '=', bucket)
+        .execute()
+      const state = rows[0]?.state ?? null
+      if (!state || !READABLE.includes(state)) throw new BucketNotServed(bucket, state)
+      if (!row) return null
+      const variants = rows.filter((r) => r.image_id !== null).map((r) => toVariant(r as Selectable<VariantsTable>))
+      return toImage(row, sortVariants(variants))
     },
 
     /** Newest first; `before` is the last id of the previous page (keyset pagination). */
@@ -276,8 +291,12 @@ async function variantsOf(db: Db, ids: string[]): Promise<Map<string, Variant[]>
     list.push(toVariant(row))
     byImage.set(row.image_id, list)
   }
-  for (const list of byImage.values()) list.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format))
+  for (const list of byImage.values()) sortVariants(list)
   return byImage
+}
+
+function sortVariants(list: Variant[]): Variant[] {
+  return list.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format))
 }
 
 function toRow(image: NewImage, now: number) {
