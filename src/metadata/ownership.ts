@@ -39,7 +39,11 @@ export async function claimForWrite(trx: Transaction<MetadataDb>, bucket: number
  * the current ones.
  */
 export async function assertReadable(db: Db, bucket: number): Promise<void> {
-  const state = await stateOf(db, bucket)
+  assertServesReads(bucket, await stateOf(db, bucket))
+}
+
+/** The check of assertReadable on a state the caller read itself (in the same statement as its rows). */
+export function assertServesReads(bucket: number, state: BucketState | null): void {
   if (!state || !READABLE.includes(state)) throw new BucketNotServed(bucket, state)
 }
 

@@ -3,7 +3,7 @@ import type { Image, NewImage, Variant } from '../images/model.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
 import { isUniqueViolation } from './database.js'
-import { assertReadable, BucketNotServed, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
+import { assertReadable, assertServesReads, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
 
 export interface OutboxItem {
   seq: number
@@ -81,8 +81,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
         .select(['bucket_ownership.state', 'variants.image_id', 'variants.name', 'variants.format', 'variants.width', 'variants.height', 'variants.bytes', 'variants.etag', 'variants.object_key', 'variants.bucket'])
         .where('bucket_ownership.bucket', '=', bucket)
         .execute()
-      const state = rows[0]?.state ?? null
-      if (!state || !READABLE.includes(state)) throw new BucketNotServed(bucket, state)
+      assertServesReads(bucket, rows[0]?.state ?? null)
       if (!row) return null
       const variants = rows.filter((r) => r.image_id !== null).map((r) => toVariant(r as Selectable<VariantsTable>))
       return toImage(row, sortVariants(variants))
@@ -165,11 +164,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
      */
     async listAll(limit: number, before?: string): Promise<{ images: Image[]; served: number[] }> {
       const servedBefore = await readableBuckets(db)
-      let query = db
-        .selectFrom('images')
-        .selectAll('images')
-        .innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket')
-        .where('bucket_ownership.state', 'in', READABLE)
+      let query = servedImages(db).selectAll('images')
       if (before) query = query.where('images.id', '<', before)
       const rows = await query.orderBy('images.id', 'desc').limit(limit).execute()
       const servedAfter = new Set(await readableBuckets(db))
@@ -178,13 +173,11 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
     /** Rows, bytes and buckets this shard serves, and its owners with the most images. */
     async stats(hottest = 5): Promise<ShardStats> {
-      const served = (qb: typeof db) =>
-        qb.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', READABLE)
       const [totals, owners, buckets, migration] = await Promise.all([
-        served(db)
+        servedImages(db)
           .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes')])
           .executeTakeFirstOrThrow(),
-        served(db)
+        servedImages(db)
           .select((eb) => ['images.owner_id', eb.fn.countAll<number>().as('rows'), eb.fn.sum<number>('images.bytes').as('bytes')])
           .groupBy('images.owner_id')
           .orderBy('rows', 'desc')
@@ -265,6 +258,11 @@ async function assertWithinQuota(trx: Transaction<MetadataDb>, image: NewImage, 
   if (quota.maxBytes > 0 && Number(usage.bytes) + image.bytes > quota.maxBytes) {
     throw new AppError('QUOTA_EXCEEDED', `The storage quota of ${quota.maxBytes} bytes would be exceeded`)
   }
+}
+
+/** Image rows of the buckets this shard serves (not those being copied in or already let go). */
+function servedImages(db: Kysely<MetadataDb>) {
+  return db.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', READABLE)
 }
 
 async function imageIn(db: Db, id: string): Promise<Image | null> {
