@@ -27,12 +27,23 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { deleteRedisKeys, procFigures, REDIS_URL, runId } from './services.js'
-import { inRoundOrder, isMain, listPhotos, markdownTable, median, mimeOf, type PartResult, photoFolder } from './support.js'
+import {
+  inRoundOrder,
+  isMain,
+  listPhotos,
+  markdownTable,
+  median,
+  mimeOf,
+  type PartResult,
+  photoFolder,
+} from './support.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MAIN = join(ROOT, 'dist', 'start', 'main.js')
 /** Worker process counts to compare; BENCH_E2E_PROCESSES=1,2,4 by default. */
-const PROCESS_COUNTS: readonly number[] = (process.env.BENCH_E2E_PROCESSES ?? '1,2,4').split(',').map(Number)
+const PROCESS_COUNTS: readonly number[] = (process.env.BENCH_E2E_PROCESSES ?? '1,2,4')
+  .split(',')
+  .map(Number)
 const HOST = '127.0.0.1'
 const POLL_MS = Number(process.env.BENCH_E2E_POLL_MS ?? 25)
 /**
@@ -73,8 +84,13 @@ export interface E2eRun {
 export function ensureBuilt(): void {
   const newestSource = newestMtime(join(ROOT, 'src'))
   if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource) return
-  console.error(existsSync(MAIN) ? '  dist/ is older than src/: npm run build' : '  no dist/: npm run build')
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', process.stderr, process.stderr] })
+  console.error(
+    existsSync(MAIN) ? '  dist/ is older than src/: npm run build' : '  no dist/: npm run build',
+  )
+  execFileSync('npm', ['run', 'build'], {
+    cwd: ROOT,
+    stdio: ['ignore', process.stderr, process.stderr],
+  })
 }
 
 function newestMtime(dir: string): number {
@@ -82,7 +98,8 @@ function newestMtime(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path))
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs)
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs)
   }
   return newest
 }
@@ -100,7 +117,10 @@ async function freePort(): Promise<number> {
 
 /** `node dist/start/main.js <args>` with the bench env; its logs (warnings and errors only) go to our stderr. */
 function startPixelflow(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(chunk))
   return child
 }
@@ -108,8 +128,14 @@ function startPixelflow(args: string[], env: Record<string, string>): ChildProce
 async function untilReady(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`pixelflow ${child.spawnargs.slice(2).join(' ')} exited (${child.exitCode}) before it was ready`)
-    const ok = await fetch(`http://${HOST}:${port}/readyz`).then((r) => r.ok, () => false)
+    if (child.exitCode !== null)
+      throw new Error(
+        `pixelflow ${child.spawnargs.slice(2).join(' ')} exited (${child.exitCode}) before it was ready`,
+      )
+    const ok = await fetch(`http://${HOST}:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    )
     if (ok) return
     if (Date.now() > deadline) throw new Error(`port ${port} not ready within 30 s`)
     await sleep(50)
@@ -130,11 +156,17 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-async function runOnce(photos: { path: string; body: Uint8Array<ArrayBuffer> }[], processes: number, round: number): Promise<E2eRun> {
+async function runOnce(
+  photos: { path: string; body: Uint8Array<ArrayBuffer> }[],
+  processes: number,
+  round: number,
+): Promise<E2eRun> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-e2e-bench-'))
   const redisPrefix = `pixelflow-e2e-${runId()}:`
   const env: Record<string, string> = {
-    ...(CACHE === 'redis' ? { PIXELFLOW_REDIS_URL: REDIS_URL, PIXELFLOW_REDIS_PREFIX: redisPrefix } : {}),
+    ...(CACHE === 'redis'
+      ? { PIXELFLOW_REDIS_URL: REDIS_URL, PIXELFLOW_REDIS_PREFIX: redisPrefix }
+      : {}),
     PIXELFLOW_DATA_DIR: dataDir,
     PIXELFLOW_HOST: HOST,
     PIXELFLOW_LOG_LEVEL: 'warn',
@@ -146,17 +178,33 @@ async function runOnce(photos: { path: string; body: Uint8Array<ArrayBuffer> }[]
   }
   const children: ChildProcess[] = []
   try {
-    const key = execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', 'bench-owner'], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim()
+    const key = execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', 'bench-owner'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).trim()
     const apiPort = await freePort()
-    const api = startPixelflow(['api'], { ...env, PIXELFLOW_PORT: String(apiPort), PIXELFLOW_WORKER_ENABLED: 'false' })
+    const api = startPixelflow(['api'], {
+      ...env,
+      PIXELFLOW_PORT: String(apiPort),
+      PIXELFLOW_WORKER_ENABLED: 'false',
+    })
     children.push(api)
     const workerPorts: number[] = []
     for (let i = 0; i < processes; i++) {
       workerPorts.push(await freePort())
-      children.push(startPixelflow(['worker'], { ...env, PIXELFLOW_PORT: String(workerPorts[i]), PIXELFLOW_WORKER_CONCURRENCY: '1' }))
+      children.push(
+        startPixelflow(['worker'], {
+          ...env,
+          PIXELFLOW_PORT: String(workerPorts[i]),
+          PIXELFLOW_WORKER_CONCURRENCY: '1',
+        }),
+      )
     }
     const workers = children.slice(1)
-    await Promise.all([untilReady(apiPort, api), ...workers.map((w, i) => untilReady(workerPorts[i]!, w))])
+    await Promise.all([
+      untilReady(apiPort, api),
+      ...workers.map((w, i) => untilReady(workerPorts[i]!, w)),
+    ])
 
     const base = `http://${HOST}:${apiPort}/v1/images`
     const auth = { authorization: `Bearer ${key}` }
@@ -168,17 +216,32 @@ async function runOnce(photos: { path: string; body: Uint8Array<ArrayBuffer> }[]
 
     const one = async ({ path, body }: { path: string; body: Uint8Array<ArrayBuffer> }) => {
       const sent = performance.now()
-      const response = await fetch(base, { method: 'POST', headers: { ...auth, 'content-type': mimeOf(path) }, body })
+      const response = await fetch(base, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': mimeOf(path) },
+        body,
+      })
       const accepted = performance.now()
       const answer = (await response.json()) as { id: string; status: string }
-      if (response.status !== 202) throw new Error(`upload of ${path} answered ${response.status}: ${JSON.stringify(answer)}`)
+      if (response.status !== 202)
+        throw new Error(`upload of ${path} answered ${response.status}: ${JSON.stringify(answer)}`)
       for (;;) {
         const pollStarted = performance.now()
-        const image = (await (await fetch(`${base}/${answer.id}`, { headers: auth })).json()) as { status: string; failure?: unknown }
+        const image = (await (await fetch(`${base}/${answer.id}`, { headers: auth })).json()) as {
+          status: string
+          failure?: unknown
+        }
         polls++
-        if (image.status === 'ready') return { acceptMs: accepted - sent, latencyMs: performance.now() - accepted, readyAt: performance.now() }
-        if (image.status === 'failed') throw new Error(`${path} failed: ${JSON.stringify(image.failure)}`)
-        if (Date.now() > deadline) throw new Error(`${path} still ${image.status} after ${RUN_TIMEOUT_MS / 1000} s`)
+        if (image.status === 'ready')
+          return {
+            acceptMs: accepted - sent,
+            latencyMs: performance.now() - accepted,
+            readyAt: performance.now(),
+          }
+        if (image.status === 'failed')
+          throw new Error(`${path} failed: ${JSON.stringify(image.failure)}`)
+        if (Date.now() > deadline)
+          throw new Error(`${path} still ${image.status} after ${RUN_TIMEOUT_MS / 1000} s`)
         await sleep(Math.max(0, POLL_MS - (performance.now() - pollStarted)))
       }
     }
@@ -197,7 +260,9 @@ async function runOnce(photos: { path: string; body: Uint8Array<ArrayBuffer> }[]
       wallSeconds,
       drainSeconds: wallSeconds - Math.max(...results.map((r) => r.acceptMs)) / 1000,
       imagesPerSecond: photos.length / wallSeconds,
-      workerCpuSeconds: after.slice(1).reduce((sum, f, i) => sum + f.cpuSeconds - cpuBefore[i + 1]!, 0),
+      workerCpuSeconds: after
+        .slice(1)
+        .reduce((sum, f, i) => sum + f.cpuSeconds - cpuBefore[i + 1]!, 0),
       apiCpuSeconds: after[0]!.cpuSeconds - cpuBefore[0]!,
       workerPeakRssMb: after.slice(1).map((f) => f.peakRssMb),
       apiPeakRssMb: after[0]!.peakRssMb,
@@ -248,9 +313,14 @@ export function e2eTable(runs: E2eRun[]): string {
   return lines.join('\n')
 }
 
-export async function benchE2e(folder: string, rounds = Number(process.env.BENCH_E2E_ROUNDS ?? 1)): Promise<PartResult & { table: string }> {
+export async function benchE2e(
+  folder: string,
+  rounds = Number(process.env.BENCH_E2E_ROUNDS ?? 1),
+): Promise<PartResult & { table: string }> {
   ensureBuilt()
-  const photos = await Promise.all(listPhotos(folder).map(async (path) => ({ path, body: new Uint8Array(await readFile(path)) })))
+  const photos = await Promise.all(
+    listPhotos(folder).map(async (path) => ({ path, body: new Uint8Array(await readFile(path)) })),
+  )
   const runs: E2eRun[] = []
   for (let round = 0; round < Math.max(1, rounds); round++) {
     for (const processes of inRoundOrder(PROCESS_COUNTS, round)) {
@@ -264,7 +334,7 @@ export async function benchE2e(folder: string, rounds = Number(process.env.BENCH
     }
   }
   return {
-    title: `End-to-end upload → ready: ${photos.length} photos at once, 1 api + N worker processes × 1 slot, SQLite queue, ${CACHE} metadata cache, poll ${POLL_MS} ms, ${rounds} run${rounds === 1 ? "" : "s"} each`,
+    title: `End-to-end upload → ready: ${photos.length} photos at once, 1 api + N worker processes × 1 slot, SQLite queue, ${CACHE} metadata cache, poll ${POLL_MS} ms, ${rounds} run${rounds === 1 ? '' : 's'} each`,
     rows: summarise(runs).map((s) => ({
       side: `${s.processes} worker process${s.processes > 1 ? 'es' : ''}`,
       figure:
@@ -283,10 +353,15 @@ if (isMain(import.meta.url)) {
   console.error(`End-to-end latency on ${folder}, load average ${before.toFixed(1)}`)
   const part = await benchE2e(folder)
   console.log(markdownTable([part]))
-  console.log(`\n${part.table}\n\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`)
+  console.log(
+    `\n${part.table}\n\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+  )
   const dir = fileURLToPath(new URL('./results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
   const file = `${dir}e2e-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
-  writeFileSync(file, JSON.stringify({ folder, loadAverages: [before, loadavg()[0]], part }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify({ folder, loadAverages: [before, loadavg()[0]], part }, null, 2),
+  )
   console.error(`Raw runs written to ${file}`)
 }

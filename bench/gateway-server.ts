@@ -90,7 +90,10 @@ interface Server {
 }
 
 /** Through the real composition root: only the environment differs between these sides. */
-async function startPixelflow(server: 'cache-hit' | 'cache-miss' | 'redis', dataDir: string): Promise<Server> {
+async function startPixelflow(
+  server: 'cache-hit' | 'cache-miss' | 'redis',
+  dataDir: string,
+): Promise<Server> {
   const small = env('BENCH_SMALL_CACHE')
   // A 10 min TTL (default 60 s) so that no entry expires while the part runs: a hit stays a hit.
   const ttl = { PIXELFLOW_CACHE_TTL_MS: '600000' }
@@ -106,7 +109,8 @@ async function startPixelflow(server: 'cache-hit' | 'cache-miss' | 'redis', data
     },
   }
   const config = benchConfig(dataDir, extra[server])
-  if (server === 'redis' && config.cache.driver !== 'redis') throw new Error('the redis side did not get the Redis cache')
+  if (server === 'redis' && config.cache.driver !== 'redis')
+    throw new Error('the redis side did not get the Redis cache')
   const pixelflow = await createPixelflow(config, pino({ level: 'silent' }))
   await countLoads(pixelflow.deps.metadata)
   const url = await pixelflow.app.listen({ host: HOST, port: 0 })
@@ -119,8 +123,16 @@ async function assemble(config: Config) {
   const deps = await openDeps(config)
   await countLoads(deps.metadata)
   const limiter = createRateLimiter(config.rateLimit.store)
-  const images = createImageService({ metadata: deps.metadata, store: deps.store, limits: config.limits, quotas: config.quotas })
-  const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
+  const images = createImageService({
+    metadata: deps.metadata,
+    store: deps.store,
+    limits: config.limits,
+    quotas: config.quotas,
+  })
+  const signer = createUrlSigner(
+    await resolveSigningKeys(config.delivery, deps.control),
+    config.delivery.signedUrlTtlSeconds,
+  )
   const authenticator = createAuthenticator(deps.apiKeys, config.auth)
   const app = await buildApp({
     images,
@@ -160,13 +172,23 @@ async function startNoCache(dataDir: string): Promise<Server> {
  * The limits (10⁹ per 60 s) are far above any rate reached here, so nothing is refused.
  */
 async function startHooks(dataDir: string): Promise<Server> {
-  const limits = { PIXELFLOW_RATE_LIMIT_READS: '1000000000', PIXELFLOW_RATE_LIMIT_WINDOW_MS: '60000' }
+  const limits = {
+    PIXELFLOW_RATE_LIMIT_READS: '1000000000',
+    PIXELFLOW_RATE_LIMIT_WINDOW_MS: '60000',
+  }
   const config = benchConfig(dataDir, limits)
-  const redisConfig = loadConfig({ PIXELFLOW_REDIS_URL: env('BENCH_REDIS_URL'), PIXELFLOW_REDIS_PREFIX: env('BENCH_REDIS_PREFIX'), ...limits })
+  const redisConfig = loadConfig({
+    PIXELFLOW_REDIS_URL: env('BENCH_REDIS_URL'),
+    PIXELFLOW_REDIS_PREFIX: env('BENCH_REDIS_PREFIX'),
+    ...limits,
+  })
   const { app, authenticator, close } = await assemble(config)
   const memory = createRateLimiter({ driver: 'memory' })
-  const redis = createRateLimiter(redisConfig.rateLimit.store, { onFailure: () => counters.limiterFailures++ })
-  if (redis.driver !== 'redis') throw new Error('the auth-redis route did not get the Redis limiter')
+  const redis = createRateLimiter(redisConfig.rateLimit.store, {
+    onFailure: () => counters.limiterFailures++,
+  })
+  if (redis.driver !== 'redis')
+    throw new Error('the auth-redis route did not get the Redis limiter')
   const rateLimits: Record<Exclude<HookRoute, 'bare'>, ReturnType<typeof createRateLimits>> = {
     auth: createRateLimits(memory, { ...config.rateLimit, reads: 0 }),
     'auth-memory': createRateLimits(memory, config.rateLimit),
@@ -203,7 +225,11 @@ async function main(): Promise<void> {
   const dataDir = env('BENCH_DATA_DIR')
   const server = env('BENCH_SERVER') as GatewayServer
   const running =
-    server === 'no-cache' ? await startNoCache(dataDir) : server === 'hooks' ? await startHooks(dataDir) : await startPixelflow(server, dataDir)
+    server === 'no-cache'
+      ? await startNoCache(dataDir)
+      : server === 'hooks'
+        ? await startHooks(dataDir)
+        : await startPixelflow(server, dataDir)
   const cpu = process.cpuUsage()
   process.on('message', async (message) => {
     if (message === 'mark') {
@@ -218,5 +244,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1))
+  process.send!(
+    { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+    () => process.exit(1),
+  )
 })

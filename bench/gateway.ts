@@ -32,13 +32,28 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
-import { deleteRedisKeys } from './services.js'
 import { newImageId } from '../src/images/ids.js'
 import { objectKeys, type Variant } from '../src/images/model.js'
 import { openDeps } from '../src/start/pixelflow.js'
 // Types only: importing gateway-server.ts for a value would start a server in this process.
-import type { GatewayCounters, GatewayReady, GatewayServer, GatewayStopped, HookRoute } from './gateway-server.js'
-import { benchConfig, inRoundOrder, isMain, markdownTable, median, nextMessage, type PartResult, startChild } from './support.js'
+import type {
+  GatewayCounters,
+  GatewayReady,
+  GatewayServer,
+  GatewayStopped,
+  HookRoute,
+} from './gateway-server.js'
+import { deleteRedisKeys } from './services.js'
+import {
+  benchConfig,
+  inRoundOrder,
+  isMain,
+  markdownTable,
+  median,
+  nextMessage,
+  type PartResult,
+  startChild,
+} from './support.js'
 
 type CacheSide = Exclude<GatewayServer, 'hooks'>
 type Side = CacheSide | HookRoute
@@ -117,12 +132,47 @@ async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
     const now = Date.now()
     for (let i = 0; i < IDS; i++) {
       const id = newImageId(bucket)
-      const image = { id, ownerId: OWNER, visibility: 'public' as const, bucket, format: 'jpeg', width: 4000, height: 3000, frames: 1 }
-      await shard.createImage(bucket, { ...image, bytes: 3_500_000, sha256: randomBytes(32).toString('hex'), idempotencyKey: null }, JSON.stringify({ imageId: id }), now)
-      const variants: Variant[] = PRESETS.flatMap(([name, width]) =>
-        (['webp', 'jpeg'] as const).map((format) => ({ name, format, width, height: (width * 3) / 4, bytes: width * 60, etag: `"${randomBytes(8).toString('hex')}"`, key: objectKeys.variant(id, name, format) })),
+      const image = {
+        id,
+        ownerId: OWNER,
+        visibility: 'public' as const,
+        bucket,
+        format: 'jpeg',
+        width: 4000,
+        height: 3000,
+        frames: 1,
+      }
+      await shard.createImage(
+        bucket,
+        {
+          ...image,
+          bytes: 3_500_000,
+          sha256: randomBytes(32).toString('hex'),
+          idempotencyKey: null,
+        },
+        JSON.stringify({ imageId: id }),
+        now,
       )
-      if (!(await shard.completeImage(bucket, id, { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' }, now))) throw new Error(`could not mark ${id} ready`)
+      const variants: Variant[] = PRESETS.flatMap(([name, width]) =>
+        (['webp', 'jpeg'] as const).map((format) => ({
+          name,
+          format,
+          width,
+          height: (width * 3) / 4,
+          bytes: width * 60,
+          etag: `"${randomBytes(8).toString('hex')}"`,
+          key: objectKeys.variant(id, name, format),
+        })),
+      )
+      if (
+        !(await shard.completeImage(
+          bucket,
+          id,
+          { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' },
+          now,
+        ))
+      )
+        throw new Error(`could not mark ${id} ready`)
       ids.push(id)
     }
     // No jobs: the servers' relays have nothing to publish.
@@ -136,7 +186,12 @@ async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
 }
 
 async function redisReachable(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null })
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  })
   client.on('error', () => {})
   try {
     await client.connect()
@@ -147,7 +202,6 @@ async function redisReachable(url: string): Promise<boolean> {
     client.disconnect()
   }
 }
-
 
 function childEnv(setup: Setup, server: GatewayServer): Record<string, string> {
   return {
@@ -198,7 +252,8 @@ async function stop(child: Child): Promise<GatewayStopped> {
 }
 
 async function expectOk(response: Response, what: string): Promise<Response> {
-  if (response.status !== 200) throw new Error(`${what}: expected 200, got ${response.status}: ${await response.text()}`)
+  if (response.status !== 200)
+    throw new Error(`${what}: expected 200, got ${response.status}: ${await response.text()}`)
   return response
 }
 
@@ -209,13 +264,19 @@ function checkReadRun(run: GatewayRun): void {
     (run.side === 'cache-hit' && loads > 0.01) ||
     ((run.side === 'cache-miss' || run.side === 'no-cache') && loads < 0.99) ||
     (run.side === 'redis' && (loads > 0.01 || run.redisCommandsPerRequest < 0.99))
-  if (wrong) throw new Error(`${run.side}: ${loads.toFixed(3)} shard loads and ${run.redisCommandsPerRequest.toFixed(3)} Redis commands per request: not what this side is meant to measure`)
+  if (wrong)
+    throw new Error(
+      `${run.side}: ${loads.toFixed(3)} shard loads and ${run.redisCommandsPerRequest.toFixed(3)} Redis commands per request: not what this side is meant to measure`,
+    )
 }
 
 type Child = ReturnType<typeof startChild>
 
 /** Starts a server and waits until it listens; killed again if it fails to start. */
-async function startServer(setup: Setup, server: GatewayServer): Promise<{ child: Child; url: string }> {
+async function startServer(
+  setup: Setup,
+  server: GatewayServer,
+): Promise<{ child: Child; url: string }> {
   const child = startChild(SERVER_FILE, childEnv(setup, server))
   try {
     const { url } = await nextMessage<GatewayReady>(child, 60_000)
@@ -227,7 +288,12 @@ async function startServer(setup: Setup, server: GatewayServer): Promise<{ child
 }
 
 /** Read sides: every server stays up for the whole part, so rounds can interleave short slices. */
-async function readRuns(setup: Setup, sides: readonly CacheSide[], rounds: number, seconds: number): Promise<GatewayRun[]> {
+async function readRuns(
+  setup: Setup,
+  sides: readonly CacheSide[],
+  rounds: number,
+  seconds: number,
+): Promise<GatewayRun[]> {
   const servers = await Promise.allSettled(sides.map((side) => startServer(setup, side)))
   const started = servers.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
   try {
@@ -237,11 +303,23 @@ async function readRuns(setup: Setup, sides: readonly CacheSide[], rounds: numbe
     const targets = new Map<Side, { child: Child; options: AutocannonOptions }>()
     for (const [i, side] of sides.entries()) {
       const { child, url } = started[i]!
-      const first = await (await expectOk(await fetch(`${url}/v1/images/${setup.ids[0]}`, { headers }), side)).json()
-      if (first.status !== 'ready' || first.variants.length !== 6) throw new Error(`${side}: the seeded image reads back as ${JSON.stringify(first)}`)
+      const first = await (
+        await expectOk(await fetch(`${url}/v1/images/${setup.ids[0]}`, { headers }), side)
+      ).json()
+      if (first.status !== 'ready' || first.variants.length !== 6)
+        throw new Error(`${side}: the seeded image reads back as ${JSON.stringify(first)}`)
       let next = 0
       const path = () => `/v1/images/${setup.ids[next++ % setup.ids.length]}`
-      targets.set(side, { child, options: { url, connections: CONNECTIONS, requests: [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: path() }) }] } })
+      targets.set(side, {
+        child,
+        options: {
+          url,
+          connections: CONNECTIONS,
+          requests: [
+            { method: 'GET', headers, setupRequest: (request) => ({ ...request, path: path() }) },
+          ],
+        },
+      })
     }
     const runs = await slices('reads', targets, sides, rounds, seconds)
     for (const run of runs) checkReadRun(run)
@@ -253,19 +331,29 @@ async function readRuns(setup: Setup, sides: readonly CacheSide[], rounds: numbe
 }
 
 /** Hook routes: one server with all four routes (see gateway-server.ts). */
-async function hookRuns(setup: Setup, routes: readonly HookRoute[], rounds: number, seconds: number): Promise<GatewayRun[]> {
+async function hookRuns(
+  setup: Setup,
+  routes: readonly HookRoute[],
+  rounds: number,
+  seconds: number,
+): Promise<GatewayRun[]> {
   const { child, url } = await startServer(setup, 'hooks')
   try {
     const headers = { authorization: `Bearer ${setup.key}` }
     // The hooks are live: no credential is refused, and only the limited routes spend from a limit.
-    if ((await fetch(`${url}/bench/auth`)).status !== 401) throw new Error('/bench/auth answered without a credential')
+    if ((await fetch(`${url}/bench/auth`)).status !== 401)
+      throw new Error('/bench/auth answered without a credential')
     for (const route of routes) {
       const response = await expectOk(await fetch(`${url}/bench/${route}`, { headers }), route)
       const limited = response.headers.has('ratelimit')
-      if (limited !== (route === 'auth-memory' || route === 'auth-redis')) throw new Error(`/bench/${route}: RateLimit header ${limited ? 'present' : 'missing'}`)
+      if (limited !== (route === 'auth-memory' || route === 'auth-redis'))
+        throw new Error(`/bench/${route}: RateLimit header ${limited ? 'present' : 'missing'}`)
     }
     const targets = new Map<Side, { child: Child; options: AutocannonOptions }>(
-      routes.map((route) => [route, { child, options: { url: `${url}/bench/${route}`, connections: CONNECTIONS, headers } }]),
+      routes.map((route) => [
+        route,
+        { child, options: { url: `${url}/bench/${route}`, connections: CONNECTIONS, headers } },
+      ]),
     )
     const runs = await slices('hooks', targets, routes, rounds, seconds)
     await stopAll(targets, runs)
@@ -287,7 +375,18 @@ async function slices(
   for (let round = 0; round < rounds; round++) {
     for (const side of inRoundOrder(sides, round)) {
       const { child, options } = targets.get(side)!
-      const run: GatewayRun = { part, side, round, ...(await measure(child, options, round === 0 ? FIRST_WARM_UP_SECONDS : WARM_UP_SECONDS, seconds)), peakRssMb: 0 }
+      const run: GatewayRun = {
+        part,
+        side,
+        round,
+        ...(await measure(
+          child,
+          options,
+          round === 0 ? FIRST_WARM_UP_SECONDS : WARM_UP_SECONDS,
+          seconds,
+        )),
+        peakRssMb: 0,
+      }
       report(run)
       runs.push(run)
     }
@@ -298,7 +397,8 @@ async function slices(
 /** Stops each server once and gives its peak RSS (its whole life) to its runs. */
 async function stopAll(targets: Map<Side, { child: Child }>, runs: GatewayRun[]): Promise<void> {
   const peaks = new Map<Child, number>()
-  for (const { child } of targets.values()) if (!peaks.has(child)) peaks.set(child, (await stop(child)).peakRssMb)
+  for (const { child } of targets.values())
+    if (!peaks.has(child)) peaks.set(child, (await stop(child)).peakRssMb)
   for (const run of runs) run.peakRssMb = peaks.get(targets.get(run.side)!.child)!
 }
 
@@ -309,18 +409,37 @@ function report(run: GatewayRun): void {
       `loads ${run.loadsPerRequest.toFixed(2)}/req, Redis ${run.redisCommandsPerRequest.toFixed(2)} cmds/req, ` +
       `failures ${run.failures}, load ${run.loadAverage.toFixed(1)}`,
   )
-  if (run.failures > 0) throw new Error(`${run.side}: ${run.failures} requests failed; answers: ${JSON.stringify(run.statusCodes)}`)
-  if (run.limiterFailures > 0) throw new Error(`${run.side}: the Redis limiter failed ${run.limiterFailures} times (answered by its in-process fallback)`)
+  if (run.failures > 0)
+    throw new Error(
+      `${run.side}: ${run.failures} requests failed; answers: ${JSON.stringify(run.statusCodes)}`,
+    )
+  if (run.limiterFailures > 0)
+    throw new Error(
+      `${run.side}: the Redis limiter failed ${run.limiterFailures} times (answered by its in-process fallback)`,
+    )
 }
 
-function summarise(title: string, sides: readonly Side[], runs: GatewayRun[], baseline: Side, ratioLabel: (side: Side) => string, extraRss = true): PartResult {
+function summarise(
+  title: string,
+  sides: readonly Side[],
+  runs: GatewayRun[],
+  baseline: Side,
+  ratioLabel: (side: Side) => string,
+  extraRss = true,
+): PartResult {
   const of = (side: Side) => runs.filter((r) => r.side === side)
   const mid = (side: Side, pick: (r: GatewayRun) => number) => median(of(side).map(pick))
   const rps = (side: Side) => mid(side, (r) => r.requestsPerSecond)
   const cpu = (side: Side) => mid(side, (r) => r.cpuMsPerRequest)
   const rows: PartResult['rows'] = sides.map((side) => {
-    const redis = side === 'redis' || side === 'auth-redis' ? `; ${mid(side, (r) => r.redisCommandsPerRequest).toFixed(2)} Redis cmds/req` : ''
-    const loads = of(side)[0]?.part === 'reads' ? `; ${mid(side, (r) => r.loadsPerRequest).toFixed(2)} shard loads/req` : ''
+    const redis =
+      side === 'redis' || side === 'auth-redis'
+        ? `; ${mid(side, (r) => r.redisCommandsPerRequest).toFixed(2)} Redis cmds/req`
+        : ''
+    const loads =
+      of(side)[0]?.part === 'reads'
+        ? `; ${mid(side, (r) => r.loadsPerRequest).toFixed(2)} shard loads/req`
+        : ''
     return {
       side: LABELS[side],
       figure: `${rps(side).toFixed(0)} req/s, p50 ${mid(side, (r) => r.p50Ms)} ms, p99 ${mid(side, (r) => r.p99Ms)} ms (server CPU ${cpu(side).toFixed(3)} ms/req${loads}${redis})`,
@@ -328,7 +447,10 @@ function summarise(title: string, sides: readonly Side[], runs: GatewayRun[], ba
     }
   })
   for (const side of sides.filter((s) => s !== baseline)) {
-    rows.push({ side: ratioLabel(side), figure: `${(rps(side) / rps(baseline)).toFixed(2)} (req/s); CPU per request ×${(cpu(side) / cpu(baseline)).toFixed(2)}` })
+    rows.push({
+      side: ratioLabel(side),
+      figure: `${(rps(side) / rps(baseline)).toFixed(2)} (req/s); CPU per request ×${(cpu(side) / cpu(baseline)).toFixed(2)}`,
+    })
   }
   return { title, rows, runs: runs.filter((r) => sides.includes(r.side)) }
 }
@@ -341,7 +463,13 @@ export async function benchGateway(
   const hasRedis = await redisReachable(redisUrl)
   if (!hasRedis) console.error(`  no Redis at ${redisUrl}: the Redis sides are skipped`)
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-gateway-bench-'))
-  const setup: Setup = { dataDir, key: '', ids: [], redisUrl: hasRedis ? redisUrl : null, redisPrefix: `pixelflow-bench-gateway-${process.pid}-${Date.now()}:` }
+  const setup: Setup = {
+    dataDir,
+    key: '',
+    ids: [],
+    redisUrl: hasRedis ? redisUrl : null,
+    redisPrefix: `pixelflow-bench-gateway-${process.pid}-${Date.now()}:`,
+  }
   const cacheSides = CACHE_SIDES.filter((side) => hasRedis || side !== 'redis')
   const routes = HOOK_ROUTES.filter((route) => hasRedis || route !== 'auth-redis')
   const runs: GatewayRun[] = []
@@ -353,13 +481,22 @@ export async function benchGateway(
     runs.push(...(await hookRuns(setup, routes, rounds, seconds)))
   } finally {
     await rm(dataDir, { recursive: true, force: true })
-    if (hasRedis) console.error(`  deleted ${await deleteRedisKeys(setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`)
+    if (hasRedis)
+      console.error(
+        `  deleted ${await deleteRedisKeys(setup.redisPrefix)} Redis keys under ${setup.redisPrefix}`,
+      )
   }
 
   const perSide = `${CONNECTIONS} connections, ${seconds} s × ${rounds} runs per side`
   const hooksRss = Math.max(...runs.filter((r) => r.part === 'hooks').map((r) => r.peakRssMb))
   return [
-    summarise(`Metadata reads: GET /v1/images/:id, ready image with 6 variants, ${IDS} ids round robin, ${perSide}`, cacheSides, runs, 'no-cache', (side) => `ratio ${side} / no cache`),
+    summarise(
+      `Metadata reads: GET /v1/images/:id, ready image with 6 variants, ${IDS} ids round robin, ${perSide}`,
+      cacheSides,
+      runs,
+      'no-cache',
+      (side) => `ratio ${side} / no cache`,
+    ),
     summarise(
       `Auth + rate limit: trivial GET on the buildApp instance, ${perSide} (one server, peak RSS ${Math.round(hooksRss)} MB)`,
       routes,

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Kysely } from 'kysely'
-import { newImageId, bucketOfId } from '../src/images/ids.js'
+import { bucketOfId, newImageId } from '../src/images/ids.js'
 import type { NewImage, Variant } from '../src/images/model.js'
 import type { ControlDb } from '../src/metadata/control-db.js'
 import { migrate, openDatabase } from '../src/metadata/database.js'
@@ -30,11 +30,20 @@ export interface Target {
 
 export const ownerName = (n: number) => `owner-${n}`
 
-export async function openMetadata(target: Target): Promise<{ metadata: ShardedMetadata; close(): Promise<void> }> {
+export async function openMetadata(
+  target: Target,
+): Promise<{ metadata: ShardedMetadata; close(): Promise<void> }> {
   const control = openDatabase<ControlDb>(target.control, { poolSize: 4 })
   await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
   const metadata = await openShardedMetadata(
-    { shards: target.shards, control: target.control, strategy: 'hash', rangeSplits: [], directoryRefreshMs: 5_000, poolSize: target.poolSize },
+    {
+      shards: target.shards,
+      control: target.control,
+      strategy: 'hash',
+      rangeSplits: [],
+      directoryRefreshMs: 5_000,
+      poolSize: target.poolSize,
+    },
     { control, requireAll: true },
   )
   return {
@@ -76,7 +85,11 @@ export const VARIANT_SHAPES = [
 ] as const
 
 export function variantsFor(imageId: string, count: number): Variant[] {
-  return VARIANT_SHAPES.slice(0, count).map((v) => ({ ...v, etag: `"${imageId.slice(-12)}"`, key: `images/${imageId}/${v.name}.${v.format}` }))
+  return VARIANT_SHAPES.slice(0, count).map((v) => ({
+    ...v,
+    etag: `"${imageId.slice(-12)}"`,
+    key: `images/${imageId}/${v.name}.${v.format}`,
+  }))
 }
 
 export type LoadOp = 'get' | 'get-raw' | 'list' | 'insert' | 'insert-raw'
@@ -125,7 +138,8 @@ const now = () => performance.timeOrigin + performance.now()
 /** The message with its causes (SHARD_UNAVAILABLE wraps the driver's error). */
 function describe(error: unknown): string {
   const parts: string[] = []
-  for (let e: unknown = error; e && parts.length < 4; e = (e as { cause?: unknown }).cause) parts.push(e instanceof Error ? e.message : String(e))
+  for (let e: unknown = error; e && parts.length < 4; e = (e as { cause?: unknown }).cause)
+    parts.push(e instanceof Error ? e.message : String(e))
   return parts.join(' ← ')
 }
 
@@ -148,7 +162,11 @@ async function loadRole(metadata: ShardedMetadata): Promise<void> {
         // the ownership check (assertReadable) that follows them there.
         const id = pick(ids)
         const db = (await metadata.shard(metadata.directory().shardOf[bucketOfId(id)!]!)).db
-        const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+        const row = await db
+          .selectFrom('images')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst()
         if (!row) return false
         await db.selectFrom('variants').selectAll().where('image_id', 'in', [id]).execute()
         return true
@@ -160,7 +178,9 @@ async function loadRole(metadata: ShardedMetadata): Promise<void> {
       }
       case 'insert': {
         const row = newRow(metadata, randomOwner())
-        const created = await metadata.forBucket(row.bucket).createImage(row, JSON.stringify({ imageId: row.id }), Date.now())
+        const created = await metadata
+          .forBucket(row.bucket)
+          .createImage(row, JSON.stringify({ imageId: row.id }), Date.now())
         if ('existing' in created) throw new Error(`${row.id} came back as an idempotent replay`)
         return true
       }
@@ -175,12 +195,35 @@ async function loadRole(metadata: ShardedMetadata): Promise<void> {
           await trx
             .insertInto('images')
             .values({
-              id: row.id, owner_id: row.ownerId, bucket: row.bucket, visibility: row.visibility, status: 'queued', format: row.format,
-              width: row.width, height: row.height, frames: row.frames, bytes: row.bytes, sha256: row.sha256, idempotency_key: null,
-              placeholder: null, failure_code: null, failure_detail: null, attempts: 0, created_at: now, updated_at: now,
+              id: row.id,
+              owner_id: row.ownerId,
+              bucket: row.bucket,
+              visibility: row.visibility,
+              status: 'queued',
+              format: row.format,
+              width: row.width,
+              height: row.height,
+              frames: row.frames,
+              bytes: row.bytes,
+              sha256: row.sha256,
+              idempotency_key: null,
+              placeholder: null,
+              failure_code: null,
+              failure_detail: null,
+              attempts: 0,
+              created_at: now,
+              updated_at: now,
             })
             .execute()
-          await trx.insertInto('outbox').values({ job_id: row.id, bucket: row.bucket, payload: JSON.stringify({ imageId: row.id }), created_at: now }).execute()
+          await trx
+            .insertInto('outbox')
+            .values({
+              job_id: row.id,
+              bucket: row.bucket,
+              payload: JSON.stringify({ imageId: row.id }),
+              created_at: now,
+            })
+            .execute()
         })
         return true
       }
@@ -213,7 +256,12 @@ async function loadRole(metadata: ShardedMetadata): Promise<void> {
     )
     const used = process.cpuUsage(cpu)
     return {
-      type: 'result', op, ops, errors, firstError, misses,
+      type: 'result',
+      op,
+      ops,
+      errors,
+      firstError,
+      misses,
       seconds: (performance.now() - started) / 1000,
       cpuSeconds: (used.user + used.system) / 1e6,
       latenciesMs: latenciesMs.map((ms) => Math.round(ms * 1000) / 1000),
@@ -265,12 +313,21 @@ async function writersRole(metadata: ShardedMetadata): Promise<void> {
     let firstError: string | null = null
     const cpu = process.cpuUsage()
     const started = performance.now()
-    const timed = async <T>(kind: WriteKind, bucket: number, work: () => Promise<T>): Promise<T> => {
+    const timed = async <T>(
+      kind: WriteKind,
+      bucket: number,
+      work: () => Promise<T>,
+    ): Promise<T> => {
       if (moving.has(bucket)) onMovingBuckets++
       const startedAt = now()
       const t0 = performance.now()
       const result = await work()
-      timeline.push([kind, bucket, Math.round(startedAt * 1000) / 1000, Math.round((performance.now() - t0) * 1000) / 1000])
+      timeline.push([
+        kind,
+        bucket,
+        Math.round(startedAt * 1000) / 1000,
+        Math.round((performance.now() - t0) * 1000) / 1000,
+      ])
       return result
     }
     await Promise.all(
@@ -280,12 +337,19 @@ async function writersRole(metadata: ShardedMetadata): Promise<void> {
           try {
             const row = newRow(metadata, owner)
             const store = metadata.forBucket(bucket)
-            const created = await timed('insert', bucket, () => store.createImage(row, JSON.stringify({ imageId: row.id }), Date.now()))
-            if ('existing' in created) throw new Error(`${row.id} came back as an idempotent replay`)
+            const created = await timed('insert', bucket, () =>
+              store.createImage(row, JSON.stringify({ imageId: row.id }), Date.now()),
+            )
+            if ('existing' in created)
+              throw new Error(`${row.id} came back as an idempotent replay`)
             inserted++
             await timed('start', bucket, () => store.startProcessing(row.id, Date.now()))
             const done = await timed('complete', bucket, () =>
-              store.completeImage(row.id, { variants: variantsFor(row.id, variants), placeholder: 'bench' }, Date.now()),
+              store.completeImage(
+                row.id,
+                { variants: variantsFor(row.id, variants), placeholder: 'bench' },
+                Date.now(),
+              ),
             )
             if (!done) throw new Error(`completeImage(${row.id}) found nothing to complete`)
           } catch (error) {
@@ -297,7 +361,12 @@ async function writersRole(metadata: ShardedMetadata): Promise<void> {
     )
     const used = process.cpuUsage(cpu)
     return {
-      type: 'result', timeline, onMovingBuckets, inserted, errors, firstError,
+      type: 'result',
+      timeline,
+      onMovingBuckets,
+      inserted,
+      errors,
+      firstError,
       seconds: (performance.now() - started) / 1000,
       cpuSeconds: (used.user + used.system) / 1e6,
     }
@@ -332,6 +401,8 @@ if (isMain(import.meta.url)) {
     // The parent kills this process when it has what it needs; IPC keeps it alive until then.
     process.send!({ type: 'ready' })
   } catch (error) {
-    process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+    process.send!({
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    })
   }
 }

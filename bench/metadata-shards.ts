@@ -59,7 +59,15 @@ import {
   type WritersResult,
 } from './metadata-shards-side.js'
 import { procFigures } from './services.js'
-import { inRoundOrder, isMain, markdownTable, median, nextMessage, type PartResult, startChild } from './support.js'
+import {
+  inRoundOrder,
+  isMain,
+  markdownTable,
+  median,
+  nextMessage,
+  type PartResult,
+  startChild,
+} from './support.js'
 
 export const PG_URL = process.env.PIXELFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const redactUrl = (url: string) => url.replace(/^(postgres(?:ql)?:\/\/[^:/@]+):[^@]*@/, '$1:***@')
@@ -73,11 +81,13 @@ const SEED_BATCH = 5_000
  * how many queries can run at once, and 8 shards stay well under max_connections (100 here).
  */
 const POOL_TOTAL = 16
-const poolFor = (o: MetaOptions, shards: number) => o.poolSize ?? Math.max(2, Math.ceil(POOL_TOTAL / shards))
+const poolFor = (o: MetaOptions, shards: number) =>
+  o.poolSize ?? Math.max(2, Math.ceil(POOL_TOTAL / shards))
 
 const int = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback)
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${process.env[name]}`)
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number, got ${process.env[name]}`)
   return value
 }
 
@@ -108,7 +118,9 @@ export function optionsFromEnv(): MetaOptions {
     images: int('BENCH_META_IMAGES', 200_000),
     owners: int('BENCH_META_OWNERS', 20_000),
     variants: int('BENCH_META_VARIANTS', 2),
-    shardCounts: (process.env.BENCH_META_SHARDS ?? '1,2,4,8').split(',').map((s) => Number(s.trim())),
+    shardCounts: (process.env.BENCH_META_SHARDS ?? '1,2,4,8')
+      .split(',')
+      .map((s) => Number(s.trim())),
     clients: int('BENCH_META_CLIENTS', 32),
     processes: int('BENCH_META_PROCESSES', 1),
     seconds: int('BENCH_META_SECONDS', 5),
@@ -117,15 +129,21 @@ export function optionsFromEnv(): MetaOptions {
     poolSize: process.env.BENCH_META_POOL ? int('BENCH_META_POOL', 10) : null,
     rebalancePoolSize: int('BENCH_META_POOL', 10),
     rebalanceRows,
-    rebalanceOwners: int('BENCH_META_REBALANCE_OWNERS', Math.max(1, Math.round(rebalanceRows / 10))),
+    rebalanceOwners: int(
+      'BENCH_META_REBALANCE_OWNERS',
+      Math.max(1, Math.round(rebalanceRows / 10)),
+    ),
     moverParallel: int('BENCH_META_MOVER_PARALLEL', 4),
     chunkSize: int('BENCH_META_CHUNK', 500),
     writers: int('BENCH_META_WRITERS', 4),
     baselineSeconds: int('BENCH_META_BASELINE_SECONDS', 5),
   }
-  if (options.variants > VARIANT_SHAPES.length) throw new Error(`BENCH_META_VARIANTS is at most ${VARIANT_SHAPES.length}`)
-  if (options.shardCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_META_SHARDS: ${process.env.BENCH_META_SHARDS}`)
-  if (options.processes < 1 || options.clients < options.processes) throw new Error('BENCH_META_PROCESSES must be between 1 and BENCH_META_CLIENTS')
+  if (options.variants > VARIANT_SHAPES.length)
+    throw new Error(`BENCH_META_VARIANTS is at most ${VARIANT_SHAPES.length}`)
+  if (options.shardCounts.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`BENCH_META_SHARDS: ${process.env.BENCH_META_SHARDS}`)
+  if (options.processes < 1 || options.clients < options.processes)
+    throw new Error('BENCH_META_PROCESSES must be between 1 and BENCH_META_CLIENTS')
   return options
 }
 
@@ -151,7 +169,9 @@ async function dropLeftovers(): Promise<void> {
   const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5_000 })
   await admin.connect()
   try {
-    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE '${PREFIX}\\_%'`)
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE '${PREFIX}\\_%'`,
+    )
     for (const { datname } of rows) {
       const pid = Number(/^pf_bench_meta_(\d+)_[0-9a-f]+$/.exec(datname)?.[1])
       if (!pid || pid === process.pid || alive(pid)) continue
@@ -188,8 +208,14 @@ async function serverWide(statement: string): Promise<void> {
  * process would count other users of the server, and go backwards when their backends exit.
  * Shared server processes (WAL writer, checkpointer) are not included.
  */
-async function backendCpu(admin: pg.Client, databases: readonly string[]): Promise<Map<number, number>> {
-  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])', [databases])
+async function backendCpu(
+  admin: pg.Client,
+  databases: readonly string[],
+): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])',
+    [databases],
+  )
   const cpu = new Map<number, number>()
   for (const { pid } of rows) {
     try {
@@ -230,18 +256,35 @@ interface Seeded {
  * time), status ready with `variants` variant rows each. Each row goes to the shard the directory
  * names for its owner's bucket. Keeps every (images / sampleSize)-th id as the sample.
  */
-export async function seed(metadata: ShardedMetadata, images: number, owners: number, variants: number, sampleSize: number, label: string): Promise<Seeded> {
+export async function seed(
+  metadata: ShardedMetadata,
+  images: number,
+  owners: number,
+  variants: number,
+  sampleSize: number,
+  label: string,
+): Promise<Seeded> {
   const started = performance.now()
   const directory = metadata.directory()
-  const bucketOfOwner = Int32Array.from({ length: owners }, (_, n) => metadata.bucketOfOwner(ownerName(n)))
+  const bucketOfOwner = Int32Array.from({ length: owners }, (_, n) =>
+    metadata.bucketOfOwner(ownerName(n)),
+  )
   const dbs = new Map<number, Kysely<MetadataDb>>()
   for (const id of directory.shards.keys()) dbs.set(id, (await metadata.shard(id)).db)
-  type Batch = { ids: string[]; owners: string[]; buckets: number[]; bytes: number[]; created: number[] }
+  type Batch = {
+    ids: string[]
+    owners: string[]
+    buckets: number[]
+    bytes: number[]
+    created: number[]
+  }
   const empty = (): Batch => ({ ids: [], owners: [], buckets: [], bytes: [], created: [] })
   const batches = new Map([...dbs.keys()].map((id) => [id, empty()]))
   const perShard = new Map([...dbs.keys()].map((id) => [id, 0]))
   const variantRows = sql.join(
-    VARIANT_SHAPES.slice(0, variants).map((v) => sql`(${v.name}, ${v.format}, ${v.width}::int, ${v.height}::int, ${v.bytes}::bigint)`),
+    VARIANT_SHAPES.slice(0, variants).map(
+      (v) => sql`(${v.name}, ${v.format}, ${v.width}::int, ${v.height}::int, ${v.bytes}::bigint)`,
+    ),
   )
 
   async function flush(shard: number, batch: Batch): Promise<void> {
@@ -301,7 +344,9 @@ export async function seed(metadata: ShardedMetadata, images: number, owners: nu
     if (performance.now() - lastReport > 15_000) {
       lastReport = performance.now()
       const s = (lastReport - started) / 1000
-      console.error(`    ${label}: ${k + 1} of ${images} rows in ${s.toFixed(0)} s (${((k + 1) / s).toFixed(0)} rows/s)`)
+      console.error(
+        `    ${label}: ${k + 1} of ${images} rows in ${s.toFixed(0)} s (${((k + 1) / s).toFixed(0)} rows/s)`,
+      )
     }
   }
   for (const [shard, batch] of batches) {
@@ -314,8 +359,15 @@ export async function seed(metadata: ShardedMetadata, images: number, owners: nu
   // What autovacuum would do soon anyway: planner statistics and the visibility map, so it does
   // not start in the middle of a measurement.
   const inserted = performance.now()
-  await Promise.all([...dbs.values()].map((db) => sql`VACUUM (ANALYZE) images, variants`.execute(db)))
-  return { seconds: (inserted - started) / 1000, vacuumSeconds: (performance.now() - inserted) / 1000, sample, perShard }
+  await Promise.all(
+    [...dbs.values()].map((db) => sql`VACUUM (ANALYZE) images, variants`.execute(db)),
+  )
+  return {
+    seconds: (inserted - started) / 1000,
+    vacuumSeconds: (performance.now() - inserted) / 1000,
+    sample,
+    perShard,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,14 +405,19 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 }
 
-async function ask<T extends ChildMessage>(child: ChildProcess, message: ParentMessage, timeoutMs: number): Promise<T> {
+async function ask<T extends ChildMessage>(
+  child: ChildProcess,
+  message: ParentMessage,
+  timeoutMs: number,
+): Promise<T> {
   const answer = nextMessage<T>(child, timeoutMs)
   child.send(message)
   return answer
 }
 
 function kill(children: readonly ChildProcess[]): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 }
 
 export async function benchOps(o: MetaOptions): Promise<PartResult & { table: string }> {
@@ -368,13 +425,18 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
   const dbs = await createDatabases(layouts.reduce((sum, n) => sum + n + 1, 0))
   const dir = await mkdtemp(join(tmpdir(), 'pixelflow-meta-bench-'))
   const runs: OpsRun[] = []
-  const seeding: { shards: number; seconds: number; vacuumSeconds: number; perShard: number[] }[] = []
+  const seeding: { shards: number; seconds: number; vacuumSeconds: number; perShard: number[] }[] =
+    []
   const admin = await adminClient()
   try {
     const targets = new Map<number, { target: Target; sample: string }>()
     let at = 0
     for (const n of layouts) {
-      const target: Target = { control: dbs.urls[at]!, shards: dbs.urls.slice(at + 1, at + 1 + n), poolSize: poolFor(o, n) }
+      const target: Target = {
+        control: dbs.urls[at]!,
+        shards: dbs.urls.slice(at + 1, at + 1 + n),
+        poolSize: poolFor(o, n),
+      }
       at += n + 1
       const { metadata, close } = await openMetadata(target)
       try {
@@ -382,7 +444,12 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
         const sample = join(dir, `sample-${n}.json`)
         writeFileSync(sample, JSON.stringify(seeded.sample))
         targets.set(n, { target, sample })
-        seeding.push({ shards: n, seconds: seeded.seconds, vacuumSeconds: seeded.vacuumSeconds, perShard: [...seeded.perShard.values()] })
+        seeding.push({
+          shards: n,
+          seconds: seeded.seconds,
+          vacuumSeconds: seeded.vacuumSeconds,
+          perShard: [...seeded.perShard.values()],
+        })
         console.error(
           `  seeded ${o.images} images (+ ${o.images * o.variants} variants) over ${n} shard(s) in ${seeded.seconds.toFixed(1)} s ` +
             `(${(o.images / seeded.seconds).toFixed(0)} images/s; per shard ${[...seeded.perShard.values()].join(', ')}), VACUUM ANALYZE ${seeded.vacuumSeconds.toFixed(1)} s`,
@@ -393,7 +460,8 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
     }
     await serverWide('CHECKPOINT')
 
-    const clientsOf = (p: number) => Math.floor(o.clients / o.processes) + (p < o.clients % o.processes ? 1 : 0)
+    const clientsOf = (p: number) =>
+      Math.floor(o.clients / o.processes) + (p < o.clients % o.processes ? 1 : 0)
     for (let round = 0; round < Math.max(1, o.rounds); round++) {
       for (const n of inRoundOrder(layouts, round)) {
         const { target, sample } = targets.get(n)!
@@ -412,11 +480,23 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
             const timeout = (o.seconds + 30) * 1000
             // A new process: pools to fill, backends' caches and the JIT to warm, so the first operation warms up longer.
             const warmup = i === 0 ? 3 * o.warmupSeconds : o.warmupSeconds
-            await Promise.all(children.map((child) => ask(child, { type: 'run', op, seconds: warmup, record: false }, timeout)))
+            await Promise.all(
+              children.map((child) =>
+                ask(child, { type: 'run', op, seconds: warmup, record: false }, timeout),
+              ),
+            )
             const loadAverage = loadavg()[0]!
             const databases = [target.control, ...target.shards].map(databaseName)
             const pgBefore = await backendCpu(admin, databases)
-            const results = await Promise.all(children.map((child) => ask<LoadResult>(child, { type: 'run', op, seconds: o.seconds, record: true }, timeout)))
+            const results = await Promise.all(
+              children.map((child) =>
+                ask<LoadResult>(
+                  child,
+                  { type: 'run', op, seconds: o.seconds, record: true },
+                  timeout,
+                ),
+              ),
+            )
             const pgAfter = await backendCpu(admin, databases)
             const latencies = results.flatMap((r) => r.latenciesMs)
             const seconds = Math.max(...results.map((r) => r.seconds))
@@ -444,7 +524,9 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
                 `load ${loadAverage.toFixed(1)}${run.errors ? `, ${run.errors} errors (${run.firstError})` : ''}`,
             )
             if (run.errors > 0 || run.misses > 0) {
-              throw new Error(`${n} shard(s), ${op}: ${run.errors} errors, ${run.misses} ids not found; first error: ${run.firstError}`)
+              throw new Error(
+                `${n} shard(s), ${op}: ${run.errors} errors, ${run.misses} ids not found; first error: ${run.firstError}`,
+              )
             }
           }
         } finally {
@@ -455,7 +537,9 @@ export async function benchOps(o: MetaOptions): Promise<PartResult & { table: st
   } finally {
     await admin.end().catch(() => {})
     await rm(dir, { recursive: true, force: true })
-    await dbs.drop().catch((error: unknown) => console.error(`  dropping the databases failed: ${String(error)}`))
+    await dbs
+      .drop()
+      .catch((error: unknown) => console.error(`  dropping the databases failed: ${String(error)}`))
   }
   const summary = summariseOps(runs, layouts)
   const rounds = Math.max(1, o.rounds)
@@ -515,8 +599,12 @@ function summariseOps(runs: OpsRun[], layouts: number[]): OpsSummary[] {
         p99: mid(list, (r) => r.p99Ms)!,
         clientCore: mid(list, (r) => (100 * r.clientCpuSeconds) / r.seconds)!,
         clientCpuUs: mid(list, (r) => (1e6 * r.clientCpuSeconds) / r.ops)!,
-        postgresCore: mid(list, (r) => (r.postgresCpuSeconds === null ? null : (100 * r.postgresCpuSeconds) / r.seconds)),
-        postgresCpuUs: mid(list, (r) => (r.postgresCpuSeconds === null ? null : (1e6 * r.postgresCpuSeconds) / r.ops)),
+        postgresCore: mid(list, (r) =>
+          r.postgresCpuSeconds === null ? null : (100 * r.postgresCpuSeconds) / r.seconds,
+        ),
+        postgresCpuUs: mid(list, (r) =>
+          r.postgresCpuSeconds === null ? null : (1e6 * r.postgresCpuSeconds) / r.ops,
+        ),
         loadAverage: mid(list, (r) => r.loadAverage)!,
       })
     }
@@ -538,7 +626,10 @@ function opsTable(summary: OpsSummary[], runs: OpsRun[]): string {
   // What src adds over the same queries done raw: the ownership check on a read, the read-back
   // after an insert. Each pair runs back to back in every round, so the ratio is taken per round
   // (same moment, same load) and its median reported.
-  const pairs = [['get', 'get-raw', 'getImage vs the same 2 SELECTs'], ['insert', 'insert-raw', 'createImage vs its transaction alone']] as const
+  const pairs = [
+    ['get', 'get-raw', 'getImage vs the same 2 SELECTs'],
+    ['insert', 'insert-raw', 'createImage vs its transaction alone'],
+  ] as const
   const rows: string[] = []
   for (const [op, rawOp, label] of pairs) {
     for (const n of [...new Set(runs.map((r) => r.shards))]) {
@@ -551,7 +642,11 @@ function opsTable(summary: OpsSummary[], runs: OpsRun[]): string {
       if (matched.length === 0) continue
       const ratios = matched.map(({ r, raw }) => r.opsPerSecond / raw.opsPerSecond)
       const perOp = (r: OpsRun, cpu: number | null) => (cpu === null ? null : (1e6 * cpu) / r.ops)
-      const clientDiff = median(matched.map(({ r, raw }) => perOp(r, r.clientCpuSeconds)! - perOp(raw, raw.clientCpuSeconds)!))
+      const clientDiff = median(
+        matched.map(
+          ({ r, raw }) => perOp(r, r.clientCpuSeconds)! - perOp(raw, raw.clientCpuSeconds)!,
+        ),
+      )
       const pgDiffs = matched.flatMap(({ r, raw }) => {
         const a = perOp(r, r.postgresCpuSeconds)
         const b = perOp(raw, raw.postgresCpuSeconds)
@@ -633,13 +728,24 @@ const wallNow = () => performance.timeOrigin + performance.now()
 
 export async function benchRebalance(o: MetaOptions): Promise<PartResult & { table: string }> {
   const dbs = await createDatabases(6)
-  const target: Target = { control: dbs.urls[0]!, shards: dbs.urls.slice(1, 5), poolSize: o.rebalancePoolSize }
+  const target: Target = {
+    control: dbs.urls[0]!,
+    shards: dbs.urls.slice(1, 5),
+    poolSize: o.rebalancePoolSize,
+  }
   let writer: ChildProcess | null = null
   const loadAverages = [loadavg()[0]!]
   try {
     const { metadata, close } = await openMetadata(target)
     try {
-      const seeded = await seed(metadata, o.rebalanceRows, o.rebalanceOwners, o.variants, 0, '4 shards')
+      const seeded = await seed(
+        metadata,
+        o.rebalanceRows,
+        o.rebalanceOwners,
+        o.variants,
+        0,
+        '4 shards',
+      )
       console.error(
         `  seeded ${o.rebalanceRows} images (+ ${o.rebalanceRows * o.variants} variants) over 4 shards in ${seeded.seconds.toFixed(1)} s ` +
           `(${(o.rebalanceRows / seeded.seconds).toFixed(0)} images/s), VACUUM ANALYZE ${seeded.vacuumSeconds.toFixed(1)} s`,
@@ -669,7 +775,8 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
           const times = phases.get(move.bucket) ?? {}
           times[phase] = wallNow()
           phases.set(move.bucket, times)
-          if (phase === 'capture') child.send({ type: 'moving', bucket: move.bucket, on: true } satisfies ParentMessage)
+          if (phase === 'capture')
+            child.send({ type: 'moving', bucket: move.bucket, on: true } satisfies ParentMessage)
           if (phase === 'cleanup') {
             child.send({ type: 'moving', bucket: move.bucket, on: false } satisfies ParentMessage)
             finished++
@@ -677,7 +784,8 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
         },
       })
       const plan = await mover.plan()
-      if (!plan.every((m) => m.to === added)) throw new Error(`the 4 → 5 plan moves buckets elsewhere than to shard ${added}`)
+      if (!plan.every((m) => m.to === added))
+        throw new Error(`the 4 → 5 plan moves buckets elsewhere than to shard ${added}`)
       const planned = plan.map((m) => m.bucket)
 
       // Writers alone first, on the same owners: what their latency is without a move.
@@ -685,7 +793,8 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
       await sleep(o.baselineSeconds * 1000)
       const baseline = await ask<WritersResult>(child, { type: 'stop' }, 60_000)
       console.error(`  writers alone: ${writerLine(writerFigures(baseline))}`)
-      if (baseline.errors > 0) throw new Error(`writers failed before the rebalance: ${baseline.firstError}`)
+      if (baseline.errors > 0)
+        throw new Error(`writers failed before the rebalance: ${baseline.firstError}`)
 
       child.send({ type: 'start', planned } satisfies ParentMessage)
       await sleep(500) // writers running before the first fence
@@ -697,7 +806,9 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
       const started = performance.now()
       const progress = setInterval(() => {
         const s = (performance.now() - started) / 1000
-        console.error(`    ${finished} of ${plan.length} buckets moved in ${s.toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)}`)
+        console.error(
+          `    ${finished} of ${plan.length} buckets moved in ${s.toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)}`,
+        )
       }, 15_000)
       let results: BucketMoveRow[]
       let seconds: number
@@ -715,11 +826,16 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
       loadAverages.push(loadavg()[0]!)
       await sleep(500) // and writing a little after the last switch
       const during = await ask<WritersResult>(child, { type: 'stop' }, 60_000)
-      if (during.errors > 0) throw new Error(`writers failed during the rebalance (${during.errors} errors): ${during.firstError}`)
+      if (during.errors > 0)
+        throw new Error(
+          `writers failed during the rebalance (${during.errors} errors): ${during.firstError}`,
+        )
 
       const failed = results.filter((r) => r.phase !== 'done')
       if (failed.length > 0 || results.length !== plan.length) {
-        throw new Error(`${results.length} of ${plan.length} moves ended, ${failed.length} not done: ${failed[0]?.detail ?? ''}`)
+        throw new Error(
+          `${results.length} of ${plan.length} moves ended, ${failed.length} not done: ${failed[0]?.detail ?? ''}`,
+        )
       }
       await verifyPlacement(metadata, o.rebalanceRows + baseline.inserted + during.inserted)
 
@@ -727,7 +843,8 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
       const windows = new Map<number, Window>()
       for (const [bucket, t] of phases) {
         const w = { ...t, done: doneAt.get(bucket) }
-        if (STEPS.some((phase) => w[phase] === undefined)) throw new Error(`bucket ${bucket} lacks phase times: ${JSON.stringify(w)}`)
+        if (STEPS.some((phase) => w[phase] === undefined))
+          throw new Error(`bucket ${bucket} lacks phase times: ${JSON.stringify(w)}`)
         windows.set(bucket, w as Window)
       }
       const pauses = [...windows.values()].map((w) => w.cleanup - w.fence)
@@ -743,16 +860,28 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
         seconds,
         rowsCopied: results.reduce((sum, r) => sum + r.rows_copied, 0),
         changesApplied: results.reduce((sum, r) => sum + r.changes_applied, 0),
-        pauseMs: { p50: percentile(pauses, 50), p99: percentile(pauses, 99), max: Math.max(...pauses) },
+        pauseMs: {
+          p50: percentile(pauses, 50),
+          p99: percentile(pauses, 99),
+          max: Math.max(...pauses),
+        },
         phaseMs: phaseDurations([...windows.values()]),
         moveMs: {
-          p50: percentile([...windows.values()].map((w) => w.done - w.capture), 50),
+          p50: percentile(
+            [...windows.values()].map((w) => w.done - w.capture),
+            50,
+          ),
           max: Math.max(...[...windows.values()].map((w) => w.done - w.capture)),
         },
-        laneMsPerBucket: (seconds * 1000 * Math.min(o.moverParallel, results.length)) / results.length,
+        laneMsPerBucket:
+          (seconds * 1000 * Math.min(o.moverParallel, results.length)) / results.length,
         writers: { baseline: writerFigures(baseline), during: writerFigures(during) },
         fencedWrites: overlapping,
-        cpu: { moverSeconds: (cpuUsed.user + cpuUsed.system) / 1e6, writerSeconds: during.cpuSeconds, postgresSeconds: cpuBetween(pgBefore, pgAfter) },
+        cpu: {
+          moverSeconds: (cpuUsed.user + cpuUsed.system) / 1e6,
+          writerSeconds: during.cpuSeconds,
+          postgresSeconds: cpuBetween(pgBefore, pgAfter),
+        },
         loadAverages,
       }
       console.error(
@@ -765,7 +894,9 @@ export async function benchRebalance(o: MetaOptions): Promise<PartResult & { tab
     }
   } finally {
     if (writer) kill([writer])
-    await dbs.drop().catch((error: unknown) => console.error(`  dropping the databases failed: ${String(error)}`))
+    await dbs
+      .drop()
+      .catch((error: unknown) => console.error(`  dropping the databases failed: ${String(error)}`))
   }
 }
 
@@ -774,7 +905,16 @@ const writerLine = (w: WriterFigures) =>
 
 /** Phase start times of one move (epoch ms), and when its last phase ended. */
 type Window = Record<(typeof STEPS)[number], number>
-const STEPS = ['capture', 'copy', 'catchup', 'fence', 'verify', 'switch', 'cleanup', 'done'] as const
+const STEPS = [
+  'capture',
+  'copy',
+  'catchup',
+  'fence',
+  'verify',
+  'switch',
+  'cleanup',
+  'done',
+] as const
 
 /** How long each phase took (to the next one's start), p50 and max over the moves. */
 function phaseDurations(windows: Window[]): RebalanceRun['phaseMs'] {
@@ -787,13 +927,20 @@ function phaseDurations(windows: Window[]): RebalanceRun['phaseMs'] {
 }
 
 /** Writer ops that ran while their bucket was fenced (fence start → cleanup start). */
-function overlapsWithFence(result: WritersResult, windows: Map<number, { fence: number; cleanup: number }>): RebalanceRun['fencedWrites'] {
+function overlapsWithFence(
+  result: WritersResult,
+  windows: Map<number, { fence: number; cleanup: number }>,
+): RebalanceRun['fencedWrites'] {
   const hit: number[] = []
   for (const [, bucket, startedAt, ms] of result.timeline) {
     const w = windows.get(bucket)
     if (w && startedAt < w.cleanup && startedAt + ms > w.fence) hit.push(ms)
   }
-  return { count: hit.length, p50Ms: hit.length ? percentile(hit, 50) : null, maxMs: hit.length ? Math.max(...hit) : null }
+  return {
+    count: hit.length,
+    p50Ms: hit.length ? percentile(hit, 50) : null,
+    maxMs: hit.length ? Math.max(...hit) : null,
+  }
 }
 
 /** Every row on the shard the directory names for its bucket, every bucket owned by exactly that shard, no change log left. */
@@ -803,21 +950,35 @@ async function verifyPlacement(metadata: ShardedMetadata, expectedRows: number):
   const owned = new Array<number>(directory.shardOf.length).fill(0)
   for (const id of directory.shards.keys()) {
     const db = (await metadata.shard(id)).db
-    const rows = await db.selectFrom('images').select(['bucket', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('bucket').execute()
+    const rows = await db
+      .selectFrom('images')
+      .select(['bucket', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('bucket')
+      .execute()
     for (const row of rows) {
-      if (directory.shardOf[row.bucket] !== id) throw new Error(`shard ${id} still holds ${row.n} rows of bucket ${row.bucket}, which the directory puts on ${directory.shardOf[row.bucket]}`)
+      if (directory.shardOf[row.bucket] !== id)
+        throw new Error(
+          `shard ${id} still holds ${row.n} rows of bucket ${row.bucket}, which the directory puts on ${directory.shardOf[row.bucket]}`,
+        )
       total += Number(row.n)
     }
     const states = await db.selectFrom('bucket_ownership').select(['bucket', 'state']).execute()
     for (const s of states) {
-      if (s.state !== 'owned' || directory.shardOf[s.bucket] !== id) throw new Error(`shard ${id} has bucket ${s.bucket} as ${s.state}`)
+      if (s.state !== 'owned' || directory.shardOf[s.bucket] !== id)
+        throw new Error(`shard ${id} has bucket ${s.bucket} as ${s.state}`)
       owned[s.bucket]!++
     }
-    const changes = await db.selectFrom('bucket_changes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    const changes = await db
+      .selectFrom('bucket_changes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow()
     if (Number(changes.n) !== 0) throw new Error(`shard ${id} kept ${changes.n} change-log rows`)
   }
   if (owned.some((n) => n !== 1)) throw new Error('some bucket is owned by no shard or by two')
-  if (total !== expectedRows) throw new Error(`${total} image rows across the shards after the rebalance, expected ${expectedRows}`)
+  if (total !== expectedRows)
+    throw new Error(
+      `${total} image rows across the shards after the rebalance, expected ${expectedRows}`,
+    )
 }
 
 function rebalancePart(run: RebalanceRun, o: MetaOptions): PartResult & { table: string } {
@@ -832,7 +993,11 @@ function rebalancePart(run: RebalanceRun, o: MetaOptions): PartResult & { table:
     `| Rows copied | ${run.rowsCopied} images (+ their variants) → **${(run.rowsCopied / run.seconds).toFixed(0)} images/s**; ${run.changesApplied} logged changes replayed |`,
     `| Write pause per bucket (fence start → cleanup start) | **p50 ${ms(run.pauseMs.p50)}, p99 ${ms(run.pauseMs.p99)}, max ${ms(run.pauseMs.max)}** |`,
     `| … of which fence / verify / switch (p50; max) | ${ms(run.phaseMs.fence!.p50)} / ${ms(run.phaseMs.verify!.p50)} / ${ms(run.phaseMs.switch!.p50)} (${ms(run.phaseMs.fence!.max)} / ${ms(run.phaseMs.verify!.max)} / ${ms(run.phaseMs.switch!.max)}) |`,
-    `| One bucket's move, capture → done (p50; max) | ${ms(run.moveMs.p50)}; ${ms(run.moveMs.max)}. Per phase, p50: ${Object.entries(run.phaseMs).map(([phase, d]) => `${phase} ${d.p50.toFixed(0)}`).join(', ')} ms |`,
+    `| One bucket's move, capture → done (p50; max) | ${ms(run.moveMs.p50)}; ${ms(run.moveMs.max)}. Per phase, p50: ${Object.entries(
+      run.phaseMs,
+    )
+      .map(([phase, d]) => `${phase} ${d.p50.toFixed(0)}`)
+      .join(', ')} ms |`,
     `| A lane's time per bucket (rebalance time × lanes / moves) | ${ms(run.laneMsPerBucket)}: the rest of a move's ${ms(run.moveMs.p50)} p50 is spent outside the phases |`,
     `| Writers alone (${o.writers} loops, ${b.seconds.toFixed(0)} s) | ${writerLine(b)} |`,
     `| Writers during the rebalance | ${writerLine(d)} |`,
@@ -843,9 +1008,18 @@ function rebalancePart(run: RebalanceRun, o: MetaOptions): PartResult & { table:
   return {
     title: `Rebalance 4 → 5 shards of ${run.rows} images under ${o.writers} writers, mover parallel ${o.moverParallel}`,
     rows: [
-      { side: 'write pause per moved bucket (fence → switch done)', figure: `p50 ${ms(run.pauseMs.p50)}, p99 ${ms(run.pauseMs.p99)}, max ${ms(run.pauseMs.max)} over ${run.moves} buckets` },
-      { side: 'writers during the rebalance', figure: `max write latency ${ms(d.maxMs)} (p99 ${ms(d.p99Ms)}; alone: max ${ms(b.maxMs)}, p99 ${ms(b.p99Ms)})` },
-      { side: 'rebalance', figure: `${run.seconds.toFixed(1)} s, ${run.rowsCopied} rows copied, ${(run.rowsCopied / run.seconds).toFixed(0)} rows/s` },
+      {
+        side: 'write pause per moved bucket (fence → switch done)',
+        figure: `p50 ${ms(run.pauseMs.p50)}, p99 ${ms(run.pauseMs.p99)}, max ${ms(run.pauseMs.max)} over ${run.moves} buckets`,
+      },
+      {
+        side: 'writers during the rebalance',
+        figure: `max write latency ${ms(d.maxMs)} (p99 ${ms(d.p99Ms)}; alone: max ${ms(b.maxMs)}, p99 ${ms(b.p99Ms)})`,
+      },
+      {
+        side: 'rebalance',
+        figure: `${run.seconds.toFixed(1)} s, ${run.rowsCopied} rows copied, ${(run.rowsCopied / run.seconds).toFixed(0)} rows/s`,
+      },
     ],
     runs: [run],
     table,
@@ -867,7 +1041,9 @@ async function checkConnectionHeadroom(o: MetaOptions): Promise<void> {
     // The mover's pools grow to what its lanes use at once; the writers hold one connection each at most.
     const wanted = Math.max(opsPools, 5 * o.rebalancePoolSize + o.writers) + 4 * o.processes + 10
     if (wanted > free) {
-      console.error(`  warning: up to ${wanted} connections may be opened, the server has ${free} free of ${rows[0]!.max}; lower BENCH_META_POOL if runs fail`)
+      console.error(
+        `  warning: up to ${wanted} connections may be opened, the server has ${free} free of ${rows[0]!.max}; lower BENCH_META_POOL if runs fail`,
+      )
     }
   } finally {
     await admin.end()
@@ -875,12 +1051,16 @@ async function checkConnectionHeadroom(o: MetaOptions): Promise<void> {
 }
 
 /** Both parts (BENCH_META_PARTS=ops or =rebalance for one). */
-export async function benchMetadataShards(o = optionsFromEnv()): Promise<(PartResult & { table: string })[]> {
+export async function benchMetadataShards(
+  o = optionsFromEnv(),
+): Promise<(PartResult & { table: string })[]> {
   try {
     await dropLeftovers()
   } catch (error) {
     // Like the Redis sides of the gateway part: without the service, the part is skipped, not failed.
-    console.error(`  skipped: no PostgreSQL at ${redactUrl(PG_URL)} (${(error as Error).message}); set PIXELFLOW_TEST_PG_URL`)
+    console.error(
+      `  skipped: no PostgreSQL at ${redactUrl(PG_URL)} (${(error as Error).message}); set PIXELFLOW_TEST_PG_URL`,
+    )
     return []
   }
   await checkConnectionHeadroom(o)
@@ -895,18 +1075,24 @@ if (isMain(import.meta.url)) {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.error(`\n${signal}: dropping the bench databases`)
-      void Promise.allSettled([...liveDatabases].map((dbs) => dbs.drop())).finally(() => process.exit(130))
+      void Promise.allSettled([...liveDatabases].map((dbs) => dbs.drop())).finally(() =>
+        process.exit(130),
+      )
     })
   }
   const before = loadavg()[0]!
   const started = Date.now()
-  console.error(`Sharded metadata on PostgreSQL (${redactUrl(PG_URL)}), load average ${before.toFixed(1)}`)
+  console.error(
+    `Sharded metadata on PostgreSQL (${redactUrl(PG_URL)}), load average ${before.toFixed(1)}`,
+  )
   const parts = await benchMetadataShards()
   if (parts.length === 0) process.exit(1)
   const minutes = (Date.now() - started) / 60_000
   console.log(markdownTable(parts))
   for (const part of parts) console.log(`\n${part.title}\n\n${part.table}`)
-  console.log(`\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; took ${minutes.toFixed(1)} min`)
+  console.log(
+    `\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; took ${minutes.toFixed(1)} min`,
+  )
   const dir = fileURLToPath(new URL('./results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
   const file = `${dir}metadata-shards-${new Date().toISOString().replace(/[:.]/g, '-')}.json`

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Queue, Worker, type Job } from 'bullmq'
+import { type Job, Queue, Worker } from 'bullmq'
 import { loadConfig } from '../src/config/load.js'
 import { createRabbitQueue } from '../src/queue/drivers/rabbitmq.js'
 import { createSqliteQueue } from '../src/queue/drivers/sqlite.js'
@@ -81,7 +81,8 @@ const common = {
   backoffMaxMs: queueDefaults.backoffMaxMs,
 }
 /** What the outbox relay publishes: `{"imageId": …}` (src/images/model.ts ProcessImageJob). */
-export const payloadOf = (i: number) => JSON.stringify({ imageId: `01JBENCH${String(i).padStart(18, '0')}` })
+export const payloadOf = (i: number) =>
+  JSON.stringify({ imageId: `01JBENCH${String(i).padStart(18, '0')}` })
 
 function fromDriver(driver: QueueDriver): Port {
   return {
@@ -114,7 +115,12 @@ function fromDriver(driver: QueueDriver): Port {
 function bullmq(target: Extract<Target, { prefix: string }>, consume: boolean): Port {
   const connection = { url: target.url }
   const options = { connection, prefix: target.prefix }
-  const queue = consume ? null : new Queue(target.queue, { ...options, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } })
+  const queue = consume
+    ? null
+    : new Queue(target.queue, {
+        ...options,
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+      })
   const worker = consume ? new Worker(target.queue, null, { ...options, autorun: false }) : null
   const claimOne = async (): Promise<Claimed | null> => {
     const token = randomUUID()
@@ -127,8 +133,16 @@ function bullmq(target: Extract<Target, { prefix: string }>, consume: boolean): 
       await (queue ?? worker)!.waitUntilReady()
     },
     async enqueue(jobs) {
-      if (jobs.length === 1) await queue!.add('process-image', { payload: jobs[0]!.payload }, { jobId: jobs[0]!.id })
-      else await queue!.addBulk(jobs.map((job) => ({ name: 'process-image', data: { payload: job.payload }, opts: { jobId: job.id } })))
+      if (jobs.length === 1)
+        await queue!.add('process-image', { payload: jobs[0]!.payload }, { jobId: jobs[0]!.id })
+      else
+        await queue!.addBulk(
+          jobs.map((job) => ({
+            name: 'process-image',
+            data: { payload: job.payload },
+            opts: { jobId: job.id },
+          })),
+        )
     },
     async receive(max) {
       const jobs = await Promise.all(Array.from({ length: max }, claimOne))
@@ -146,7 +160,9 @@ function openPort(target: Target, consume: boolean, prefetch: number): Port {
       return fromDriver(createSqliteQueue({ path: target.path, ...common }))
     case 'rabbitmq':
       // As createQueue does for a process: a consumer only where jobs are claimed, prefetch = its job slots.
-      return fromDriver(createRabbitQueue({ url: target.url, queue: target.queue, ...common, consume, prefetch }))
+      return fromDriver(
+        createRabbitQueue({ url: target.url, queue: target.queue, ...common, consume, prefetch }),
+      )
     case 'bullmq':
     case 'bullmq-worker':
       return bullmq(target, consume)
@@ -171,7 +187,10 @@ async function produce(): Promise<ProduceResult> {
       while (next < total) {
         const from = next
         next = Math.min(total, next + batch)
-        const jobs = Array.from({ length: next - from }, (_, k) => ({ id: `job-${from + k}`, payload: payloadOf(from + k) }))
+        const jobs = Array.from({ length: next - from }, (_, k) => ({
+          id: `job-${from + k}`,
+          payload: payloadOf(from + k),
+        }))
         const started = performance.now()
         await port.enqueue(jobs)
         callMs.push(performance.now() - started)
@@ -187,7 +206,16 @@ async function produce(): Promise<ProduceResult> {
 
 function consume(): void {
   const send = (message: ConsumerMessage) => process.send!(message)
-  const result: ConsumeResult = { acked: 0, refused: 0, empty: 0, lastAckAt: 0, cpuSeconds: 0, peakRssMb: 0, claimMs: [], ids: [] }
+  const result: ConsumeResult = {
+    acked: 0,
+    refused: 0,
+    empty: 0,
+    lastAckAt: 0,
+    cpuSeconds: 0,
+    peakRssMb: 0,
+    claimMs: [],
+    ids: [],
+  }
   let stopped = false
   let clock: ReturnType<typeof startClock> | undefined
   const acked = (id: string, ok: boolean) => {
@@ -260,14 +288,20 @@ function consume(): void {
           result.peakRssMb = peakRssMb()
           process.send!({ type: 'result', result } satisfies ConsumerMessage, () => process.exit(0))
         } catch (error) {
-          process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1))
+          process.send!(
+            { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+            () => process.exit(1),
+          )
         }
       }
     })
     send({ type: 'ready' })
   }
   main().catch((error: unknown) => {
-    process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1))
+    process.send!(
+      { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+      () => process.exit(1),
+    )
   })
 }
 

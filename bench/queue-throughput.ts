@@ -23,9 +23,30 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../src/config/load.js'
 import { topologyFor } from '../src/queue/drivers/rabbitmq-topology.js'
-import type { Backend, ConsumeResult, ConsumerMessage, ProduceResult, Target } from './queue-side.js'
-import { deleteRedisKeys, processCpuSeconds, RABBITMQ_URL, REDIS_URL, runId as newRunId } from './services.js'
-import { inRoundOrder, isMain, markdownTable, median, mb, nextMessage, type PartResult, startChild } from './support.js'
+import type {
+  Backend,
+  ConsumeResult,
+  ConsumerMessage,
+  ProduceResult,
+  Target,
+} from './queue-side.js'
+import {
+  deleteRedisKeys,
+  runId as newRunId,
+  processCpuSeconds,
+  RABBITMQ_URL,
+  REDIS_URL,
+} from './services.js'
+import {
+  inRoundOrder,
+  isMain,
+  markdownTable,
+  mb,
+  median,
+  nextMessage,
+  type PartResult,
+  startChild,
+} from './support.js'
 
 interface Side {
   backend: Backend
@@ -50,14 +71,26 @@ const label = (side: Side) => `${LABELS[side.backend]}, batch ${side.batch}`
 const SIDE_FILE = fileURLToPath(new URL('./queue-side.ts', import.meta.url))
 const CONSUMER_PROCESSES = 2
 /** The process doing a backend's work besides ours, for its CPU time (it may serve others too). */
-const BROKER_PROCESS: Record<Backend, string | null> = { sqlite: null, rabbitmq: 'beam.smp', bullmq: 'redis-server', 'bullmq-worker': 'redis-server' }
+const BROKER_PROCESS: Record<Backend, string | null> = {
+  sqlite: null,
+  rabbitmq: 'beam.smp',
+  bullmq: 'redis-server',
+  'bullmq-worker': 'redis-server',
+}
 
 export interface QueueRun {
   backend: Backend
   batch: number
   round: number
   jobs: number
-  enqueue: { seconds: number; cpuSeconds: number; brokerCpuSeconds: number | null; peakRssMb: number; callP50Ms: number; callP99Ms: number }
+  enqueue: {
+    seconds: number
+    cpuSeconds: number
+    brokerCpuSeconds: number | null
+    peakRssMb: number
+    callP50Ms: number
+    callP99Ms: number
+  }
   consume: {
     seconds: number
     cpuSeconds: number
@@ -82,14 +115,23 @@ const cpuSince = (name: string | null, before: number | null) => {
 }
 
 /** A new queue for one run, and how to remove everything it left. */
-async function prepare(side: Side, runId: string): Promise<{ target: Target; remove(): Promise<void> }> {
+async function prepare(
+  side: Side,
+  runId: string,
+): Promise<{ target: Target; remove(): Promise<void> }> {
   if (side.backend === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'pixelflow-queue-bench-'))
-    return { target: { backend: 'sqlite', path: join(dir, 'queue.db') }, remove: () => rm(dir, { recursive: true, force: true }) }
+    return {
+      target: { backend: 'sqlite', path: join(dir, 'queue.db') },
+      remove: () => rm(dir, { recursive: true, force: true }),
+    }
   }
   if (side.backend === 'rabbitmq') {
     const queue = `pixelflow-bench-queue.${runId}`
-    return { target: { backend: 'rabbitmq', url: RABBITMQ_URL, queue }, remove: () => deleteRabbitQueues(queue) }
+    return {
+      target: { backend: 'rabbitmq', url: RABBITMQ_URL, queue },
+      remove: () => deleteRabbitQueues(queue),
+    }
   }
   const prefix = `pixelflow-bench-queue-${runId}`
   return {
@@ -107,14 +149,21 @@ async function deleteRabbitQueues(queue: string): Promise<void> {
   const connection = await amqp.connect(RABBITMQ_URL)
   try {
     const channel = await connection.createChannel()
-    for (const name of [topology.main, topology.dead, ...topology.delays.values()]) await channel.deleteQueue(name)
+    for (const name of [topology.main, topology.dead, ...topology.delays.values()])
+      await channel.deleteQueue(name)
     await channel.close()
   } finally {
     await connection.close()
   }
 }
 
-function childEnv(side: Side, target: Target, role: 'produce' | 'consume', jobs: number, lanes: number): Record<string, string> {
+function childEnv(
+  side: Side,
+  target: Target,
+  role: 'produce' | 'consume',
+  jobs: number,
+  lanes: number,
+): Record<string, string> {
   return {
     BENCH_ROLE: role,
     BENCH_TARGET: JSON.stringify(target),
@@ -125,7 +174,11 @@ function childEnv(side: Side, target: Target, role: 'produce' | 'consume', jobs:
 }
 
 /** The consumers: all ready, then `go`, then `stop` once their acks add up to `jobs`. */
-async function consumeAll(children: ChildProcess[], jobs: number, timeoutMs: number): Promise<{ startedAt: number; results: ConsumeResult[] }> {
+async function consumeAll(
+  children: ChildProcess[],
+  jobs: number,
+  timeoutMs: number,
+): Promise<{ startedAt: number; results: ConsumeResult[] }> {
   const acked = new Map<ChildProcess, number>()
   let allAcked!: () => void
   let failed!: (error: Error) => void
@@ -145,7 +198,9 @@ async function consumeAll(children: ChildProcess[], jobs: number, timeoutMs: num
         if ([...acked.values()].reduce((a, b) => a + b, 0) >= jobs) allAcked()
       }
     })
-    child.once('exit', (code) => fail(new Error(`consumer ${child.pid} exited (${code}) before its result`)))
+    child.once('exit', (code) =>
+      fail(new Error(`consumer ${child.pid} exited (${code}) before its result`)),
+    )
     ready.push(r.promise)
     results.push(result.promise)
   }
@@ -156,10 +211,17 @@ async function consumeAll(children: ChildProcess[], jobs: number, timeoutMs: num
   for (const child of children) child.send('go')
   await withTimeout(done, timeoutMs, `not all ${jobs} jobs acked`)
   for (const child of children) child.send('stop')
-  return { startedAt, results: await withTimeout(Promise.all(results), 30_000, 'consumers gave no result') }
+  return {
+    startedAt,
+    results: await withTimeout(Promise.all(results), 30_000, 'consumers gave no result'),
+  }
 }
 
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: Error): void } {
+function deferred<T>(): {
+  promise: Promise<T>
+  resolve(value: T): void
+  reject(error: Error): void
+} {
   let resolve!: (value: T) => void
   let reject!: (error: Error) => void
   const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)))
@@ -168,7 +230,10 @@ function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(e
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)))
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)),
+  )
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
@@ -186,7 +251,9 @@ async function runSide(side: Side, round: number, jobs: number, lanes: number): 
     const produced = await nextMessage<ProduceResult>(producer, 120_000)
     const brokerEnqueue = cpuSince(broker, brokerBeforeEnqueue)
 
-    const consumers = Array.from({ length: CONSUMER_PROCESSES }, () => startChild(SIDE_FILE, childEnv(side, target, 'consume', jobs, lanes)))
+    const consumers = Array.from({ length: CONSUMER_PROCESSES }, () =>
+      startChild(SIDE_FILE, childEnv(side, target, 'consume', jobs, lanes)),
+    )
     children.push(...consumers)
     const brokerBeforeConsume = processCpuSeconds(broker)
     const { startedAt, results } = await consumeAll(consumers, jobs, 120_000)
@@ -196,7 +263,9 @@ async function runSide(side: Side, round: number, jobs: number, lanes: number): 
     const acked = results.reduce((sum, r) => sum + r.acked, 0)
     const refused = results.reduce((sum, r) => sum + r.refused, 0)
     if (ids.size !== jobs || acked !== jobs || refused > 0) {
-      throw new Error(`${label(side)}: ${acked} acks (${refused} refused) for ${ids.size} distinct jobs, expected ${jobs} of each`)
+      throw new Error(
+        `${label(side)}: ${acked} acks (${refused} refused) for ${ids.size} distinct jobs, expected ${jobs} of each`,
+      )
     }
     const claimMs = results.flatMap((r) => r.claimMs)
     return {
@@ -225,12 +294,16 @@ async function runSide(side: Side, round: number, jobs: number, lanes: number): 
       loadAverage,
     }
   } finally {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await remove().catch((error: unknown) => console.error(`  cleanup of ${label(side)} failed: ${String(error)}`))
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await remove().catch((error: unknown) =>
+      console.error(`  cleanup of ${label(side)} failed: ${String(error)}`),
+    )
   }
 }
 
-const fixed = (value: number | null, digits: number) => (value === null ? 'n/a' : value.toFixed(digits))
+const fixed = (value: number | null, digits: number) =>
+  value === null ? 'n/a' : value.toFixed(digits)
 
 /** The detailed table, printed by the standalone script and copied into RESULTS.md. */
 export function queueTable(runs: QueueRun[]): string {
@@ -251,9 +324,12 @@ export function queueTable(runs: QueueRun[]): string {
 }
 
 function summarise(runs: QueueRun[]) {
-  const of = (side: Side) => runs.filter((r) => r.backend === side.backend && r.batch === side.batch)
+  const of = (side: Side) =>
+    runs.filter((r) => r.backend === side.backend && r.batch === side.batch)
   const mid = (side: Side, pick: (r: QueueRun) => number | null) => {
-    const values = of(side).map(pick).filter((v): v is number => v !== null)
+    const values = of(side)
+      .map(pick)
+      .filter((v): v is number => v !== null)
     return values.length ? median(values) : null
   }
   const enqueueRate = (side: Side) => mid(side, (r) => r.jobs / r.enqueue.seconds)!
@@ -273,7 +349,8 @@ function summarise(runs: QueueRun[]) {
       side,
       enqueueRate: enqueueRate(side),
       consumeRate: consumeRate(side),
-      enqueueRatio: base && side.backend !== 'bullmq-worker' ? enqueueRate(side) / enqueueRate(base) : null,
+      enqueueRatio:
+        base && side.backend !== 'bullmq-worker' ? enqueueRate(side) / enqueueRate(base) : null,
       consumeRatio: base ? consumeRate(side) / consumeRate(base) : null,
       claimP50: mid(side, (r) => r.consume.claimP50Ms),
       claimP99: mid(side, (r) => r.consume.claimP99Ms),
@@ -312,13 +389,15 @@ export async function benchQueues(
   const summary = summarise(runs)
   const perRound = runs.length / SIDES.length
   return {
-    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? "" : "s"} per side`,
+    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? '' : 's'} per side`,
     rows: summary.map((s) => ({
       side: label(s.side),
       figure:
         `enqueue ${s.enqueueRate.toFixed(0)} jobs/s${s.enqueueRatio === null ? '' : ` (${s.enqueueRatio.toFixed(2)} × BullMQ)`}, ` +
         `receive + ack ${s.consumeRate.toFixed(0)} jobs/s${s.consumeRatio === null ? '' : ` (${s.consumeRatio.toFixed(2)} × BullMQ)`}` +
-        (s.claimP50 === null ? '' : `, claim p50 ${s.claimP50.toFixed(2)} ms, p99 ${s.claimP99!.toFixed(2)} ms`),
+        (s.claimP50 === null
+          ? ''
+          : `, claim p50 ${s.claimP50.toFixed(2)} ms, p99 ${s.claimP99!.toFixed(2)} ms`),
       peakRssMb: Math.max(s.producerRss, s.consumerRss),
     })),
     runs,
@@ -331,7 +410,9 @@ if (isMain(import.meta.url)) {
   console.error(`Queue throughput, load average ${before.toFixed(1)}`)
   const part = await benchQueues()
   console.log(markdownTable([part]))
-  console.log(`\n${part.table}\n\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`)
+  console.log(
+    `\n${part.table}\n\nLoad average (1 min) ${before.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+  )
   const dir = fileURLToPath(new URL('./results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
   const file = `${dir}queue-${new Date().toISOString().replace(/[:.]/g, '-')}.json`

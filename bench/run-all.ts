@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
-import { benchGateway } from './gateway.js'
 import { benchE2e } from './e2e-latency.js'
+import { benchGateway } from './gateway.js'
 import { benchMetadataShards } from './metadata-shards.js'
 import { benchQueues } from './queue-throughput.js'
 import { markdownTable, type PartResult, photoFolder } from './support.js'
@@ -27,7 +27,9 @@ const machine = {
   commit: gitCommit(),
 }
 const started = new Date()
-console.error(`Pixelflow bench, ${started.toISOString()}, ${machine.cores} cores (${machine.cpu}), photos from ${folder}`)
+console.error(
+  `Pixelflow bench, ${started.toISOString()}, ${machine.cores} cores (${machine.cpu}), photos from ${folder}`,
+)
 
 const parts: PartResult[] = []
 const loadAverages: number[] = [loadavg()[0]!]
@@ -37,21 +39,33 @@ for (const [name, part] of [
   ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
   ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
   ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
-  ['shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance', () => benchMetadataShards()],
+  [
+    'shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance',
+    () => benchMetadataShards(),
+  ],
 ] as const) {
   // BENCH_PARTS=queue,end-to-end (words of the part names, comma-separated) runs only those parts.
-  if (process.env.BENCH_PARTS && !process.env.BENCH_PARTS.split(',').some((word) => name.includes(word.trim()))) continue
+  if (
+    process.env.BENCH_PARTS &&
+    !process.env.BENCH_PARTS.split(',').some((word) => name.includes(word.trim()))
+  )
+    continue
   console.error(`\n${name}:`)
   parts.push(...[await part()].flat())
   loadAverages.push(loadavg()[0]!)
 }
 
 const minutes = (Date.now() - started.getTime()) / 60_000
-console.log(`\nPixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores, node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`)
-console.log(`Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min\n`)
+console.log(
+  `\nPixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores, node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`,
+)
+console.log(
+  `Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min\n`,
+)
 console.log(markdownTable(parts))
 // Parts with more columns than the summary has also print their own table.
-for (const part of parts) if ('table' in part) console.log(`\n${part.title}\n\n${String(part.table)}`)
+for (const part of parts)
+  if ('table' in part) console.log(`\n${part.title}\n\n${String(part.table)}`)
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
 mkdirSync(resultsDir, { recursive: true })
@@ -62,7 +76,10 @@ console.error(`\nRaw runs written to ${file}`)
 /** The commit measured, marked dirty when the tree has changes: figures belong to a version. */
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return execFileSync('git', ['describe', '--always', '--dirty'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
   } catch {
     return 'unknown'
   }

@@ -15,7 +15,8 @@ export function runId(): string {
 
 /** Deletes every key that starts with `prefix` (SCAN MATCH, then DEL): a run's own keys and nothing else. */
 export async function deleteRedisKeys(prefix: string): Promise<number> {
-  if (!/^pixelflow-(bench-[\w]+|e2e)-[\w-]+/.test(prefix)) throw new Error(`Refusing to delete keys under ${prefix}: not a bench prefix`)
+  if (!/^pixelflow-(bench-[\w]+|e2e)-[\w-]+/.test(prefix))
+    throw new Error(`Refusing to delete keys under ${prefix}: not a bench prefix`)
   const redis = new Redis(REDIS_URL, { lazyConnect: true })
   await redis.connect()
   let deleted = 0
@@ -37,7 +38,10 @@ export function procFigures(pid: number): { cpuSeconds: number; peakRssMb: numbe
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
   // utime and stime are fields 14 and 15 of stat, in USER_HZ (100 on Linux).
-  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, peakRssMb: Number(kb ?? 0) / 1024 }
+  return {
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100,
+    peakRssMb: Number(kb ?? 0) / 1024,
+  }
 }
 
 /** CPU seconds of every process named `name` (a broker serving us, and maybe others); null when none or not Linux. */

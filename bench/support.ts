@@ -20,7 +20,8 @@ const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png'])
 /** The photos to work on: the folder given as argument, else the shared corpus. */
 export function photoFolder(argv = process.argv.slice(2)): string {
   const folder = argv.find((arg) => !arg.startsWith('-')) ?? DEFAULT_CORPUS
-  if (!existsSync(folder)) throw new Error(`No photo folder at ${folder}: pass one as the first argument`)
+  if (!existsSync(folder))
+    throw new Error(`No photo folder at ${folder}: pass one as the first argument`)
   return resolve(folder)
 }
 
@@ -108,7 +109,10 @@ export function startClock(): { read(): Elapsed } {
   return {
     read() {
       const used = process.cpuUsage(cpu)
-      return { seconds: (performance.now() - wall) / 1000, cpuSeconds: (used.user + used.system) / 1e6 }
+      return {
+        seconds: (performance.now() - wall) / 1000,
+        cpuSeconds: (used.user + used.system) / 1e6,
+      }
     },
   }
 }
@@ -116,7 +120,10 @@ export function startClock(): { read(): Elapsed } {
 /** libvips sets up each codec on first use; doing it here keeps that out of every timed window. */
 export async function warmUpSharp(): Promise<void> {
   const tiny = sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
-  await Promise.all([tiny.clone().webp().toBuffer(), tiny.clone().jpeg({ progressive: true }).toBuffer()])
+  await Promise.all([
+    tiny.clone().webp().toBuffer(),
+    tiny.clone().jpeg({ progressive: true }).toBuffer(),
+  ])
 }
 
 /**
@@ -125,7 +132,10 @@ export async function warmUpSharp(): Promise<void> {
  * overruns `timeoutMs`, so a stuck run cannot hold the whole bench.
  */
 export function startChild(file: string, env: Record<string, string>): ChildProcess {
-  return fork(file, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return fork(file, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
 }
 
 export function nextMessage<T>(child: ChildProcess, timeoutMs: number): Promise<T> {
@@ -142,7 +152,8 @@ export function nextMessage<T>(child: ChildProcess, timeoutMs: number): Promise<
     child.once('message', (message: T | { error: string }) => {
       clearTimeout(timer)
       child.off('exit', onExit)
-      if (message && typeof message === 'object' && 'error' in message) reject(new Error(message.error))
+      if (message && typeof message === 'object' && 'error' in message)
+        reject(new Error(message.error))
       else resolvePromise(message as T)
     })
   })
@@ -167,7 +178,11 @@ export function mb(value: number | undefined): string {
 export function markdownTable(parts: PartResult[]): string {
   const lines = ['| Part | Side | Result (median) | Peak RSS |', '| --- | --- | --- | --- |']
   for (const part of parts) {
-    part.rows.forEach((row, i) => lines.push(`| ${i === 0 ? part.title : ''} | ${row.side} | ${row.figure} | ${mb(row.peakRssMb)} |`))
+    part.rows.forEach((row, i) =>
+      lines.push(
+        `| ${i === 0 ? part.title : ''} | ${row.side} | ${row.figure} | ${mb(row.peakRssMb)} |`,
+      ),
+    )
   }
   return lines.join('\n')
 }

@@ -9,7 +9,18 @@
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import sharp from 'sharp'
-import { inRoundOrder, isMain, listPhotos, markdownTable, median, mimeOf, nextMessage, type PartResult, photoFolder, startChild } from './support.js'
+import {
+  inRoundOrder,
+  isMain,
+  listPhotos,
+  markdownTable,
+  median,
+  mimeOf,
+  nextMessage,
+  type PartResult,
+  photoFolder,
+  startChild,
+} from './support.js'
 import type { ServerReady, ServerStopped } from './upload-server.js'
 
 type Server = 'pixelflow' | 'bare'
@@ -47,7 +58,10 @@ export async function makeUploadBody(folder: string): Promise<Buffer> {
   let body = Buffer.alloc(0)
   for (let i = 0; i < 8 && Math.abs(body.length / BODY_BYTES - 1) > 0.03; i++) {
     if (body.length > 0) width = Math.round(width * Math.sqrt(BODY_BYTES / body.length))
-    body = await sharp(source, { autoOrient: true }).resize({ width }).jpeg({ quality: 90 }).toBuffer()
+    body = await sharp(source, { autoOrient: true })
+      .resize({ width })
+      .jpeg({ quality: 90 })
+      .toBuffer()
   }
   return body
 }
@@ -56,7 +70,13 @@ async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<
   const child = startChild(SERVER_FILE, { BENCH_SERVER: server })
   try {
     const ready = await nextMessage<ServerReady>(child, 30_000)
-    const options = { url: ready.url, method: 'POST' as const, headers: { ...ready.headers, 'content-type': 'image/jpeg' }, body, connections: CONNECTIONS }
+    const options = {
+      url: ready.url,
+      method: 'POST' as const,
+      headers: { ...ready.headers, 'content-type': 'image/jpeg' },
+      body,
+      connections: CONNECTIONS,
+    }
     const warmUp = await autocannon({ ...options, duration: WARM_UP_SECONDS })
     const result = await autocannon({ ...options, duration: seconds })
     child.send('stop')
@@ -92,13 +112,17 @@ export async function benchUploads(
         `  round ${round + 1} ${server}: ${run.requestsPerSecond.toFixed(1)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
           `CPU ${run.cpuMsPerUpload.toFixed(1)} ms/upload, failures ${run.failures}, peak RSS ${Math.round(run.peakRssMb)} MB`,
       )
-      if (run.failures > 0) throw new Error(`${server}: ${run.failures} requests failed; answers: ${JSON.stringify(run.statusCodes)}`)
+      if (run.failures > 0)
+        throw new Error(
+          `${server}: ${run.failures} requests failed; answers: ${JSON.stringify(run.statusCodes)}`,
+        )
     }
   }
 
   const of = (server: Server) => runs.filter((r) => r.server === server)
   const mid = (server: Server, pick: (r: LoadRun) => number) => median(of(server).map(pick))
-  const ratio = mid('pixelflow', (r) => r.requestsPerSecond) / mid('bare', (r) => r.requestsPerSecond)
+  const ratio =
+    mid('pixelflow', (r) => r.requestsPerSecond) / mid('bare', (r) => r.requestsPerSecond)
   return {
     title: `Upload acceptance: ${(body.length / 1024 / 1024).toFixed(2)} MB JPEG, ${CONNECTIONS} connections, ${seconds} s × ${of('bare').length} runs per side`,
     rows: [

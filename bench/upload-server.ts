@@ -39,7 +39,11 @@ async function startPixelflow(dataDir: string): Promise<Server> {
   const pixelflow = await createPixelflow(benchConfig(dataDir), pino({ level: 'silent' }))
   const { key } = await pixelflow.deps.apiKeys.create('bench-owner')
   const url = await pixelflow.app.listen({ host: HOST, port: 0 })
-  return { url: `${url}/v1/images`, headers: { authorization: `Bearer ${key}` }, close: () => pixelflow.close() }
+  return {
+    url: `${url}/v1/images`,
+    headers: { authorization: `Bearer ${key}` },
+    close: () => pixelflow.close(),
+  }
 }
 
 async function startBare(dataDir: string): Promise<Server> {
@@ -49,7 +53,10 @@ async function startBare(dataDir: string): Promise<Server> {
   app.post('/upload', async (request, reply) => {
     const id = randomUUID()
     // flush: fsync before close, the same durability call our local-disk store makes.
-    await pipeline(request.body as Readable, createWriteStream(join(dataDir, id), { flags: 'wx', flush: true }))
+    await pipeline(
+      request.body as Readable,
+      createWriteStream(join(dataDir, id), { flags: 'wx', flush: true }),
+    )
     return reply.code(202).send({ id, status: 'queued' })
   })
   const url = await app.listen({ host: HOST, port: 0 })
@@ -58,11 +65,17 @@ async function startBare(dataDir: string): Promise<Server> {
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-upload-bench-'))
-  const server = process.env.BENCH_SERVER === 'pixelflow' ? await startPixelflow(dataDir) : await startBare(dataDir)
+  const server =
+    process.env.BENCH_SERVER === 'pixelflow'
+      ? await startPixelflow(dataDir)
+      : await startBare(dataDir)
   const cpu = process.cpuUsage()
   process.once('message', async () => {
     const used = process.cpuUsage(cpu)
-    const stopped: ServerStopped = { peakRssMb: peakRssMb(), cpuSeconds: (used.user + used.system) / 1e6 }
+    const stopped: ServerStopped = {
+      peakRssMb: peakRssMb(),
+      cpuSeconds: (used.user + used.system) / 1e6,
+    }
     await server.close()
     await rm(dataDir, { recursive: true, force: true })
     process.send!(stopped, () => process.exit(0))
@@ -71,5 +84,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1))
+  process.send!(
+    { error: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+    () => process.exit(1),
+  )
 })

@@ -15,7 +15,16 @@ import type { QueueDriver } from '../src/queue/queue.js'
 import { createPixelflow } from '../src/start/pixelflow.js'
 import { createImageProcessor } from '../src/worker/process-image.js'
 import { startWorker } from '../src/worker/run-worker.js'
-import { answerParent, benchConfig, type Elapsed, listPhotos, mimeOf, peakRssMb, startClock, warmUpSharp } from './support.js'
+import {
+  answerParent,
+  benchConfig,
+  type Elapsed,
+  listPhotos,
+  mimeOf,
+  peakRssMb,
+  startClock,
+  warmUpSharp,
+} from './support.js'
 
 export type Side = 'pixelflow' | 'naive' | 'decode-once'
 export interface SideRun extends Elapsed {
@@ -33,16 +42,26 @@ const maxWidth = Math.max(...presets.map((p) => p.width))
 /** The encoder options of src/worker/pipeline/encode.ts, written out again on purpose: a baseline must not share our code. */
 function encode(pipeline: Sharp, format: OutputFormatName): Sharp {
   if (format === 'webp') return pipeline.webp({ quality: quality.webp })
-  if (format === 'jpeg') return pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: quality.jpeg, mozjpeg: false, progressive: true })
+  if (format === 'jpeg')
+    return pipeline
+      .flatten({ background: '#ffffff' })
+      .jpeg({ quality: quality.jpeg, mozjpeg: false, progressive: true })
   throw new Error(`The baselines only make the default formats, not ${format}`)
 }
 
 /** (a) What most code does: one pipeline per variant, each decoding the file again. */
 async function naive(path: string): Promise<void> {
-  const variants = presets.flatMap((preset) => formats.map((format) => ({ width: preset.width, format })))
+  const variants = presets.flatMap((preset) =>
+    formats.map((format) => ({ width: preset.width, format })),
+  )
   await Promise.all(
     variants.map(({ width, format }) =>
-      encode(sharp(path, { autoOrient: true }).resize({ width, withoutEnlargement: true }).toColourspace('srgb'), format).toBuffer(),
+      encode(
+        sharp(path, { autoOrient: true })
+          .resize({ width, withoutEnlargement: true })
+          .toColourspace('srgb'),
+        format,
+      ).toBuffer(),
     ),
   )
 }
@@ -56,12 +75,20 @@ async function decodeOnce(path: string): Promise<void> {
     .toBuffer({ resolveWithObject: true })
   for (const preset of presets) {
     const width = Math.min(preset.width, info.width)
-    await Promise.all(formats.map((format) => encode(sharp(data, { raw: info }).resize({ width }), format).toBuffer()))
+    await Promise.all(
+      formats.map((format) =>
+        encode(sharp(data, { raw: info }).resize({ width }), format).toBuffer(),
+      ),
+    )
   }
 }
 
 /** `concurrency` lanes take photos off one list: what a worker with that many job slots does. */
-async function inLanes(photos: string[], concurrency: number, work: (path: string) => Promise<void>): Promise<void> {
+async function inLanes(
+  photos: string[],
+  concurrency: number,
+  work: (path: string) => Promise<void>,
+): Promise<void> {
   let next = 0
   const lane = async () => {
     while (next < photos.length) await work(photos[next++]!)
@@ -69,7 +96,11 @@ async function inLanes(photos: string[], concurrency: number, work: (path: strin
   await Promise.all(Array.from({ length: concurrency }, lane))
 }
 
-async function timeBaseline(photos: string[], concurrency: number, work: (path: string) => Promise<void>): Promise<Elapsed> {
+async function timeBaseline(
+  photos: string[],
+  concurrency: number,
+  work: (path: string) => Promise<void>,
+): Promise<Elapsed> {
   sharp.cache(false) // as createPixelflow does for the service
   await warmUpSharp()
   const clock = startClock()
@@ -93,8 +124,14 @@ async function timePixelflow(photos: string[], concurrency: number): Promise<Ela
     const ids: string[] = []
     for (const photo of photos) {
       const headers = { authorization: `Bearer ${key}`, 'content-type': mimeOf(photo) }
-      const response = await app.inject({ method: 'POST', url: '/v1/images', headers, payload: await readFile(photo) })
-      if (response.statusCode !== 202) throw new Error(`Upload of ${photo} answered ${response.statusCode}: ${response.body}`)
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/images',
+        headers,
+        payload: await readFile(photo),
+      })
+      if (response.statusCode !== 202)
+        throw new Error(`Upload of ${photo} answered ${response.statusCode}: ${response.body}`)
       ids.push(response.json<{ id: string }>().id)
     }
     await until(async () => (await deps.queue.stats()).visible === ids.length, 30_000)
@@ -118,14 +155,32 @@ async function timePixelflow(photos: string[], concurrency: number): Promise<Ela
     }
     const { metadata, store } = deps
     // The same handler as the service's worker role, cache invalidation included.
-    const handler = createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger, onChanged: pixelflow.invalidate })
+    const handler = createImageProcessor({
+      metadata,
+      store,
+      processing: config.processing,
+      limits: config.limits,
+      logger,
+      onChanged: pixelflow.invalidate,
+    })
     const clock = startClock()
-    const worker = startWorker({ queue, handler, concurrency, pollMs: config.worker.pollMs, leaseMs: config.queue.leaseMs, logger, metrics: deps.metrics })
-    const elapsed = await allAcked.then(() => clock.read()).finally(() => worker.stop(config.shutdownGraceMs))
+    const worker = startWorker({
+      queue,
+      handler,
+      concurrency,
+      pollMs: config.worker.pollMs,
+      leaseMs: config.queue.leaseMs,
+      logger,
+      metrics: deps.metrics,
+    })
+    const elapsed = await allAcked
+      .then(() => clock.read())
+      .finally(() => worker.stop(config.shutdownGraceMs))
 
     for (const id of ids) {
       const image = await deps.metadata.forImageId(id)?.getImage(id)
-      if (image?.status !== 'ready') throw new Error(`Image ${id} ended ${image?.status ?? 'missing'}, not ready`)
+      if (image?.status !== 'ready')
+        throw new Error(`Image ${id} ended ${image?.status ?? 'missing'}, not ready`)
     }
     return elapsed
   } finally {

@@ -7,7 +7,17 @@
  */
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { inRoundOrder, isMain, listPhotos, markdownTable, median, nextMessage, type PartResult, photoFolder, startChild } from './support.js'
+import {
+  inRoundOrder,
+  isMain,
+  listPhotos,
+  markdownTable,
+  median,
+  nextMessage,
+  type PartResult,
+  photoFolder,
+  startChild,
+} from './support.js'
 import type { Side, SideRun } from './worker-side.js'
 
 const SIDES: readonly Side[] = ['pixelflow', 'naive', 'decode-once']
@@ -20,13 +30,20 @@ const SIDE_FILE = fileURLToPath(new URL('./worker-side.ts', import.meta.url))
 /** Pixelflow's target: at least this share of the best raw-sharp throughput. */
 const TARGET_RATIO = 0.9
 
-export async function benchWorkers(folder: string, rounds = Number(process.env.BENCH_ROUNDS ?? 3)): Promise<PartResult> {
+export async function benchWorkers(
+  folder: string,
+  rounds = Number(process.env.BENCH_ROUNDS ?? 3),
+): Promise<PartResult> {
   const photos = listPhotos(folder)
   const concurrency = availableParallelism()
   const runs: SideRun[] = []
   for (let round = 0; round < Math.max(2, rounds); round++) {
     for (const side of inRoundOrder(SIDES, round)) {
-      const child = startChild(SIDE_FILE, { BENCH_SIDE: side, BENCH_FOLDER: folder, BENCH_CONCURRENCY: String(concurrency) })
+      const child = startChild(SIDE_FILE, {
+        BENCH_SIDE: side,
+        BENCH_FOLDER: folder,
+        BENCH_CONCURRENCY: String(concurrency),
+      })
       const run = await nextMessage<SideRun>(child, 240_000)
       runs.push(run)
       console.error(

@@ -31,19 +31,91 @@ function uuidKeys(): string[] {
 }
 
 const NON_ASCII = [
-  'Zoë', 'José', 'François', 'Ångström', 'Øresund', 'Straße', 'İstanbul', 'ıi', 'Łódź', 'Dvořák',
-  'Москва', 'Київ', 'Αθήνα', 'Ελληνικά', 'Tbilisi თბილისი', 'Հայաստան',
-  '東京', '北京', '日本語', 'ひらがな', 'カタカナ', '한국어', '서울', '𠜎𠜱𠝹', '中文 owner',
-  'नमस्ते', 'தமிழ்', 'สวัสดี', 'ລາວ', 'ကမ္ဘာ', 'አማርኛ', 'ᚠᚢᚦ',
-  'שלום', 'مرحبا', 'فارسی', 'user\u200Fשלום', 'abc\u202Eabc', 'עברית 123',
-  '🙂', '😀😃', '👍🏽', '👨\u200D👩\u200D👧\u200D👦', '🇫🇷', '🏳\uFE0F\u200D🌈', '𝄞', '𝕏', '🀄',
-  'e\u0301', 'a\u0308\u0304', 'Z\u0351\u0357\u0346a\u0310\u0352l\u0352g\u0344o', 'n\u0303',
-  '１２３', '١٢٣', '۱۲۳', '½', 'ﬁ', 'Ⅻ', '℃', '™', '€100', '£', '¥',
-  '\u00A0', '\u200B', '\uFEFFbom', '\u2028', '\uFFFD', '\uFFFF', '\u{10FFFF}', '\u{E0001}', '\u0080',
+  'Zoë',
+  'José',
+  'François',
+  'Ångström',
+  'Øresund',
+  'Straße',
+  'İstanbul',
+  'ıi',
+  'Łódź',
+  'Dvořák',
+  'Москва',
+  'Київ',
+  'Αθήνα',
+  'Ελληνικά',
+  'Tbilisi თბილისი',
+  'Հայաստան',
+  '東京',
+  '北京',
+  '日本語',
+  'ひらがな',
+  'カタカナ',
+  '한국어',
+  '서울',
+  '𠜎𠜱𠝹',
+  '中文 owner',
+  'नमस्ते',
+  'தமிழ்',
+  'สวัสดี',
+  'ລາວ',
+  'ကမ္ဘာ',
+  'አማርኛ',
+  'ᚠᚢᚦ',
+  'שלום',
+  'مرحبا',
+  'فارسی',
+  'user\u200Fשלום',
+  'abc\u202Eabc',
+  'עברית 123',
+  '🙂',
+  '😀😃',
+  '👍🏽',
+  '👨\u200D👩\u200D👧\u200D👦',
+  '🇫🇷',
+  '🏳\uFE0F\u200D🌈',
+  '𝄞',
+  '𝕏',
+  '🀄',
+  'e\u0301',
+  'a\u0308\u0304',
+  'Z\u0351\u0357\u0346a\u0310\u0352l\u0352g\u0344o',
+  'n\u0303',
+  '１２３',
+  '١٢٣',
+  '۱۲۳',
+  '½',
+  'ﬁ',
+  'Ⅻ',
+  '℃',
+  '™',
+  '€100',
+  '£',
+  '¥',
+  '\u00A0',
+  '\u200B',
+  '\uFEFFbom',
+  '\u2028',
+  '\uFFFD',
+  '\uFFFF',
+  '\u{10FFFF}',
+  '\u{E0001}',
+  '\u0080',
 ]
 
 /** Same word, two normal forms: different bytes, so different keys (no silent normalisation). */
-const NORMAL_FORM_WORDS = ['café', 'Zoë', 'résumé', 'Ångström', 'Việt Nam', 'naïve', '한국어', 'がぎぐ', 'Åsa']
+const NORMAL_FORM_WORDS = [
+  'café',
+  'Zoë',
+  'résumé',
+  'Ångström',
+  'Việt Nam',
+  'naïve',
+  '한국어',
+  'がぎぐ',
+  'Åsa',
+]
 
 function normalFormKeys(): string[] {
   return NORMAL_FORM_WORDS.flatMap((word) => [word.normalize('NFC'), word.normalize('NFD')])
@@ -51,7 +123,22 @@ function normalFormKeys(): string[] {
 
 /** Syllables of several scripts plus a counter, like real names. */
 function generatedNameKeys(): string[] {
-  const syllables = ['ka', 'ré', 'zö', 'ми', 'ла', 'κα', '東', '京', 'ना', 'سا', 'שׁ', '서', '🙂', '𝄞']
+  const syllables = [
+    'ka',
+    'ré',
+    'zö',
+    'ми',
+    'ла',
+    'κα',
+    '東',
+    '京',
+    'ना',
+    'سا',
+    'שׁ',
+    '서',
+    '🙂',
+    '𝄞',
+  ]
   const next = prng(0x5eed_0002)
   return Array.from({ length: 150 }, (_, i) => {
     const length = 1 + (next() % 4)
@@ -73,8 +160,26 @@ function lengthKeys(): string[] {
 }
 
 function ownerLikeKeys(): string[] {
-  const named = ['alice', 'bob', 'alice@example.com', 'auth0|5f7c8ec7c33c6c004bbafe82', 'tenant:acme']
-  const special = ['', ' ', '  ', '\t', '\n', '\r\n', '\u0000', 'a\u0000b', '\u007F', '"quoted"', '\\']
+  const named = [
+    'alice',
+    'bob',
+    'alice@example.com',
+    'auth0|5f7c8ec7c33c6c004bbafe82',
+    'tenant:acme',
+  ]
+  const special = [
+    '',
+    ' ',
+    '  ',
+    '\t',
+    '\n',
+    '\r\n',
+    '\u0000',
+    'a\u0000b',
+    '\u007F',
+    '"quoted"',
+    '\\',
+  ]
   const users = Array.from({ length: 100 }, (_, i) => `user-${i}`)
   return [...special, ...named, ...users]
 }
@@ -89,7 +194,10 @@ function jsonString(key: string): string {
 }
 
 function escapeCodePoint(ch: string): string {
-  return Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')
+  return Array.from(
+    { length: ch.length },
+    (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`,
+  ).join('')
 }
 
 function entryLine(key: string): string {
@@ -99,8 +207,13 @@ function entryLine(key: string): string {
 
 function allKeys(): string[] {
   const keys = [
-    ...ownerLikeKeys(), ...integerKeys(), ...uuidKeys(), ...NON_ASCII, ...normalFormKeys(),
-    ...generatedNameKeys(), ...lengthKeys(),
+    ...ownerLikeKeys(),
+    ...integerKeys(),
+    ...uuidKeys(),
+    ...NON_ASCII,
+    ...normalFormKeys(),
+    ...generatedNameKeys(),
+    ...lengthKeys(),
   ]
   // UTF-8 of a lone surrogate is undefined (TextEncoder substitutes U+FFFD), so none may appear.
   const lone = keys.find((key) => /\p{Cs}/u.test(key))

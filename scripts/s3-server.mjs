@@ -25,7 +25,9 @@ const url = `http://127.0.0.1:${port}`
 // CreateBucket, path-style (fauxqs checks no signature); idempotent.
 const created = await fetch(`${url}/${bucket}`, { method: 'PUT' })
 if (!created.ok) {
-  console.error(`s3-server: creating bucket ${bucket} failed: ${created.status} ${await created.text()}`)
+  console.error(
+    `s3-server: creating bucket ${bucket} failed: ${created.status} ${await created.text()}`,
+  )
   await app.close()
   process.exit(1)
 }
@@ -34,6 +36,9 @@ console.log(`s3-server ready: ${url} bucket=${bucket} (fauxqs, in memory)`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    app.close().then(() => process.exit(0), () => process.exit(1))
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
   })
 }

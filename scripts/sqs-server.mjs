@@ -21,7 +21,9 @@ const app = buildApp({ logger: false })
 try {
   await app.listen({ host: '127.0.0.1', port })
 } catch (error) {
-  console.error(`sqs-server: cannot listen on 127.0.0.1:${port}: ${error instanceof Error ? error.message : error}`)
+  console.error(
+    `sqs-server: cannot listen on 127.0.0.1:${port}: ${error instanceof Error ? error.message : error}`,
+  )
   process.exit(1)
 }
 
@@ -29,6 +31,9 @@ console.log(`sqs-server ready: http://127.0.0.1:${port} (fauxqs, in memory)`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    app.close().then(() => process.exit(0), () => process.exit(1))
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
   })
 }

@@ -8,12 +8,12 @@ import { AppError } from '../errors/index.js'
 import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
+import { listAllImages } from './routes/admin/list-all-images.js'
 import { getVariant } from './routes/delivery/get-variant.js'
 import { health } from './routes/health/health.js'
 import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
-import { listAllImages } from './routes/admin/list-all-images.js'
 import { uploadImage } from './routes/images/upload-image.js'
 import { ImageView, Problem } from './schemas.js'
 import { securityHeaders } from './security-headers.js'
@@ -38,7 +38,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandling(app)
   app.addSchema(ImageView)
   app.addSchema(Problem)
-  await app.register(cors, { origin: corsOrigin(deps.http.corsOrigins), exposedHeaders: EXPOSED_HEADERS, maxAge: 600 })
+  await app.register(cors, {
+    origin: corsOrigin(deps.http.corsOrigins),
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  })
   await app.register(swagger, { openapi: OPENAPI })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   health(app, deps)
@@ -52,7 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(multipart)
       v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
       v1.addHook('onRequest', deps.rateLimits.perOwner)
-      for (const route of [uploadImage, getImage, listImages, deleteImage, listAllImages]) route(v1, deps)
+      for (const route of [uploadImage, getImage, listImages, deleteImage, listAllImages])
+        route(v1, deps)
     },
     { prefix: '/v1' },
   )
@@ -60,13 +65,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 const OPENAPI = {
-  info: { title: 'Pixelflow', version: '1', description: 'Image upload and processing: upload → 202 → variants → CDN-ready delivery' },
-  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'An API key (pf_…) or a JWT' } } },
+  info: {
+    title: 'Pixelflow',
+    version: '1',
+    description: 'Image upload and processing: upload → 202 → variants → CDN-ready delivery',
+  },
+  components: {
+    securitySchemes: {
+      bearer: {
+        type: 'http' as const,
+        scheme: 'bearer',
+        description: 'An API key (pf_…) or a JWT',
+      },
+    },
+  },
   security: [{ bearer: [] }],
 }
 
 /** Headers a browser client may read across origins. */
-const EXPOSED_HEADERS = ['location', 'etag', 'x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy', 'content-range']
+const EXPOSED_HEADERS = [
+  'location',
+  'etag',
+  'x-request-id',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+  'content-range',
+]
 
 /** '*' allows any origin (safe: credentials are bearer tokens, never cookies); otherwise an exact list. */
 function corsOrigin(origins: readonly string[]): string | string[] {
@@ -79,7 +104,8 @@ function refuseWhileClosing(app: FastifyInstance): void {
     closing = true
   })
   app.addHook('onRequest', async () => {
-    if (closing) throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance')
+    if (closing)
+      throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance')
   })
 }
 

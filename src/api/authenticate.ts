@@ -17,15 +17,22 @@ declare module 'fastify' {
  * onRequest hook for /v1: a valid credential (401 otherwise) that carries the route's scope (403
  * otherwise). A failed attempt spends from the caller's IP limit, so keys cannot be guessed at speed.
  */
-export function authenticate(authenticator: Authenticator, onFailure: (request: FastifyRequest, reply: FastifyReply) => Promise<void>) {
+export function authenticate(
+  authenticator: Authenticator,
+  onFailure: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const principal = await authenticator(request.headers.authorization).catch(async (error: unknown) => {
-      await onFailure(request, reply)
-      throw error
-    })
+    const principal = await authenticator(request.headers.authorization).catch(
+      async (error: unknown) => {
+        await onFailure(request, reply)
+        throw error
+      },
+    )
     const scope = request.routeOptions.config.scope
-    if (!scope) throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no scope`)
-    if (!hasScope(principal, scope)) throw new AppError('INSUFFICIENT_SCOPE', `This request needs the ${scope} scope`)
+    if (!scope)
+      throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no scope`)
+    if (!hasScope(principal, scope))
+      throw new AppError('INSUFFICIENT_SCOPE', `This request needs the ${scope} scope`)
     request.principal = principal
   }
 }

@@ -11,11 +11,19 @@ export function installErrorHandling(app: FastifyInstance): void {
     sendProblem(reply, request, error)
   })
   app.setNotFoundHandler((request, reply) => {
-    sendProblem(reply, request, new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`))
+    sendProblem(
+      reply,
+      request,
+      new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`),
+    )
   })
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  error: AppError,
+): FastifyReply {
   if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer')
   return reply
     .code(error.statusCode)

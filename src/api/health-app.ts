@@ -7,7 +7,9 @@ import { health } from './routes/health/health.js'
  * The HTTP face of a process without the API (`pixelflow worker`, `pixelflow relay`): only
  * /healthz, /readyz and /metrics, so orchestrators and Prometheus treat every role alike.
  */
-export async function buildHealthApp(deps: Pick<AppDeps, 'readiness' | 'metrics' | 'logger'>): Promise<FastifyInstance> {
+export async function buildHealthApp(
+  deps: Pick<AppDeps, 'readiness' | 'metrics' | 'logger'>,
+): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger })
   installErrorHandling(app)
   health(app, deps)

@@ -26,9 +26,15 @@ export function toAppError(error: unknown): { error: AppError; internal: boolean
   const status = (error as { statusCode?: unknown } | null)?.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message = error instanceof Error ? error.message : 'Bad request'
-    return { error: new AppError(BY_STATUS[status] ?? 'BAD_REQUEST', message, { cause: error }), internal: false }
+    return {
+      error: new AppError(BY_STATUS[status] ?? 'BAD_REQUEST', message, { cause: error }),
+      internal: false,
+    }
   }
-  return { error: new AppError('INTERNAL', 'An internal error occurred', { cause: error }), internal: true }
+  return {
+    error: new AppError('INTERNAL', 'An internal error occurred', { cause: error }),
+    internal: true,
+  }
 }
 
 export function problemOf(error: AppError, instance?: string, requestId?: string): Problem {
@@ -37,7 +43,10 @@ export function problemOf(error: AppError, instance?: string, requestId?: string
     title: STATUS_CODES[error.statusCode] ?? 'Error',
     status: error.statusCode,
     // A 5xx never shows its internals: the cause goes to the log, not to the client.
-    detail: error.statusCode >= 500 && error.code === 'INTERNAL' ? 'An internal error occurred' : error.message,
+    detail:
+      error.statusCode >= 500 && error.code === 'INTERNAL'
+        ? 'An internal error occurred'
+        : error.message,
     code: error.code,
     ...(instance ? { instance } : {}),
     ...(requestId ? { requestId } : {}),

@@ -17,15 +17,28 @@ declare module 'fastify' {
 const UPLOAD_SLOT_TTL_MS = 10 * 60_000
 
 export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) {
-  const rule = (name: string, limit: number): RateLimitRule | null => (limit > 0 ? { name, limit, windowMs: config.windowMs } : null)
-  const rules = { read: rule('reads', config.reads), upload: rule('uploads', config.uploads), anonymous: rule('anonymous', config.anonymous) }
+  const rule = (name: string, limit: number): RateLimitRule | null =>
+    limit > 0 ? { name, limit, windowMs: config.windowMs } : null
+  const rules = {
+    read: rule('reads', config.reads),
+    upload: rule('uploads', config.uploads),
+    anonymous: rule('anonymous', config.anonymous),
+  }
 
   /** Spends one unit of `rule` for `key`, sets the RateLimit headers, and refuses with 429 when none is left. */
-  async function spend(reply: FastifyReply, rule: RateLimitRule | null, key: string): Promise<void> {
+  async function spend(
+    reply: FastifyReply,
+    rule: RateLimitRule | null,
+    key: string,
+  ): Promise<void> {
     if (!rule) return
     const decision = await limiter.consume(key, rule)
     reply.headers(rateLimitHeaders(rule, decision))
-    if (!decision.allowed) throw new AppError('RATE_LIMITED', `Too many requests: the ${rule.name} limit is ${rule.limit} per ${rule.windowMs / 1000} s`)
+    if (!decision.allowed)
+      throw new AppError(
+        'RATE_LIMITED',
+        `Too many requests: the ${rule.name} limit is ${rule.limit} per ${rule.windowMs / 1000} s`,
+      )
   }
 
   return {
@@ -33,17 +46,27 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
     async perOwner(request: FastifyRequest, reply: FastifyReply): Promise<void> {
       const ownerId = request.principal?.ownerId
       const rateClass = request.routeOptions.config.rateClass
-      if (!ownerId || !rateClass) throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no rate class`)
+      if (!ownerId || !rateClass)
+        throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no rate class`)
       await spend(reply, rules[rateClass], `owner:${ownerId}`)
       if (rateClass !== 'upload' || config.concurrentUploads === 0) return
-      const slot = await limiter.acquire(`uploads:${ownerId}`, config.concurrentUploads, UPLOAD_SLOT_TTL_MS)
-      if (!slot.acquired) throw new AppError('RATE_LIMITED', `At most ${config.concurrentUploads} uploads at once per owner`)
+      const slot = await limiter.acquire(
+        `uploads:${ownerId}`,
+        config.concurrentUploads,
+        UPLOAD_SLOT_TTL_MS,
+      )
+      if (!slot.acquired)
+        throw new AppError(
+          'RATE_LIMITED',
+          `At most ${config.concurrentUploads} uploads at once per owner`,
+        )
       // Freed when the response is sent or the client goes away, whichever comes first.
       reply.raw.once('close', () => void slot.release().catch(() => {}))
     },
 
     /** Per client IP, for routes without credentials and for failed authentication (guessing keys). */
-    perIp: (request: FastifyRequest, reply: FastifyReply) => spend(reply, rules.anonymous, `ip:${request.ip}`),
+    perIp: (request: FastifyRequest, reply: FastifyReply) =>
+      spend(reply, rules.anonymous, `ip:${request.ip}`),
   }
 }
 

@@ -4,9 +4,12 @@ import { Type } from '@sinclair/typebox'
  * Route schemas: Fastify validates requests with them, serialises responses through them (so an
  * internal field can never leak), and @fastify/swagger turns them into /openapi.json.
  */
-export const IdParams = Type.Object({ id: Type.String({ maxLength: 64, description: 'Image id (29 characters)' }) })
+export const IdParams = Type.Object({
+  id: Type.String({ maxLength: 64, description: 'Image id (29 characters)' }),
+})
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()])
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) =>
+  Type.Union([schema, Type.Null()])
 
 export const VariantView = Type.Object({
   name: Type.String(),
@@ -35,7 +38,9 @@ export const ImageView = Type.Object(
     updatedAt: Type.String({ format: 'date-time' }),
     variants: Type.Array(VariantView),
     links: Type.Object({ self: Type.String() }),
-    ownerId: Type.Optional(Type.String({ description: 'Only in the admin listing, which spans owners' })),
+    ownerId: Type.Optional(
+      Type.String({ description: 'Only in the admin listing, which spans owners' }),
+    ),
   },
   { $id: 'Image' },
 )
@@ -43,7 +48,9 @@ export const ImageView = Type.Object(
 /** Keyset pagination: `cursor` is the previous page's nextCursor (the last id it showed). */
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
+  cursor: Type.Optional(
+    Type.String({ maxLength: 64, description: 'nextCursor of the previous page' }),
+  ),
 })
 
 export const ImagePage = Type.Object({

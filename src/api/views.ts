@@ -2,8 +2,19 @@ import type { Image, Variant } from '../images/model.js'
 import type { UrlSigner } from '../images/signed-urls.js'
 
 /** URL extension of each stored format: `.jpg` is what people and CDNs expect. */
-export const URL_EXTENSION: Record<string, string> = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' }
-export const FORMAT_OF_EXTENSION: Record<string, string> = { jpg: 'jpeg', jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png' }
+export const URL_EXTENSION: Record<string, string> = {
+  jpeg: 'jpg',
+  webp: 'webp',
+  avif: 'avif',
+  png: 'png',
+}
+export const FORMAT_OF_EXTENSION: Record<string, string> = {
+  jpg: 'jpeg',
+  jpeg: 'jpeg',
+  webp: 'webp',
+  avif: 'avif',
+  png: 'png',
+}
 
 export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
   return `/i/${imageId}/${variant.name}.${URL_EXTENSION[variant.format] ?? variant.format}`
@@ -54,9 +65,18 @@ export function imageView(image: Image, links: Links) {
 }
 
 /** A listing page with its cursor and next link; `withOwner` for listings that span owners. */
-export function pageView(page: { images: Image[]; next: string | null }, limit: number, links: Links, path?: string, withOwner = false) {
+export function pageView(
+  page: { images: Image[]; next: string | null },
+  limit: number,
+  links: Links,
+  path?: string,
+  withOwner = false,
+) {
   return {
-    items: page.images.map((image) => ({ ...imageView(image, links), ...(withOwner ? { ownerId: image.ownerId } : {}) })),
+    items: page.images.map((image) => ({
+      ...imageView(image, links),
+      ...(withOwner ? { ownerId: image.ownerId } : {}),
+    })),
     nextCursor: page.next,
     links: page.next ? { next: links.list(`limit=${limit}&cursor=${page.next}`, path) } : {},
   }

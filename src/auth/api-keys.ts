@@ -17,12 +17,24 @@ export interface KeyInfo {
  * as safe and keeps per-request verification cheap.
  */
 export function createApiKeys(db: Kysely<ControlDb>) {
-  async function create(ownerId: string, scopes: readonly Scope[] = DEFAULT_SCOPES, now = Date.now()) {
-    if (!ownerId || ownerId.length > 255) throw new Error('An owner id of 1 to 255 characters is required')
+  async function create(
+    ownerId: string,
+    scopes: readonly Scope[] = DEFAULT_SCOPES,
+    now = Date.now(),
+  ) {
+    if (!ownerId || ownerId.length > 255)
+      throw new Error('An owner id of 1 to 255 characters is required')
     if (scopes.length === 0) throw new Error(`At least one scope is required`)
     const id = randomBytes(9).toString('base64url')
     const secret = randomBytes(32).toString('base64url')
-    const row = { id, owner_id: ownerId, secret_hash: digest(secret), scopes: scopes.join(' '), created_at: now, revoked_at: null }
+    const row = {
+      id,
+      owner_id: ownerId,
+      secret_hash: digest(secret),
+      scopes: scopes.join(' '),
+      created_at: now,
+      revoked_at: null,
+    }
     await db.insertInto('api_keys').values(row).execute()
     return { id, key: `pf_${id}_${secret}` }
   }
@@ -34,21 +46,45 @@ export function createApiKeys(db: Kysely<ControlDb>) {
       let query = db.selectFrom('api_keys').selectAll()
       if (ownerId) query = query.where('owner_id', '=', ownerId)
       const rows = await query.orderBy('created_at').execute()
-      return rows.map((r) => ({ id: r.id, ownerId: r.owner_id, scopes: parseScopes(r.scopes), createdAt: Number(r.created_at), revokedAt: r.revoked_at === null ? null : Number(r.revoked_at) }))
+      return rows.map((r) => ({
+        id: r.id,
+        ownerId: r.owner_id,
+        scopes: parseScopes(r.scopes),
+        createdAt: Number(r.created_at),
+        revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+      }))
     },
 
     /** Stops a key at once. Returns false for an unknown or already revoked key. */
     async revoke(id: string, now = Date.now()): Promise<boolean> {
-      const result = await db.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst()
+      const result = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
       return Number(result.numUpdatedRows) === 1
     },
 
     /** A new key with the same owner and scopes; the old one keeps working for `graceMs`, so clients can switch. */
-    async rotate(id: string, graceMs: number, now = Date.now()): Promise<{ id: string; key: string } | null> {
-      const old = await db.selectFrom('api_keys').selectAll().where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst()
+    async rotate(
+      id: string,
+      graceMs: number,
+      now = Date.now(),
+    ): Promise<{ id: string; key: string } | null> {
+      const old = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
       if (!old) return null
       const fresh = await create(old.owner_id, parseScopes(old.scopes), now)
-      await db.updateTable('api_keys').set({ revoked_at: now + graceMs }).where('id', '=', id).execute()
+      await db
+        .updateTable('api_keys')
+        .set({ revoked_at: now + graceMs })
+        .where('id', '=', id)
+        .execute()
       return fresh
     },
 
@@ -56,10 +92,19 @@ export function createApiKeys(db: Kysely<ControlDb>) {
       const match = /^pf_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/.exec(key)
       if (!match) return null
       const [, id, secret] = match as unknown as [string, string, string]
-      const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+      const row = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst()
       if (!row || (row.revoked_at !== null && Number(row.revoked_at) <= now)) return null
-      const equal = timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(digest(secret), 'hex'))
-      return equal ? { ownerId: row.owner_id, scopes: parseScopes(row.scopes), via: 'api-key', keyId: row.id } : null
+      const equal = timingSafeEqual(
+        Buffer.from(row.secret_hash, 'hex'),
+        Buffer.from(digest(secret), 'hex'),
+      )
+      return equal
+        ? { ownerId: row.owner_id, scopes: parseScopes(row.scopes), via: 'api-key', keyId: row.id }
+        : null
     },
   }
 }

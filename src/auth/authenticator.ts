@@ -11,7 +11,11 @@ export function createAuthenticator(apiKeys: ApiKeys, config: AuthConfig): Authe
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
-    if (!match) throw new AppError('UNAUTHENTICATED', 'An API key or token is required (Authorization: Bearer <credential>)')
+    if (!match)
+      throw new AppError(
+        'UNAUTHENTICATED',
+        'An API key or token is required (Authorization: Bearer <credential>)',
+      )
     const credential = match[1]!
     if (credential.startsWith('pf_')) {
       const principal = await apiKeys.verify(credential)

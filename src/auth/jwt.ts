@@ -11,9 +11,15 @@ type JwtConfig = NonNullable<AuthConfig['jwt']>
  * the owner from a configurable claim; scopes from `scope` (space-separated) or `scp` (array).
  */
 export function createJwtVerifier(config: JwtConfig) {
-  const key = config.secret ? new TextEncoder().encode(config.secret) : createRemoteJWKSet(new URL(config.jwksUrl as string))
+  const key = config.secret
+    ? new TextEncoder().encode(config.secret)
+    : createRemoteJWKSet(new URL(config.jwksUrl as string))
   const algorithms = config.secret ? ['HS256'] : ['RS256', 'ES256']
-  const options = { algorithms, ...(config.issuer ? { issuer: config.issuer } : {}), ...(config.audience ? { audience: config.audience } : {}) }
+  const options = {
+    algorithms,
+    ...(config.issuer ? { issuer: config.issuer } : {}),
+    ...(config.audience ? { audience: config.audience } : {}),
+  }
 
   return async (token: string): Promise<Principal> => {
     const payload = await verifyOrExplain(token, key, options)
@@ -22,16 +28,28 @@ export function createJwtVerifier(config: JwtConfig) {
       throw new AppError('UNAUTHENTICATED', `The token has no usable "${config.ownerClaim}" claim`)
     }
     const named = payload.scope ?? payload.scp
-    return { ownerId, scopes: named === undefined ? DEFAULT_SCOPES : parseScopes(named), via: 'jwt' }
+    return {
+      ownerId,
+      scopes: named === undefined ? DEFAULT_SCOPES : parseScopes(named),
+      via: 'jwt',
+    }
   }
 }
 
-async function verifyOrExplain(token: string, key: Parameters<typeof jwtVerify>[1], options: object): Promise<JWTPayload> {
+async function verifyOrExplain(
+  token: string,
+  key: Parameters<typeof jwtVerify>[1],
+  options: object,
+): Promise<JWTPayload> {
   try {
     return (await jwtVerify(token, key as never, options)).payload
   } catch (error) {
-    if (error instanceof errors.JWTExpired) throw new AppError('UNAUTHENTICATED', 'The token has expired', { cause: error })
-    if (error instanceof errors.JWTClaimValidationFailed) throw new AppError('UNAUTHENTICATED', `The token's ${error.claim} claim is not accepted`, { cause: error })
+    if (error instanceof errors.JWTExpired)
+      throw new AppError('UNAUTHENTICATED', 'The token has expired', { cause: error })
+    if (error instanceof errors.JWTClaimValidationFailed)
+      throw new AppError('UNAUTHENTICATED', `The token's ${error.claim} claim is not accepted`, {
+        cause: error,
+      })
     if (error instanceof errors.JOSEError && !(error instanceof errors.JWKSTimeout)) {
       throw new AppError('UNAUTHENTICATED', 'The token is not valid', { cause: error })
     }

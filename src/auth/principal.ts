@@ -19,6 +19,10 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
 
 /** "images:read images:write" or ["images:read"] → known scopes; unknown ones are dropped, not trusted. */
 export function parseScopes(value: unknown): Scope[] {
-  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : []
+  const items = Array.isArray(value)
+    ? value
+    : typeof value === 'string'
+      ? value.split(/[\s,]+/)
+      : []
   return items.filter((item): item is Scope => (SCOPES as readonly string[]).includes(item))
 }

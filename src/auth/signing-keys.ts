@@ -12,10 +12,21 @@ const SETTING = 'url_signing_key'
  * without configuration and its URLs survive restarts. Every process sharing the control
  * database shares the key.
  */
-export async function resolveSigningKeys(config: DeliveryConfig, control: Kysely<ControlDb>): Promise<SigningKey[]> {
+export async function resolveSigningKeys(
+  config: DeliveryConfig,
+  control: Kysely<ControlDb>,
+): Promise<SigningKey[]> {
   if (config.signingKeys.length > 0) return [...config.signingKeys]
   const generated = randomBytes(32).toString('base64url')
-  await control.insertInto('settings').values({ key: SETTING, value: generated }).onConflict((oc) => oc.column('key').doNothing()).execute()
-  const row = await control.selectFrom('settings').select('value').where('key', '=', SETTING).executeTakeFirstOrThrow()
+  await control
+    .insertInto('settings')
+    .values({ key: SETTING, value: generated })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute()
+  const row = await control
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', SETTING)
+    .executeTakeFirstOrThrow()
   return [{ kid: 'local', secret: row.value }]
 }

@@ -9,7 +9,10 @@ export interface CacheHooks {
 }
 
 /** Async because the Redis driver imports ioredis lazily and waits briefly for its subscription. */
-export async function createCache<V>(config: CacheConfig, hooks: CacheHooks = {}): Promise<Cache<V>> {
+export async function createCache<V>(
+  config: CacheConfig,
+  hooks: CacheHooks = {},
+): Promise<Cache<V>> {
   switch (config.driver) {
     case 'memory':
       return createMemoryCache<V>({ maxEntries: config.maxEntries, ttlMs: config.ttlMs })

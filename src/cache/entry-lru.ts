@@ -13,7 +13,11 @@ export interface Entry<V> {
 export type FetchOptions<V, C> = LRUCache.FetcherFetchOptions<string, Entry<V>, C>
 
 /** Produces the entry for a miss; `undefined` caches nothing. May lower `options.ttl`. */
-export type Fill<V, C> = (key: string, context: C, options: FetchOptions<V, C>) => Promise<Entry<V> | undefined>
+export type Fill<V, C> = (
+  key: string,
+  context: C,
+  options: FetchOptions<V, C>,
+) => Promise<Entry<V> | undefined>
 
 /**
  * An LRU whose `fetch` is the single-flight: concurrent fetches of one key share one `fill`.
@@ -24,11 +28,15 @@ export type Fill<V, C> = (key: string, context: C, options: FetchOptions<V, C>) 
  * abort emptied (or replaced) that slot. So a load that raced an invalidation is returned but
  * never cached: that is the local half of the stale-write guard.
  */
-export function createEntryLru<V, C>(options: LruOptions, fill: Fill<V, C>): LRUCache<string, Entry<V>, C> {
+export function createEntryLru<V, C>(
+  options: LruOptions,
+  fill: Fill<V, C>,
+): LRUCache<string, Entry<V>, C> {
   return new LRUCache<string, Entry<V>, C>({
     max: options.maxEntries,
     ttl: options.ttlMs,
     ignoreFetchAbort: true,
-    fetchMethod: (key, _stale, { context, options: fetchOptions }) => fill(key, context, fetchOptions),
+    fetchMethod: (key, _stale, { context, options: fetchOptions }) =>
+      fill(key, context, fetchOptions),
   })
 }

@@ -33,7 +33,10 @@ export async function runCli(config: Config, command: string, args: string[]): P
       case 'keys':
         return await keys(deps, args)
       case 'migrate':
-        return print(`Migrated ${deps.metadata.shards().length} shards and the control database.`, 0)
+        return print(
+          `Migrated ${deps.metadata.shards().length} shards and the control database.`,
+          0,
+        )
       case 'dead':
         return await dead(deps, args)
       case 'shards':
@@ -49,21 +52,28 @@ export async function runCli(config: Config, command: string, args: string[]): P
 type Deps = Awaited<ReturnType<typeof openDeps>>
 
 async function keys(deps: Deps, args: string[]): Promise<number> {
-  const options = { owner: { type: 'string' }, scopes: { type: 'string' }, 'grace-seconds': { type: 'string' } } as const
+  const options = {
+    owner: { type: 'string' },
+    scopes: { type: 'string' },
+    'grace-seconds': { type: 'string' },
+  } as const
   const { positionals, values } = parseArgs({ args, options, allowPositionals: true })
   const [action, id] = positionals
   switch (action) {
     case 'create': {
       if (!values.owner) return print(USAGE, 2)
       const scopes = values.scopes === undefined ? undefined : parseScopes(values.scopes)
-      if (scopes?.length === 0) return print(`Unknown scopes: ${values.scopes} (known: ${SCOPES.join(', ')})`, 2)
+      if (scopes?.length === 0)
+        return print(`Unknown scopes: ${values.scopes} (known: ${SCOPES.join(', ')})`, 2)
       return print((await deps.apiKeys.create(values.owner, scopes)).key, 0)
     }
     case 'list':
       return print(JSON.stringify(await deps.apiKeys.list(values.owner), null, 2), 0)
     case 'revoke':
       if (!id) return print(USAGE, 2)
-      return (await deps.apiKeys.revoke(id)) ? print(`Revoked ${id}`, 0) : print(`No active key ${id}`, 1)
+      return (await deps.apiKeys.revoke(id))
+        ? print(`Revoked ${id}`, 0)
+        : print(`No active key ${id}`, 1)
     case 'rotate': {
       if (!id) return print(USAGE, 2)
       const fresh = await deps.apiKeys.rotate(id, Number(values['grace-seconds'] ?? 86_400) * 1000)
@@ -75,10 +85,16 @@ async function keys(deps: Deps, args: string[]): Promise<number> {
 }
 
 async function dead(deps: Deps, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, options: { limit: { type: 'string' } }, allowPositionals: true })
+  const { positionals, values } = parseArgs({
+    args,
+    options: { limit: { type: 'string' } },
+    allowPositionals: true,
+  })
   const [action, id] = positionals
-  if (action === 'list') return print(JSON.stringify(await deps.queue.listDead(Number(values.limit ?? 50)), null, 2), 0)
-  if (action === 'redrive' && id) return print((await deps.queue.redrive(id)) ? `Redriven ${id}` : `No dead job ${id}`, 0)
+  if (action === 'list')
+    return print(JSON.stringify(await deps.queue.listDead(Number(values.limit ?? 50)), null, 2), 0)
+  if (action === 'redrive' && id)
+    return print((await deps.queue.redrive(id)) ? `Redriven ${id}` : `No dead job ${id}`, 0)
   return print(USAGE, 2)
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { BUCKET_COUNT } from '../metadata/bucket.js'
-import type { BucketMove } from '../metadata/rebalance-plan.js'
 import { createMover } from '../metadata/mover.js'
+import type { BucketMove } from '../metadata/rebalance-plan.js'
 import { redact } from '../metadata/shard-set.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 
@@ -18,7 +18,11 @@ export const SHARDS_USAGE = `  shards status [--json]         buckets, rows and 
 type Out = (line: string) => void
 
 /** `pixelflow shards …`: the operator's view of the directory and the online moves. */
-export async function shardsCommand(metadata: ShardedMetadata, args: string[], out: Out): Promise<number> {
+export async function shardsCommand(
+  metadata: ShardedMetadata,
+  args: string[],
+  out: Out,
+): Promise<number> {
   const options = {
     json: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
@@ -35,11 +39,21 @@ export async function shardsCommand(metadata: ShardedMetadata, args: string[], o
       return status(metadata, values.json ?? false, out)
     case 'add':
       if (!url) return usage(out)
-      out(`Registered shard ${await metadata.addShard(url)} (${redact(url)}), migrated and holding no buckets yet.`)
+      out(
+        `Registered shard ${await metadata.addShard(url)} (${redact(url)}), migrated and holding no buckets yet.`,
+      )
       out('Run `pixelflow shards rebalance` to give it its share.')
       return 0
     case 'rebalance':
-      return rebalance(metadata, { dryRun: values['dry-run'] ?? false, maxMoves: count(values['max-moves']), parallel: count(values.parallel) }, out)
+      return rebalance(
+        metadata,
+        {
+          dryRun: values['dry-run'] ?? false,
+          maxMoves: count(values['max-moves']),
+          parallel: count(values.parallel),
+        },
+        out,
+      )
     case 'move':
       if (!values.owner || values.to === undefined) return usage(out)
       return moveOwner(metadata, values.owner, Number(values.to), out)
@@ -53,27 +67,56 @@ export async function shardsCommand(metadata: ShardedMetadata, args: string[], o
 
 async function status(metadata: ShardedMetadata, json: boolean, out: Out): Promise<number> {
   const directory = await metadata.refresh()
-  const [reports, moves] = await Promise.all([metadata.stats(), metadata.directoryStore.moves.list()])
+  const [reports, moves] = await Promise.all([
+    metadata.stats(),
+    metadata.directoryStore.moves.list(),
+  ])
   const buckets = new Map<number, number>()
   for (const shard of directory.shardOf) buckets.set(shard, (buckets.get(shard) ?? 0) + 1)
   const shards = reports.map((r) => ({ ...r, url: redact(r.url), buckets: buckets.get(r.id) ?? 0 }))
   const unfinished = moves.filter((m) => m.phase !== 'done')
   if (json) {
-    out(JSON.stringify({ epoch: directory.epoch, strategy: directory.strategy, shards, moves: unfinished }, null, 2))
+    out(
+      JSON.stringify(
+        { epoch: directory.epoch, strategy: directory.strategy, shards, moves: unfinished },
+        null,
+        2,
+      ),
+    )
     return 0
   }
-  out(`Directory epoch ${directory.epoch}, strategy ${directory.strategy.kind}, ${shards.length} shards, ${BUCKET_COUNT} buckets`)
+  out(
+    `Directory epoch ${directory.epoch}, strategy ${directory.strategy.kind}, ${shards.length} shards, ${BUCKET_COUNT} buckets`,
+  )
   out(row(['shard', 'buckets', 'rows', 'bytes', 'schema', 'url']))
   for (const s of shards) {
-    out(row([String(s.id), String(s.buckets), s.stats ? String(s.stats.rows) : 'down', s.stats ? bytes(s.stats.bytes) : '-', s.stats?.migration ?? '-', s.url]))
+    out(
+      row([
+        String(s.id),
+        String(s.buckets),
+        s.stats ? String(s.stats.rows) : 'down',
+        s.stats ? bytes(s.stats.bytes) : '-',
+        s.stats?.migration ?? '-',
+        s.url,
+      ]),
+    )
   }
   out('Hottest owners:')
   for (const s of shards) {
-    const owners = s.stats?.hottestOwners.map((o) => `${o.ownerId} (${o.rows} rows, ${bytes(o.bytes)})`).join(', ')
+    const owners = s.stats?.hottestOwners
+      .map((o) => `${o.ownerId} (${o.rows} rows, ${bytes(o.bytes)})`)
+      .join(', ')
     out(`  shard ${s.id}: ${s.error ? `unavailable: ${s.error}` : owners || 'no images'}`)
   }
-  out(unfinished.length === 0 ? 'No moves in progress.' : `${unfinished.length} moves unfinished (run \`pixelflow shards rebalance\` to resume):`)
-  for (const m of unfinished) out(`  bucket ${m.bucket}: shard ${m.source} → ${m.target}, ${m.phase}${m.detail ? ` (${m.detail})` : ''}`)
+  out(
+    unfinished.length === 0
+      ? 'No moves in progress.'
+      : `${unfinished.length} moves unfinished (run \`pixelflow shards rebalance\` to resume):`,
+  )
+  for (const m of unfinished)
+    out(
+      `  bucket ${m.bucket}: shard ${m.source} → ${m.target}, ${m.phase}${m.detail ? ` (${m.detail})` : ''}`,
+    )
   return unfinished.some((m) => m.phase === 'failed') ? 1 : 0
 }
 
@@ -83,18 +126,24 @@ interface RebalanceOptions {
   parallel: number | undefined
 }
 
-async function rebalance(metadata: ShardedMetadata, options: RebalanceOptions, out: Out): Promise<number> {
+async function rebalance(
+  metadata: ShardedMetadata,
+  options: RebalanceOptions,
+  out: Out,
+): Promise<number> {
   let done = 0
   const mover = createMover({
     metadata,
     parallel: options.parallel,
-    onPhase: (move, phase, step) => {
+    onPhase: (_move, phase, step) => {
       if (phase === 'cleanup' && step === 0 && ++done % 50 === 0) out(`  ${done} buckets switched`)
     },
   })
   const full = await mover.plan()
   const plan = options.maxMoves === undefined ? full : full.slice(0, options.maxMoves)
-  const unfinished = (await metadata.directoryStore.moves.list()).filter((m) => m.phase !== 'done' && m.phase !== 'failed')
+  const unfinished = (await metadata.directoryStore.moves.list()).filter(
+    (m) => m.phase !== 'done' && m.phase !== 'failed',
+  )
   describePlan(plan, full.length, unfinished.length, out)
   if (options.dryRun || (plan.length === 0 && unfinished.length === 0)) return 0
   const started = Date.now()
@@ -102,29 +151,53 @@ async function rebalance(metadata: ShardedMetadata, options: RebalanceOptions, o
   const failed = results.filter((m) => m.phase === 'failed')
   for (const m of failed) out(`  bucket ${m.bucket} failed: ${m.detail}`)
   const rows = results.reduce((n, m) => n + m.rows_copied, 0)
-  out(`Moved ${results.length - failed.length} buckets (${rows} rows) in ${((Date.now() - started) / 1000).toFixed(1)} s; directory epoch ${metadata.directory().epoch}.`)
+  out(
+    `Moved ${results.length - failed.length} buckets (${rows} rows) in ${((Date.now() - started) / 1000).toFixed(1)} s; directory epoch ${metadata.directory().epoch}.`,
+  )
   return failed.length > 0 ? 1 : 0
 }
 
-function describePlan(plan: readonly BucketMove[], total: number, unfinished: number, out: Out): void {
+function describePlan(
+  plan: readonly BucketMove[],
+  total: number,
+  unfinished: number,
+  out: Out,
+): void {
   if (unfinished > 0) out(`Resuming ${unfinished} unfinished moves first.`)
-  if (total === 0) return out('The buckets are already balanced: nothing to move.')
+  if (total === 0) {
+    out('The buckets are already balanced: nothing to move.')
+    return
+  }
   const pairs = new Map<string, number>()
-  for (const m of plan) pairs.set(`${m.from} → ${m.to}`, (pairs.get(`${m.from} → ${m.to}`) ?? 0) + 1)
-  out(`Plan: move ${plan.length} of ${BUCKET_COUNT} buckets${plan.length < total ? ` (${total} in the full plan)` : ''}:`)
+  for (const m of plan)
+    pairs.set(`${m.from} → ${m.to}`, (pairs.get(`${m.from} → ${m.to}`) ?? 0) + 1)
+  out(
+    `Plan: move ${plan.length} of ${BUCKET_COUNT} buckets${plan.length < total ? ` (${total} in the full plan)` : ''}:`,
+  )
   for (const [pair, n] of pairs) out(`  shard ${pair}: ${n} buckets`)
 }
 
-async function moveOwner(metadata: ShardedMetadata, ownerId: string, target: number, out: Out): Promise<number> {
+async function moveOwner(
+  metadata: ShardedMetadata,
+  ownerId: string,
+  target: number,
+  out: Out,
+): Promise<number> {
   const directory = await metadata.refresh()
-  if (!directory.shards.has(target)) return fail(out, `No shard ${target}; registered: ${[...directory.shards.keys()].join(', ')}`)
+  if (!directory.shards.has(target))
+    return fail(out, `No shard ${target}; registered: ${[...directory.shards.keys()].join(', ')}`)
   const bucket = metadata.bucketOfOwner(ownerId)
   const source = directory.shardOf[bucket] as number
-  if (source === target) return (out(`Owner ${ownerId} (bucket ${bucket}) is already on shard ${target}.`), 0)
+  if (source === target) {
+    out(`Owner ${ownerId} (bucket ${bucket}) is already on shard ${target}.`)
+    return 0
+  }
   // A bucket is the unit of placement: ids embed it, so its other owners travel along.
   const neighbours = await ownersOfBucket(metadata, source, bucket)
   const others = neighbours.filter((o) => o !== ownerId)
-  out(`Owner ${ownerId} is in bucket ${bucket} on shard ${source}${others.length ? `, shared with ${others.length} other owners (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''})` : ''}.`)
+  out(
+    `Owner ${ownerId} is in bucket ${bucket} on shard ${source}${others.length ? `, shared with ${others.length} other owners (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''})` : ''}.`,
+  )
   out(`Moving bucket ${bucket} to shard ${target}…`)
   const moved = await createMover({ metadata }).moveBucket(bucket, target)
   if (moved?.phase !== 'done') return fail(out, `The move failed: ${moved?.detail ?? 'unknown'}`)
@@ -132,22 +205,47 @@ async function moveOwner(metadata: ShardedMetadata, ownerId: string, target: num
   return 0
 }
 
-async function place(metadata: ShardedMetadata, ownerId: string, bucket: number, out: Out): Promise<number> {
+async function place(
+  metadata: ShardedMetadata,
+  ownerId: string,
+  bucket: number,
+  out: Out,
+): Promise<number> {
   const directory = await metadata.refresh()
-  if (directory.strategy.kind !== 'directory') return fail(out, `Placements need PIXELFLOW_SHARD_STRATEGY=directory (this deployment uses ${directory.strategy.kind})`)
-  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT) return fail(out, `A bucket is 0..${BUCKET_COUNT - 1}`)
+  if (directory.strategy.kind !== 'directory')
+    return fail(
+      out,
+      `Placements need PIXELFLOW_SHARD_STRATEGY=directory (this deployment uses ${directory.strategy.kind})`,
+    )
+  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT)
+    return fail(out, `A bucket is 0..${BUCKET_COUNT - 1}`)
   // Images already stored carry their bucket in their ids: placing the owner elsewhere would orphan them.
   if ((await metadata.forOwner(ownerId).listImages(ownerId, 1)).length > 0) {
-    return fail(out, `Owner ${ownerId} already has images in bucket ${metadata.bucketOfOwner(ownerId)}; move that bucket instead (shards move)`)
+    return fail(
+      out,
+      `Owner ${ownerId} already has images in bucket ${metadata.bucketOfOwner(ownerId)}; move that bucket instead (shards move)`,
+    )
   }
   await metadata.directoryStore.place(ownerId, bucket)
-  out(`Owner ${ownerId} now goes to bucket ${bucket} (shard ${directory.shardOf[bucket]}); other processes follow within the directory refresh interval.`)
+  out(
+    `Owner ${ownerId} now goes to bucket ${bucket} (shard ${directory.shardOf[bucket]}); other processes follow within the directory refresh interval.`,
+  )
   return 0
 }
 
-async function ownersOfBucket(metadata: ShardedMetadata, shardId: number, bucket: number): Promise<string[]> {
+async function ownersOfBucket(
+  metadata: ShardedMetadata,
+  shardId: number,
+  bucket: number,
+): Promise<string[]> {
   const shard = await metadata.shard(shardId)
-  const rows = await shard.db.selectFrom('images').select('owner_id').distinct().where('bucket', '=', bucket).limit(1000).execute()
+  const rows = await shard.db
+    .selectFrom('images')
+    .select('owner_id')
+    .distinct()
+    .where('bucket', '=', bucket)
+    .limit(1000)
+    .execute()
   return rows.map((r) => r.owner_id)
 }
 

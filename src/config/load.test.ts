@@ -23,8 +23,14 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe(data)
     expect(config.metadata.shards).toHaveLength(4)
     expect(new Set(config.metadata.shards).size).toBe(4)
-    if (config.queue.driver !== 'sqlite' || config.storage.driver !== 'local') throw new Error('embedded drivers expected')
-    for (const path of [...config.metadata.shards, config.queue.path, config.storage.root, config.metadata.control]) {
+    if (config.queue.driver !== 'sqlite' || config.storage.driver !== 'local')
+      throw new Error('embedded drivers expected')
+    for (const path of [
+      ...config.metadata.shards,
+      config.queue.path,
+      config.storage.root,
+      config.metadata.control,
+    ]) {
       expect(path.startsWith(data + sep), path).toBe(true)
     }
     expect(config.server.port).toBe(8080)
@@ -38,14 +44,20 @@ describe('loadConfig', () => {
   })
 
   it('parses overrides from the env it is given', () => {
-    const config = loadConfig({ PIXELFLOW_PRESETS: 'a:10,b:20', PIXELFLOW_FORMATS: 'avif', PIXELFLOW_PORT: '9000' })
+    const config = loadConfig({
+      PIXELFLOW_PRESETS: 'a:10,b:20',
+      PIXELFLOW_FORMATS: 'avif',
+      PIXELFLOW_PORT: '9000',
+    })
     expect(config.processing.presets).toEqual([
       { name: 'a', width: 10 },
       { name: 'b', width: 20 },
     ])
     expect(config.processing.formats).toEqual(['avif'])
     expect(config.server.port).toBe(9000)
-    expect(loadConfig({ PIXELFLOW_DATA_DIR: '/srv/pf' }).metadata.shards[0]).toBe(resolve('/srv/pf/shards/shard-0.db'))
+    expect(loadConfig({ PIXELFLOW_DATA_DIR: '/srv/pf' }).metadata.shards[0]).toBe(
+      resolve('/srv/pf/shards/shard-0.db'),
+    )
   })
 
   it('never reads process.env itself', () => {
@@ -57,8 +69,11 @@ describe('loadConfig', () => {
   })
 
   it('throws one error that lists every problem', () => {
-    const load = () => loadConfig({ PIXELFLOW_PORT: 'x', PIXELFLOW_PRESETS: 'bad', PIXELFLOW_FORMATS: 'gif' })
-    expect(load).toThrow(/\/server\/port[\s\S]*\/processing\/presets\/0[\s\S]*\/processing\/formats\/0/)
+    const load = () =>
+      loadConfig({ PIXELFLOW_PORT: 'x', PIXELFLOW_PRESETS: 'bad', PIXELFLOW_FORMATS: 'gif' })
+    expect(load).toThrow(
+      /\/server\/port[\s\S]*\/processing\/presets\/0[\s\S]*\/processing\/formats\/0/,
+    )
   })
 
   it('refuses a port that is not a whole number instead of truncating it', () => {
@@ -73,7 +88,16 @@ describe('loadConfig', () => {
 
   it('returns a deeply frozen config', () => {
     const config = loadConfig({})
-    for (const part of [config, config.server, config.queue, config.processing, config.processing.presets, config.processing.presets[0], config.processing.formats, config.metadata.shards]) {
+    for (const part of [
+      config,
+      config.server,
+      config.queue,
+      config.processing,
+      config.processing.presets,
+      config.processing.presets[0],
+      config.processing.formats,
+      config.metadata.shards,
+    ]) {
       expect(Object.isFrozen(part)).toBe(true)
     }
     expect(() => {

@@ -1,7 +1,7 @@
-import { validateRangeSplits } from '../metadata/owner-strategy.js'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
+import { validateRangeSplits } from '../metadata/owner-strategy.js'
 import { type Config, ConfigSchema } from './schema.js'
 
 export const DEFAULT_SHARD_COUNT = 4
@@ -23,7 +23,8 @@ export function loadConfig(env: Env): Config {
     ...duplicateNames(withDefaults as Config),
     ...rangeProblems(withDefaults as Config),
   ]
-  if (problems.length > 0) throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
+  if (problems.length > 0)
+    throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
   return deepFreeze(withDefaults as Config)
 }
 
@@ -36,14 +37,22 @@ function lossyNumbers(raw: unknown, converted: unknown, path: string): string[] 
     return Number(raw.trim()) === converted ? [] : [`${path}: '${raw}' is not a plain number`]
   }
   if (!raw || typeof raw !== 'object' || !converted || typeof converted !== 'object') return []
-  return Object.entries(raw).flatMap(([key, value]) => lossyNumbers(value, (converted as Record<string, unknown>)[key], `${path}/${key}`))
+  return Object.entries(raw).flatMap(([key, value]) =>
+    lossyNumbers(value, (converted as Record<string, unknown>)[key], `${path}/${key}`),
+  )
 }
 
 /** The range strategy needs ordered split points; other strategies must not be given any. */
 function rangeProblems(config: Config): string[] {
   const { strategy, rangeSplits } = config.metadata ?? {}
-  if (strategy !== 'range') return rangeSplits?.length ? ['/metadata/rangeSplits: PIXELFLOW_SHARD_RANGES needs PIXELFLOW_SHARD_STRATEGY=range'] : []
-  if (!rangeSplits?.length) return ['/metadata/rangeSplits: the range strategy needs PIXELFLOW_SHARD_RANGES (ascending split points)']
+  if (strategy !== 'range')
+    return rangeSplits?.length
+      ? ['/metadata/rangeSplits: PIXELFLOW_SHARD_RANGES needs PIXELFLOW_SHARD_STRATEGY=range']
+      : []
+  if (!rangeSplits?.length)
+    return [
+      '/metadata/rangeSplits: the range strategy needs PIXELFLOW_SHARD_RANGES (ascending split points)',
+    ]
   try {
     validateRangeSplits(rangeSplits)
     return []
@@ -67,7 +76,11 @@ function fromEnv(env: Env): unknown {
   const dataDir = resolve(env.PIXELFLOW_DATA_DIR ?? './data')
   return {
     dataDir,
-    server: { host: env.PIXELFLOW_HOST, port: env.PIXELFLOW_PORT ?? env.PORT, publicUrl: env.PIXELFLOW_PUBLIC_URL },
+    server: {
+      host: env.PIXELFLOW_HOST,
+      port: env.PIXELFLOW_PORT ?? env.PORT,
+      publicUrl: env.PIXELFLOW_PUBLIC_URL,
+    },
     storage: storage(env, dataDir),
     queue: queue(env, dataDir),
     metadata: {
@@ -92,7 +105,11 @@ function fromEnv(env: Env): unknown {
     processing: {
       presets: parsePresets(env.PIXELFLOW_PRESETS ?? DEFAULT_PRESETS),
       formats: list(env.PIXELFLOW_FORMATS) ?? ['webp', 'jpeg'],
-      quality: { jpeg: env.PIXELFLOW_JPEG_QUALITY, webp: env.PIXELFLOW_WEBP_QUALITY, avif: env.PIXELFLOW_AVIF_QUALITY },
+      quality: {
+        jpeg: env.PIXELFLOW_JPEG_QUALITY,
+        webp: env.PIXELFLOW_WEBP_QUALITY,
+        avif: env.PIXELFLOW_AVIF_QUALITY,
+      },
       placeholder: env.PIXELFLOW_PLACEHOLDER,
       watermark: watermark(env),
     },
@@ -101,7 +118,10 @@ function fromEnv(env: Env): unknown {
       signingKeys: pairs(env.PIXELFLOW_URL_SIGNING_KEYS).map(([kid, secret]) => ({ kid, secret })),
       signedUrlTtlSeconds: env.PIXELFLOW_SIGNED_URL_TTL_SECONDS,
     },
-    http: { corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'], trustProxy: env.PIXELFLOW_TRUST_PROXY },
+    http: {
+      corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'],
+      trustProxy: env.PIXELFLOW_TRUST_PROXY,
+    },
     rateLimit: {
       store: rateLimitStore(env),
       windowMs: env.PIXELFLOW_RATE_LIMIT_WINDOW_MS,
@@ -130,7 +150,8 @@ function watermark(env: Env): unknown {
 
 /** PIXELFLOW_STORAGE_DRIVER: local (default) or s3. */
 function storage(env: Env, dataDir: string): unknown {
-  if ((env.PIXELFLOW_STORAGE_DRIVER ?? 'local') === 'local') return { driver: 'local', root: env.PIXELFLOW_STORAGE_ROOT ?? join(dataDir, 'objects') }
+  if ((env.PIXELFLOW_STORAGE_DRIVER ?? 'local') === 'local')
+    return { driver: 'local', root: env.PIXELFLOW_STORAGE_ROOT ?? join(dataDir, 'objects') }
   return {
     driver: env.PIXELFLOW_STORAGE_DRIVER,
     bucket: env.PIXELFLOW_S3_BUCKET,
@@ -153,10 +174,21 @@ function queue(env: Env, dataDir: string): unknown {
   }
   switch (env.PIXELFLOW_QUEUE_DRIVER ?? 'sqlite') {
     case 'sqlite':
-      return { driver: 'sqlite', path: env.PIXELFLOW_QUEUE_PATH ?? join(dataDir, 'queue.db'), ...common }
-    case 'rabbitmq':
+      return {
+        driver: 'sqlite',
+        path: env.PIXELFLOW_QUEUE_PATH ?? join(dataDir, 'queue.db'),
+        ...common,
+      }
+    case 'rabbitmq': {
       const prefetch = env.PIXELFLOW_RABBITMQ_PREFETCH
-      return { driver: 'rabbitmq', url: env.PIXELFLOW_RABBITMQ_URL, queue: env.PIXELFLOW_RABBITMQ_QUEUE ?? 'pixelflow.process-image', ...(prefetch ? { prefetch: int(prefetch, 0) } : {}), ...common }
+      return {
+        driver: 'rabbitmq',
+        url: env.PIXELFLOW_RABBITMQ_URL,
+        queue: env.PIXELFLOW_RABBITMQ_QUEUE ?? 'pixelflow.process-image',
+        ...(prefetch ? { prefetch: int(prefetch, 0) } : {}),
+        ...common,
+      }
+    }
     case 'sqs':
       return {
         driver: 'sqs',
@@ -199,9 +231,18 @@ function rateLimitStore(env: Env): unknown {
 }
 
 function cache(env: Env): unknown {
-  const common = { maxEntries: env.PIXELFLOW_CACHE_MAX_ENTRIES ?? 10_000, ttlMs: env.PIXELFLOW_CACHE_TTL_MS ?? 60_000 }
+  const common = {
+    maxEntries: env.PIXELFLOW_CACHE_MAX_ENTRIES ?? 10_000,
+    ttlMs: env.PIXELFLOW_CACHE_TTL_MS ?? 60_000,
+  }
   if (driverOf(env, env.PIXELFLOW_CACHE_DRIVER) === 'memory') return { driver: 'memory', ...common }
-  return { driver: 'redis', url: env.PIXELFLOW_REDIS_URL, prefix: env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:', l1TtlMs: env.PIXELFLOW_CACHE_L1_TTL_MS ?? 5_000, ...common }
+  return {
+    driver: 'redis',
+    url: env.PIXELFLOW_REDIS_URL,
+    prefix: env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:',
+    l1TtlMs: env.PIXELFLOW_CACHE_L1_TTL_MS ?? 5_000,
+    ...common,
+  }
 }
 
 function jwt(env: Env): unknown {
@@ -224,12 +265,17 @@ function pairs(value: string | undefined): [string, string][] {
 }
 
 function defaultShards(dataDir: string): string[] {
-  return Array.from({ length: DEFAULT_SHARD_COUNT }, (_, i) => join(dataDir, 'shards', `shard-${i}.db`))
+  return Array.from({ length: DEFAULT_SHARD_COUNT }, (_, i) =>
+    join(dataDir, 'shards', `shard-${i}.db`),
+  )
 }
 
 function list(value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined
-  return value.split(',').map((item) => item.trim()).filter(Boolean)
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
 }
 
 /** "thumb:320,medium:1024" → [{ name: 'thumb', width: 320 }, …]; a malformed item is left for the schema to reject. */

@@ -12,15 +12,28 @@ export const PresetSchema = Type.Object({
   width: Type.Integer({ minimum: 1, maximum: 8192 }),
 })
 
-export const OutputFormat = Type.Union([Type.Literal('webp'), Type.Literal('jpeg'), Type.Literal('avif'), Type.Literal('png')])
+export const OutputFormat = Type.Union([
+  Type.Literal('webp'),
+  Type.Literal('jpeg'),
+  Type.Literal('avif'),
+  Type.Literal('png'),
+])
 
 export const WatermarkSchema = Type.Object({
   text: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   image: Type.Optional(Type.String({ minLength: 1 })),
   position: Type.Union(
-    ['northwest', 'north', 'northeast', 'west', 'centre', 'east', 'southwest', 'south', 'southeast'].map((p) =>
-      Type.Literal(p),
-    ),
+    [
+      'northwest',
+      'north',
+      'northeast',
+      'west',
+      'centre',
+      'east',
+      'southwest',
+      'south',
+      'southeast',
+    ].map((p) => Type.Literal(p)),
     { default: 'southeast' },
   ),
   opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
@@ -88,7 +101,10 @@ export const ConfigSchema = Type.Object(
       /** The control database (API keys, settings, shard registry, bucket directory): a path or a postgres:// URL. */
       control: Type.String({ minLength: 1 }),
       /** owner → bucket: hash (default), range (ordered owner-id ranges) or directory (per-owner placement, hash as fallback). */
-      strategy: Type.Union([Type.Literal('hash'), Type.Literal('range'), Type.Literal('directory')], { default: 'hash' }),
+      strategy: Type.Union(
+        [Type.Literal('hash'), Type.Literal('range'), Type.Literal('directory')],
+        { default: 'hash' },
+      ),
       /** Split points of the range strategy, ascending: k-1 points make k ranges. */
       rangeSplits: Type.Array(Type.String()),
       /** How often a process reloads the directory besides on a refusal (new shards, placements). */
@@ -115,9 +131,12 @@ export const ConfigSchema = Type.Object(
         webp: Int(1, 80),
         avif: Int(1, 55),
       }),
-      placeholder: Type.Union([Type.Literal('thumbhash'), Type.Literal('blurhash'), Type.Literal('none')], {
-        default: 'thumbhash',
-      }),
+      placeholder: Type.Union(
+        [Type.Literal('thumbhash'), Type.Literal('blurhash'), Type.Literal('none')],
+        {
+          default: 'thumbhash',
+        },
+      ),
       watermark: Type.Optional(WatermarkSchema),
     }),
     auth: Type.Object({
@@ -134,7 +153,12 @@ export const ConfigSchema = Type.Object(
     }),
     delivery: Type.Object({
       /** HMAC keys for private images' URLs; the first signs, all verify (rotation). Empty: one is generated and kept in the control database. */
-      signingKeys: Type.Array(Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' }), secret: Type.String({ minLength: 16 }) })),
+      signingKeys: Type.Array(
+        Type.Object({
+          kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' }),
+          secret: Type.String({ minLength: 16 }),
+        }),
+      ),
       signedUrlTtlSeconds: Int(1, 3600),
     }),
     http: Type.Object({
@@ -166,7 +190,11 @@ export const ConfigSchema = Type.Object(
       maxBytes: Int(0, 0),
     }),
     cache: Type.Union([
-      Type.Object({ driver: Type.Literal('memory'), maxEntries: Type.Integer({ minimum: 1 }), ttlMs: Type.Integer({ minimum: 1 }) }),
+      Type.Object({
+        driver: Type.Literal('memory'),
+        maxEntries: Type.Integer({ minimum: 1 }),
+        ttlMs: Type.Integer({ minimum: 1 }),
+      }),
       Type.Object({
         driver: Type.Literal('redis'),
         url: Type.String(),

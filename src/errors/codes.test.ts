@@ -6,7 +6,10 @@ describe('the error catalogue', () => {
   it('docs/errors.md lists exactly the codes of ERROR_STATUS, with their statuses', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
     const table = doc.slice(doc.indexOf('| code | status |'), doc.indexOf('## Failure reasons'))
-    const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])])
+    const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ])
     expect(Object.fromEntries(rows)).toEqual(ERROR_STATUS)
     expect(rows).toHaveLength(Object.keys(ERROR_STATUS).length)
   })

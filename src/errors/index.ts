@@ -1,2 +1,2 @@
 export { AppError, assertNever, isAppError, isPermanent } from './app-error.js'
-export { ERROR_STATUS, PERMANENT_IMAGE_CODES, type ErrorCode } from './codes.js'
+export { ERROR_STATUS, type ErrorCode, PERMANENT_IMAGE_CODES } from './codes.js'

@@ -19,7 +19,9 @@ const ENCODERS: Record<InputFormat, (s: Sharp) => Sharp> = {
 }
 const FORMATS = Object.keys(ENCODERS) as InputFormat[]
 const files = Object.fromEntries(
-  await Promise.all(FORMATS.map(async (format) => [format, await ENCODERS[format](picture()).toBuffer()] as const)),
+  await Promise.all(
+    FORMATS.map(async (format) => [format, await ENCODERS[format](picture()).toBuffer()] as const),
+  ),
 ) as Record<InputFormat, Buffer>
 
 /** An ISO-BMFF ftyp box: major brand, minor version, compatible brands. */
@@ -47,13 +49,20 @@ describe('sniffFormat', () => {
   it('refuses HEIC, text and other formats', () => {
     expect(sniffFormat(ftyp('heic', '\0\0\0\0', ['mif1', 'heic']))).toBeNull()
     expect(sniffFormat(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"></svg>'))).toBeNull()
-    expect(sniffFormat(Buffer.from('just some text, nothing to see here, not an image at all'))).toBeNull()
+    expect(
+      sniffFormat(Buffer.from('just some text, nothing to see here, not an image at all')),
+    ).toBeNull()
     expect(sniffFormat(Buffer.from('BM\x36\x00\x00\x00\x00\x00', 'latin1'))).toBeNull()
     expect(sniffFormat(Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt ', 'latin1'))).toBeNull()
   })
 
   it('answers null for very short input without throwing', () => {
-    for (const bytes of [Buffer.alloc(0), Buffer.from([0xff]), Buffer.from([0xff, 0xd8]), Buffer.from('\0\0\0\x20ftyp', 'latin1')]) {
+    for (const bytes of [
+      Buffer.alloc(0),
+      Buffer.from([0xff]),
+      Buffer.from([0xff, 0xd8]),
+      Buffer.from('\0\0\0\x20ftyp', 'latin1'),
+    ]) {
       expect(sniffFormat(bytes)).toBeNull()
     }
   })

@@ -21,7 +21,8 @@ const ascii = (bytes: Buffer, start: number, end: number) => bytes.toString('lat
 
 export function sniffFormat(head: Buffer): InputFormat | null {
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg'
-  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png'
+  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'png'
   if (/^GIF8[79]a$/.test(ascii(head, 0, 6))) return 'gif'
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 12) === 'WEBP') return 'webp'
   if (ascii(head, 0, 4) === 'II*\0' || ascii(head, 0, 4) === 'MM\0*') return 'tiff'
@@ -47,7 +48,12 @@ function isAvifBrand(head: Buffer): boolean {
  */
 export const TAIL_BYTES = 1024
 
-export function looksComplete(format: InputFormat, tail: Buffer, size: number, head: Buffer): boolean {
+export function looksComplete(
+  format: InputFormat,
+  tail: Buffer,
+  size: number,
+  head: Buffer,
+): boolean {
   switch (format) {
     case 'jpeg':
       // EOI marker; cameras may append a few bytes after it, so look anywhere in the tail.

@@ -21,8 +21,16 @@ describe('image ids', () => {
   })
 
   it('embed the bucket', () => {
-    const buckets = [0, 1, 31, 32, 4095, ...Array.from({ length: 50 }, () => Math.floor(Math.random() * BUCKET_COUNT))]
-    for (const bucket of buckets) expect(bucketOfId(newImageId(bucket)), `bucket ${bucket}`).toBe(bucket)
+    const buckets = [
+      0,
+      1,
+      31,
+      32,
+      4095,
+      ...Array.from({ length: 50 }, () => Math.floor(Math.random() * BUCKET_COUNT)),
+    ]
+    for (const bucket of buckets)
+      expect(bucketOfId(newImageId(bucket)), `bucket ${bucket}`).toBe(bucket)
   })
 
   it('answer null for malformed ids', () => {

@@ -15,7 +15,11 @@ const ID_PATTERN = new RegExp(`^[${ALPHABET}]{${ID_LENGTH}}$`)
 
 export function newImageId(bucket: number, now = Date.now()): string {
   const random = BigInt(`0x${randomBytes(10).toString('hex')}`)
-  return encode(BigInt(now), TIME_CHARS) + encode(BigInt(bucket), BUCKET_CHARS) + encode(random, RANDOM_CHARS)
+  return (
+    encode(BigInt(now), TIME_CHARS) +
+    encode(BigInt(bucket), BUCKET_CHARS) +
+    encode(random, RANDOM_CHARS)
+  )
 }
 
 export function isImageId(value: string): boolean {

@@ -3,8 +3,8 @@ import { finished } from 'node:stream'
 import type { Cache } from '../cache/cache.js'
 import type { LimitsConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
-import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { Quota } from '../metadata/shard-store.js'
+import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
 import { deleteObjects } from '../worker/process-image.js'
@@ -40,7 +40,11 @@ export interface UploadResult {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
-const MIME_ALIASES: Record<string, string> = { 'image/jpg': 'image/jpeg', 'image/pjpeg': 'image/jpeg', 'image/x-png': 'image/png' }
+const MIME_ALIASES: Record<string, string> = {
+  'image/jpg': 'image/jpeg',
+  'image/pjpeg': 'image/jpeg',
+  'image/x-png': 'image/png',
+}
 const UNDECLARED = new Set(['', 'application/octet-stream'])
 
 /** One more row than the page was fetched: its presence says whether there is a next page. */
@@ -57,7 +61,9 @@ export function createImageService(deps: ImageServiceDeps) {
   async function byId(id: string): Promise<Image | null> {
     const shard = metadata.forImageId(id)
     if (!shard) return null
-    return deps.cache ? deps.cache.getOrLoad(imageKey(id), () => shard.getImage(id)) : shard.getImage(id)
+    return deps.cache
+      ? deps.cache.getOrLoad(imageKey(id), () => shard.getImage(id))
+      : shard.getImage(id)
   }
 
   async function getOwned(ownerId: string, id: string): Promise<Image> {
@@ -77,12 +83,19 @@ export function createImageService(deps: ImageServiceDeps) {
       return image
     },
 
-    async list(ownerId: string, limit: number, before?: string): Promise<{ images: Image[]; next: string | null }> {
+    async list(
+      ownerId: string,
+      limit: number,
+      before?: string,
+    ): Promise<{ images: Image[]; next: string | null }> {
       return toPage(await metadata.forOwner(ownerId).listImages(ownerId, limit + 1, before), limit)
     },
 
     /** Every owner's images (admin): a parallel fan-out over the shards, merged newest first. */
-    async listAll(limit: number, before?: string): Promise<{ images: Image[]; next: string | null }> {
+    async listAll(
+      limit: number,
+      before?: string,
+    ): Promise<{ images: Image[]; next: string | null }> {
       return toPage(await metadata.listAll(limit + 1, before), limit)
     },
 
@@ -102,11 +115,16 @@ export function createImageService(deps: ImageServiceDeps) {
       const idempotencyKey = options.idempotencyKey
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
         body.resume()
-        throw new AppError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
+        throw new AppError(
+          'IDEMPOTENCY_KEY_INVALID',
+          'Idempotency-Key must be 1 to 255 visible ASCII characters',
+        )
       }
       const bucket = metadata.bucketOfOwner(ownerId)
       const shard = metadata.forBucket(bucket)
-      const replay = idempotencyKey ? await shard.findByIdempotencyKey(ownerId, idempotencyKey) : null
+      const replay = idempotencyKey
+        ? await shard.findByIdempotencyKey(ownerId, idempotencyKey)
+        : null
       if (replay) {
         body.resume() // the bytes are not needed again, but the request must be read to its end
         return { image: replay, created: false }
@@ -117,11 +135,29 @@ export function createImageService(deps: ImageServiceDeps) {
       try {
         checkDeclaredType(options.declaredType, upload.format)
         if (!looksComplete(upload.format, upload.tail, upload.size, upload.head)) {
-          throw new AppError('IMAGE_TRUNCATED', 'The image ends before its data does: the upload is truncated')
+          throw new AppError(
+            'IMAGE_TRUNCATED',
+            'The image ends before its data does: the upload is truncated',
+          )
         }
         const header = await readHeader(upload.head, () => readStored(key), limits)
-        const newImage = { id, ownerId, visibility: options.visibility ?? 'public', bucket, format: upload.format, ...header, bytes: upload.size, sha256: upload.sha256, idempotencyKey: idempotencyKey ?? null }
-        const created = await shard.createImage(newImage, JSON.stringify({ imageId: id }), Date.now(), deps.quotas)
+        const newImage = {
+          id,
+          ownerId,
+          visibility: options.visibility ?? 'public',
+          bucket,
+          format: upload.format,
+          ...header,
+          bytes: upload.size,
+          sha256: upload.sha256,
+          idempotencyKey: idempotencyKey ?? null,
+        }
+        const created = await shard.createImage(
+          newImage,
+          JSON.stringify({ imageId: id }),
+          Date.now(),
+          deps.quotas,
+        )
         if ('existing' in created) {
           await store.delete(key)
           return { image: created.existing, created: false }
@@ -165,6 +201,9 @@ function checkDeclaredType(declared: string | undefined, actual: InputFormat): v
   const type = (declared ?? '').split(';')[0]!.trim().toLowerCase()
   if (UNDECLARED.has(type)) return
   if ((MIME_ALIASES[type] ?? type) !== INPUT_MIME[actual]) {
-    throw new AppError('CONTENT_TYPE_MISMATCH', `Declared as ${type}, but the bytes are ${INPUT_MIME[actual]}`)
+    throw new AppError(
+      'CONTENT_TYPE_MISMATCH',
+      `Declared as ${type}, but the bytes are ${INPUT_MIME[actual]}`,
+    )
   }
 }

@@ -36,7 +36,19 @@ export interface Image {
 }
 
 /** What the upload use case knows when it commits an image row. */
-export type NewImage = Pick<Image, 'id' | 'ownerId' | 'visibility' | 'bucket' | 'format' | 'width' | 'height' | 'frames' | 'bytes' | 'sha256'> & {
+export type NewImage = Pick<
+  Image,
+  | 'id'
+  | 'ownerId'
+  | 'visibility'
+  | 'bucket'
+  | 'format'
+  | 'width'
+  | 'height'
+  | 'frames'
+  | 'bytes'
+  | 'sha256'
+> & {
   idempotencyKey: string | null
 }
 

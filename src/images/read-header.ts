@@ -14,7 +14,11 @@ export interface ImageHeader {
  * still a few kilobytes. The head of the upload usually holds the header; `loadWhole` is the rare
  * fallback for headers pushed past it (huge EXIF or ICC blocks).
  */
-export async function readHeader(head: Buffer, loadWhole: () => Promise<Buffer>, limits: LimitsConfig): Promise<ImageHeader> {
+export async function readHeader(
+  head: Buffer,
+  loadWhole: () => Promise<Buffer>,
+  limits: LimitsConfig,
+): Promise<ImageHeader> {
   const meta = await metadataOf(head).catch(async () => metadataOf(await loadWhole()))
   const frames = meta.pages ?? 1
   const frameHeight = meta.pageHeight ?? meta.height
@@ -25,7 +29,10 @@ export async function readHeader(head: Buffer, loadWhole: () => Promise<Buffer>,
     )
   }
   if (frames > limits.maxFrames) {
-    throw new AppError('IMAGE_TOO_MANY_FRAMES', `The image has ${frames} frames; the limit is ${limits.maxFrames}`)
+    throw new AppError(
+      'IMAGE_TOO_MANY_FRAMES',
+      `The image has ${frames} frames; the limit is ${limits.maxFrames}`,
+    )
   }
   return { width: meta.autoOrient.width, height: meta.autoOrient.height, frames }
 }

@@ -35,22 +35,32 @@ describe('UploadInspector', () => {
   it('refuses unknown bytes as soon as 64 bytes have arrived, without waiting for the end', async () => {
     const inspector = new UploadInspector(MB)
     inspector.resume()
-    const text = Buffer.from('This is a plain text file and certainly not any kind of image. '.repeat(4))
+    const text = Buffer.from(
+      'This is a plain text file and certainly not any kind of image. '.repeat(4),
+    )
     inspector.write(text.subarray(0, 40))
     inspector.write(text.subarray(40, 63))
     expect(await errorSoon(inspector)).toBeNull()
     inspector.write(text.subarray(63, 64)) // the stream is never ended
-    expect(await errorSoon(inspector)).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', statusCode: 415 })
+    expect(await errorSoon(inspector)).toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      statusCode: 415,
+    })
   })
 
   it('refuses a short unknown upload at its end', async () => {
-    await expect(inspect([Buffer.from('hello')])).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+    await expect(inspect([Buffer.from('hello')])).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    })
   })
 
   it('refuses more than maxBytes, as soon as the limit is passed', async () => {
     const inspector = new UploadInspector(1000)
     inspector.resume()
-    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(992)])
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(992),
+    ])
     inspector.write(png)
     expect(await errorSoon(inspector)).toBeNull()
     inspector.write(Buffer.alloc(1))
@@ -64,7 +74,9 @@ describe('UploadInspector', () => {
   it('passes the bytes through and reports format, size, sha256, head and tail of a multi-chunk stream', async () => {
     const raw = Buffer.alloc(300 * 200 * 3)
     for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24
-    const jpeg = await sharp(raw, { raw: { width: 300, height: 200, channels: 3 } }).jpeg().toBuffer()
+    const jpeg = await sharp(raw, { raw: { width: 300, height: 200, channels: 3 } })
+      .jpeg()
+      .toBuffer()
     expect(jpeg.length).toBeGreaterThan(10 * TAIL_BYTES)
     const { result, output } = await inspect(chunked(jpeg, 1000), jpeg.length)
     expect(output.equals(jpeg)).toBe(true)
@@ -77,7 +89,9 @@ describe('UploadInspector', () => {
 
   it('sniffs a format whose first 64 bytes arrive one byte at a time', async () => {
     const noise = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 97) & 255))
-    const gif = await sharp(noise, { raw: { width: 32, height: 32, channels: 3 } }).gif().toBuffer()
+    const gif = await sharp(noise, { raw: { width: 32, height: 32, channels: 3 } })
+      .gif()
+      .toBuffer()
     expect(gif.length).toBeGreaterThan(64)
     const { result } = await inspect(chunked(gif, 1))
     expect(result).toMatchObject({ format: 'gif', size: gif.length })

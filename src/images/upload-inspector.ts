@@ -37,20 +37,27 @@ export class UploadInspector extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.#size += chunk.length
     if (this.#size > this.#maxBytes) {
-      return done(new AppError('UPLOAD_TOO_LARGE', `The upload exceeds ${this.#maxBytes} bytes`))
+      done(new AppError('UPLOAD_TOO_LARGE', `The upload exceeds ${this.#maxBytes} bytes`))
+      return
     }
     this.#hash.update(chunk)
     this.#keepHead(chunk)
     this.#tail = Buffer.concat([this.#tail, chunk.subarray(-TAIL_BYTES)]).subarray(-TAIL_BYTES)
     if (this.#format === null && this.#headSize >= SNIFF_BYTES) {
       const error = this.#sniff()
-      if (error) return done(error)
+      if (error) {
+        done(error)
+        return
+      }
     }
     done(null, chunk)
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#size === 0) return done(new AppError('EMPTY_UPLOAD', 'The upload is empty'))
+    if (this.#size === 0) {
+      done(new AppError('EMPTY_UPLOAD', 'The upload is empty'))
+      return
+    }
     done(this.#format === null ? this.#sniff() : null)
   }
 
@@ -75,6 +82,9 @@ export class UploadInspector extends Transform {
   #sniff(): AppError | null {
     this.#format = sniffFormat(Buffer.concat(this.#head))
     if (this.#format) return null
-    return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Not an accepted image format (JPEG, PNG, WebP, AVIF, GIF, TIFF)')
+    return new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Not an accepted image format (JPEG, PNG, WebP, AVIF, GIF, TIFF)',
+    )
   }
 }

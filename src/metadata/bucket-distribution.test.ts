@@ -45,7 +45,10 @@ const nonAsciiNames = once(() => {
   const syllables = ['zö', 'ré', 'ña', 'ми', 'ла', 'κα', '東', '京', 'ना', 'سا', 'של', '서', '🙂']
   const next = prng(0xd15_8)
   return Array.from({ length: N }, (_, i) => {
-    const parts = Array.from({ length: 2 + (next() % 2) }, () => syllables[next() % syllables.length])
+    const parts = Array.from(
+      { length: 2 + (next() % 2) },
+      () => syllables[next() % syllables.length],
+    )
     return `${parts.join('')}${i}`
   })
 })

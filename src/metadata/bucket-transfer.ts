@@ -13,7 +13,12 @@ type Db = Kysely<MetadataDb>
 const INSERT_ROWS = 200
 
 /** The next `limit` image ids of a bucket after `after`, in id order. */
-export async function nextIds(db: Db, bucket: number, after: string | null, limit: number): Promise<string[]> {
+export async function nextIds(
+  db: Db,
+  bucket: number,
+  after: string | null,
+  limit: number,
+): Promise<string[]> {
   let query = db.selectFrom('images').select('id').where('bucket', '=', bucket)
   if (after !== null) query = query.where('id', '>', after)
   const rows = await query.orderBy('id').limit(limit).execute()
@@ -43,11 +48,29 @@ export async function replaceImages(source: Db, target: Db, ids: readonly string
  * are deleted by seq rather than tracked by a high-water mark: on PostgreSQL a lower seq can
  * commit after a higher one, and a mark would skip it. Returns how many log rows were applied.
  */
-export async function applyChanges(source: Db, target: Db, bucket: number, limit: number): Promise<number> {
-  const rows = await source.selectFrom('bucket_changes').select(['seq', 'image_id']).where('bucket', '=', bucket).orderBy('seq').limit(limit).execute()
+export async function applyChanges(
+  source: Db,
+  target: Db,
+  bucket: number,
+  limit: number,
+): Promise<number> {
+  const rows = await source
+    .selectFrom('bucket_changes')
+    .select(['seq', 'image_id'])
+    .where('bucket', '=', bucket)
+    .orderBy('seq')
+    .limit(limit)
+    .execute()
   if (rows.length === 0) return 0
   await replaceImages(source, target, [...new Set(rows.map((r) => r.image_id))])
-  await source.deleteFrom('bucket_changes').where('seq', 'in', rows.map((r) => r.seq)).execute()
+  await source
+    .deleteFrom('bucket_changes')
+    .where(
+      'seq',
+      'in',
+      rows.map((r) => r.seq),
+    )
+    .execute()
   return rows.length
 }
 
@@ -67,7 +90,14 @@ export async function digestBucket(db: Db, bucket: number, chunk = 1000): Promis
     if (ids.length === 0) break
     const [imageRows, variantRows] = await Promise.all([
       db.selectFrom('images').selectAll().where('id', 'in', ids).orderBy('id').execute(),
-      db.selectFrom('variants').selectAll().where('image_id', 'in', ids).orderBy('image_id').orderBy('name').orderBy('format').execute(),
+      db
+        .selectFrom('variants')
+        .selectAll()
+        .where('image_id', 'in', ids)
+        .orderBy('image_id')
+        .orderBy('name')
+        .orderBy('format')
+        .execute(),
     ])
     for (const row of imageRows) hash.update(canonical(row))
     for (const row of variantRows) hash.update(canonical(row))
@@ -94,9 +124,16 @@ export async function deleteBucketRows(db: Db, bucket: number, chunk = 500): Pro
   return deleted
 }
 
-async function insertChunked<T extends 'images' | 'variants'>(trx: Transaction<MetadataDb>, table: T, rows: readonly object[]): Promise<void> {
+async function insertChunked<T extends 'images' | 'variants'>(
+  trx: Transaction<MetadataDb>,
+  table: T,
+  rows: readonly object[],
+): Promise<void> {
   for (let at = 0; at < rows.length; at += INSERT_ROWS) {
-    await trx.insertInto(table).values(rows.slice(at, at + INSERT_ROWS) as never).execute()
+    await trx
+      .insertInto(table)
+      .values(rows.slice(at, at + INSERT_ROWS) as never)
+      .execute()
   }
 }
 

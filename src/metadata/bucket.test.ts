@@ -30,11 +30,17 @@ function sanityBuffer(length: number): Uint8Array {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-interface GoldenEntry { key: string; xxh64: string; bucket: number }
+interface GoldenEntry {
+  key: string
+  xxh64: string
+  bucket: number
+}
 
 /** Written by scripts/golden-buckets.ts from the reference implementation, never by hand. */
 function loadGolden(): GoldenEntry[] {
-  const file = JSON.parse(readFileSync(new URL('./bucket.golden.json', import.meta.url), 'utf8')) as {
+  const file = JSON.parse(
+    readFileSync(new URL('./bucket.golden.json', import.meta.url), 'utf8'),
+  ) as {
     entries: GoldenEntry[]
   }
   return file.entries
@@ -63,7 +69,7 @@ describe('bucketOf', () => {
     expect(xxh64(enc('Nobody inspects the spammish repetition'))).toBe(0xfbcea83c8a378bf1n)
   })
 
-  it('uses a reference xxHash64 that matches xxHash\'s own sanity vectors, seeded and not', () => {
+  it("uses a reference xxHash64 that matches xxHash's own sanity vectors, seeded and not", () => {
     for (const [length, seed, expected] of SANITY_VECTORS) {
       expect(xxh64(sanityBuffer(length), seed), `length ${length}, seed ${seed}`).toBe(expected)
     }
@@ -73,7 +79,10 @@ describe('bucketOf', () => {
     const entries = loadGolden()
     for (const { key, xxh64: hex, bucket } of entries) {
       // All 64 bits, against the reference: a hand-edited entry cannot pass.
-      expect(xxh64(new TextEncoder().encode(key)).toString(16).padStart(16, '0'), JSON.stringify(key)).toBe(hex)
+      expect(
+        xxh64(new TextEncoder().encode(key)).toString(16).padStart(16, '0'),
+        JSON.stringify(key),
+      ).toBe(hex)
       expect(Number(BigInt(`0x${hex}`) >> 52n), JSON.stringify(key)).toBe(bucket)
       expect(bucketOf(key), JSON.stringify(key)).toBe(bucket)
     }
@@ -89,11 +98,13 @@ describe('bucketOf', () => {
     expect(keys).toEqual(expect.arrayContaining(['0', '400', '-1', String(2 ** 53 - 1)]))
     expect(count((key) => /^-?[0-9]+$/.test(key))).toBeGreaterThanOrEqual(400)
     expect(count((key) => UUID.test(key))).toBeGreaterThanOrEqual(300)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, NUL included
     expect(count((key) => /[^\x00-\x7f]/.test(key))).toBeGreaterThanOrEqual(200)
     expect(count((key) => /[\u{10000}-\u{10ffff}]/u.test(key))).toBeGreaterThanOrEqual(10) // astral
     expect(keys).toEqual(expect.arrayContaining(['café'.normalize('NFC'), 'café'.normalize('NFD')]))
     // Every xxHash64 length path: 0–3, 4–7, 8–31 and ≥ 32 bytes, each length 0..100 at least once.
-    for (let length = 0; length <= 100; length++) expect(utf8Lengths, `length ${length}`).toContain(length)
+    for (let length = 0; length <= 100; length++)
+      expect(utf8Lengths, `length ${length}`).toContain(length)
   })
 
   it('is pinned: golden buckets for known owners never change', () => {

@@ -22,7 +22,16 @@ export interface ControlDb {
   bucket_moves: BucketMoveRow
 }
 
-export type MovePhase = 'capture' | 'copy' | 'catchup' | 'fence' | 'verify' | 'switch' | 'cleanup' | 'done' | 'failed'
+export type MovePhase =
+  | 'capture'
+  | 'copy'
+  | 'catchup'
+  | 'fence'
+  | 'verify'
+  | 'switch'
+  | 'cleanup'
+  | 'done'
+  | 'failed'
 
 export interface BucketMoveRow {
   bucket: number

@@ -57,7 +57,10 @@ export function dialectOf(db: Pick<Kysely<unknown>, 'getExecutor'>): Dialect {
  * no-op, so processes starting together on a fresh file race, and the loser's DDL fails because
  * the winner's already ran. Running again then finds those migrations applied.
  */
-export async function migrate(db: Kysely<unknown>, migrations: Record<string, Migration>): Promise<void> {
+export async function migrate(
+  db: Kysely<unknown>,
+  migrations: Record<string, Migration>,
+): Promise<void> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
   for (let attempt = 1; ; attempt++) {
     const { error } = await migrator.migrateToLatest()
@@ -70,20 +73,34 @@ export async function migrate(db: Kysely<unknown>, migrations: Record<string, Mi
 /** True for a unique-constraint violation on SQLite (better-sqlite3) or PostgreSQL (pg). */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505'
+  )
 }
 
 /** SQLite result codes that mean "this file cannot serve now", as opposed to a bug in a query. */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY|CORRUPT|NOTADB)/
 /** Socket errors and SQLSTATEs of a PostgreSQL server that is down, restarting, full or gone. */
-const NET_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+const NET_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
 const PG_UNAVAILABLE = /^(08...|57P0[123]|53300|3D000)$/
 /** pg reports a few connection failures as plain Errors without a code. */
-const PG_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed/
+const PG_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed/
 
 /** True when an error means the database is unreachable rather than that the query was wrong. */
 export function isUnavailable(error: unknown): boolean {
   const code = String((error as { code?: unknown } | null)?.code ?? '')
-  if (SQLITE_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code) || PG_UNAVAILABLE.test(code)) return true
+  if (SQLITE_UNAVAILABLE.test(code) || NET_UNAVAILABLE.has(code) || PG_UNAVAILABLE.test(code))
+    return true
   return error instanceof Error && PG_MESSAGES.test(error.message)
 }

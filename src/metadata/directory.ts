@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
-import { dialectOf } from './database.js'
 import { BUCKET_COUNT } from './bucket.js'
 import type { BucketMoveRow, ControlDb, MovePhase } from './control-db.js'
+import { dialectOf } from './database.js'
 import type { StrategyConfig } from './owner-strategy.js'
 
 /** A snapshot of the control database's routing state; `epoch` grows with every bucket switch. */
@@ -21,8 +21,14 @@ export interface Directory {
  * moves the bucket and bumps the epoch, conditional on the bucket still being where the mover thinks.
  */
 export function createDirectoryStore(control: Kysely<ControlDb>) {
-  async function epoch(db: Kysely<ControlDb> | Transaction<ControlDb> = control): Promise<number | null> {
-    const row = await db.selectFrom('directory_meta').select('epoch').where('id', '=', 1).executeTakeFirst()
+  async function epoch(
+    db: Kysely<ControlDb> | Transaction<ControlDb> = control,
+  ): Promise<number | null> {
+    const row = await db
+      .selectFrom('directory_meta')
+      .select('epoch')
+      .where('id', '=', 1)
+      .executeTakeFirst()
     return row ? Number(row.epoch) : null
   }
 
@@ -31,7 +37,11 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
 
     async load(): Promise<Directory | null> {
       return control.transaction().execute(async (trx) => {
-        const meta = await trx.selectFrom('directory_meta').selectAll().where('id', '=', 1).executeTakeFirst()
+        const meta = await trx
+          .selectFrom('directory_meta')
+          .selectAll()
+          .where('id', '=', 1)
+          .executeTakeFirst()
         if (!meta) return null
         const [rows, shards, placements] = await Promise.all([
           trx.selectFrom('bucket_directory').select(['bucket', 'shard_id']).execute(),
@@ -51,25 +61,45 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
     },
 
     /** Creates the registry and directory once; a second caller (a racing process) changes nothing. */
-    async initialize(urls: readonly string[], shardOf: readonly number[], strategy: StrategyConfig, now = Date.now()): Promise<void> {
+    async initialize(
+      urls: readonly string[],
+      shardOf: readonly number[],
+      strategy: StrategyConfig,
+      now = Date.now(),
+    ): Promise<void> {
       await control.transaction().execute(async (trx) => {
         await lockDirectory(trx)
         if ((await epoch(trx)) !== null) return
-        await trx.insertInto('shards').values(urls.map((url, id) => ({ id, url, created_at: now }))).execute()
+        await trx
+          .insertInto('shards')
+          .values(urls.map((url, id) => ({ id, url, created_at: now })))
+          .execute()
         for (let at = 0; at < shardOf.length; at += 500) {
-          const rows = shardOf.slice(at, at + 500).map((shard_id, i) => ({ bucket: at + i, shard_id }))
+          const rows = shardOf
+            .slice(at, at + 500)
+            .map((shard_id, i) => ({ bucket: at + i, shard_id }))
           await trx.insertInto('bucket_directory').values(rows).execute()
         }
-        await trx.insertInto('directory_meta').values({ id: 1, epoch: 1, strategy: JSON.stringify(strategy) }).execute()
+        await trx
+          .insertInto('directory_meta')
+          .values({ id: 1, epoch: 1, strategy: JSON.stringify(strategy) })
+          .execute()
       })
     },
 
     /** Registers a shard (holding no buckets yet); returns its id. Registering a known URL returns its id. */
     async addShard(url: string, now = Date.now()): Promise<number> {
       return control.transaction().execute(async (trx) => {
-        const known = await trx.selectFrom('shards').select('id').where('url', '=', url).executeTakeFirst()
+        const known = await trx
+          .selectFrom('shards')
+          .select('id')
+          .where('url', '=', url)
+          .executeTakeFirst()
         if (known) return Number(known.id)
-        const last = await trx.selectFrom('shards').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst()
+        const last = await trx
+          .selectFrom('shards')
+          .select((eb) => eb.fn.max('id').as('id'))
+          .executeTakeFirst()
         const id = Number(last?.id ?? -1) + 1
         await trx.insertInto('shards').values({ id, url, created_at: now }).execute()
         return id
@@ -82,12 +112,25 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
      */
     async switchBucket(bucket: number, from: number, to: number): Promise<boolean> {
       return control.transaction().execute(async (trx) => {
-        const moved = await trx.updateTable('bucket_directory').set({ shard_id: to }).where('bucket', '=', bucket).where('shard_id', '=', from).executeTakeFirst()
+        const moved = await trx
+          .updateTable('bucket_directory')
+          .set({ shard_id: to })
+          .where('bucket', '=', bucket)
+          .where('shard_id', '=', from)
+          .executeTakeFirst()
         if (Number(moved.numUpdatedRows) === 0) {
-          const row = await trx.selectFrom('bucket_directory').select('shard_id').where('bucket', '=', bucket).executeTakeFirst()
+          const row = await trx
+            .selectFrom('bucket_directory')
+            .select('shard_id')
+            .where('bucket', '=', bucket)
+            .executeTakeFirst()
           return Number(row?.shard_id) === to
         }
-        await trx.updateTable('directory_meta').set((eb) => ({ epoch: eb('epoch', '+', 1) })).where('id', '=', 1).execute()
+        await trx
+          .updateTable('directory_meta')
+          .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
+          .where('id', '=', 1)
+          .execute()
         return true
       })
     },
@@ -99,36 +142,75 @@ export function createDirectoryStore(control: Kysely<ControlDb>) {
         .onConflict((oc) => oc.column('owner_id').doUpdateSet({ bucket }))
         .execute()
       // A placement changes routing like a switch does: bump the epoch so routers notice.
-      await control.updateTable('directory_meta').set((eb) => ({ epoch: eb('epoch', '+', 1) })).where('id', '=', 1).execute()
+      await control
+        .updateTable('directory_meta')
+        .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
+        .where('id', '=', 1)
+        .execute()
     },
 
     moves: {
       async list(): Promise<BucketMoveRow[]> {
-        const rows = await control.selectFrom('bucket_moves').selectAll().orderBy('bucket').execute()
+        const rows = await control
+          .selectFrom('bucket_moves')
+          .selectAll()
+          .orderBy('bucket')
+          .execute()
         return rows.map(normalizeMove)
       },
 
       async get(bucket: number): Promise<BucketMoveRow | null> {
-        const row = await control.selectFrom('bucket_moves').selectAll().where('bucket', '=', bucket).executeTakeFirst()
+        const row = await control
+          .selectFrom('bucket_moves')
+          .selectAll()
+          .where('bucket', '=', bucket)
+          .executeTakeFirst()
         return row ? normalizeMove(row) : null
       },
 
       /** Starts (or restarts, after a finished or failed one) the move of a bucket. */
-      async plan(bucket: number, source: number, target: number, now = Date.now()): Promise<BucketMoveRow> {
+      async plan(
+        bucket: number,
+        source: number,
+        target: number,
+        now = Date.now(),
+      ): Promise<BucketMoveRow> {
         const row: BucketMoveRow = {
-          bucket, source, target, phase: 'capture', copy_cursor: null, rows_copied: 0, changes_applied: 0,
-          started_at: now, updated_at: now, fenced_at: null, detail: null,
+          bucket,
+          source,
+          target,
+          phase: 'capture',
+          copy_cursor: null,
+          rows_copied: 0,
+          changes_applied: 0,
+          started_at: now,
+          updated_at: now,
+          fenced_at: null,
+          detail: null,
         }
         await control
           .insertInto('bucket_moves')
           .values(row)
-          .onConflict((oc) => oc.column('bucket').doUpdateSet(row).where('bucket_moves.phase', 'in', ['done', 'failed']))
+          .onConflict((oc) =>
+            oc
+              .column('bucket')
+              .doUpdateSet(row)
+              .where('bucket_moves.phase', 'in', ['done', 'failed']),
+          )
           .execute()
         return (await this.get(bucket)) as BucketMoveRow
       },
 
-      async update(bucket: number, changes: Partial<Omit<BucketMoveRow, 'bucket'>> & { phase?: MovePhase }, now = Date.now()): Promise<void> {
-        await control.updateTable('bucket_moves').set({ ...changes, updated_at: now }).where('bucket', '=', bucket).execute()
+      async update(
+        bucket: number,
+        changes: Partial<Omit<BucketMoveRow, 'bucket'>> & { phase?: MovePhase },
+        now = Date.now(),
+      ): Promise<void> {
+        await control
+          .updateTable('bucket_moves')
+          .set({ ...changes, updated_at: now })
+          .where('bucket', '=', bucket)
+          .execute()
       },
     },
   }
@@ -143,8 +225,14 @@ export type DirectoryStore = ReturnType<typeof createDirectoryStore>
  * write lock before anything is read.
  */
 async function lockDirectory(trx: Transaction<ControlDb>): Promise<void> {
-  if (dialectOf(trx) === 'postgres') await sql`select pg_advisory_xact_lock(${DIRECTORY_LOCK})`.execute(trx)
-  else await trx.updateTable('directory_meta').set((eb) => ({ epoch: eb.ref('epoch') })).where('id', '=', 1).execute()
+  if (dialectOf(trx) === 'postgres')
+    await sql`select pg_advisory_xact_lock(${DIRECTORY_LOCK})`.execute(trx)
+  else
+    await trx
+      .updateTable('directory_meta')
+      .set((eb) => ({ epoch: eb.ref('epoch') }))
+      .where('id', '=', 1)
+      .execute()
 }
 
 /** An arbitrary 64-bit key for the advisory lock ("pxflow" in ASCII). */

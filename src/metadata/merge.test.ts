@@ -10,7 +10,16 @@ describe('mergeNewestFirst', () => {
   })
 
   it('keeps a key listed by two inputs once', () => {
-    expect(mergeNewestFirst([['d', 'b'], ['d', 'c', 'b', 'a']], id, 10)).toEqual(['d', 'c', 'b', 'a'])
+    expect(
+      mergeNewestFirst(
+        [
+          ['d', 'b'],
+          ['d', 'c', 'b', 'a'],
+        ],
+        id,
+        10,
+      ),
+    ).toEqual(['d', 'c', 'b', 'a'])
   })
 
   it('returns everything when the inputs hold fewer than limit items', () => {

@@ -3,7 +3,11 @@
  * first `limit` distinct keys. A key seen twice (a bucket listed by two shards around a switch)
  * is kept once. k is the shard count, so a scan of the k heads per item beats a heap here.
  */
-export function mergeNewestFirst<T>(lists: readonly (readonly T[])[], key: (item: T) => string, limit: number): T[] {
+export function mergeNewestFirst<T>(
+  lists: readonly (readonly T[])[],
+  key: (item: T) => string,
+  limit: number,
+): T[] {
   const heads = lists.map(() => 0)
   const out: T[] = []
   const seen = new Set<string>()

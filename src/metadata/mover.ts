@@ -1,5 +1,11 @@
+import {
+  applyChanges,
+  deleteBucketRows,
+  digestBucket,
+  nextIds,
+  replaceImages,
+} from './bucket-transfer.js'
 import type { BucketMoveRow, MovePhase } from './control-db.js'
-import { applyChanges, deleteBucketRows, digestBucket, nextIds, replaceImages } from './bucket-transfer.js'
 import { setState, stateOf } from './ownership.js'
 import { type BucketMove, planRebalance } from './rebalance-plan.js'
 import type { ShardedMetadata } from './sharded-metadata.js'
@@ -18,7 +24,15 @@ import type { ShardedMetadata } from './sharded-metadata.js'
  *
  * Verification runs under the fence: before it, concurrent writers make any comparison race.
  */
-export const PHASES: readonly MovePhase[] = ['capture', 'copy', 'catchup', 'fence', 'verify', 'switch', 'cleanup']
+export const PHASES: readonly MovePhase[] = [
+  'capture',
+  'copy',
+  'catchup',
+  'fence',
+  'verify',
+  'switch',
+  'cleanup',
+]
 
 export interface MoverOptions {
   metadata: ShardedMetadata
@@ -79,11 +93,18 @@ export function createMover(options: MoverOptions) {
         return 'verify'
       case 'verify': {
         let applied = move.changes_applied
-        for (let n = -1; n !== 0; applied += n) n = await applyChanges(source, target, bucket, chunk)
-        const [a, b] = await Promise.all([digestBucket(source, bucket), digestBucket(target, bucket)])
+        for (let n = -1; n !== 0; applied += n)
+          n = await applyChanges(source, target, bucket, chunk)
+        const [a, b] = await Promise.all([
+          digestBucket(source, bucket),
+          digestBucket(target, bucket),
+        ])
         await moves.update(bucket, { changes_applied: applied })
         if (a.sha256 !== b.sha256 || a.images !== b.images || a.variants !== b.variants) {
-          await abort(move, `verify failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`)
+          await abort(
+            move,
+            `verify failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`,
+          )
           return 'failed'
         }
         return 'switch'
@@ -130,7 +151,8 @@ export function createMover(options: MoverOptions) {
   async function moveBucket(bucket: number, target: number): Promise<BucketMoveRow | null> {
     const existing = await moves.get(bucket)
     if (existing && existing.phase !== 'done' && existing.phase !== 'failed') {
-      if (existing.target !== target) throw new Error(`Bucket ${bucket} is already moving to shard ${existing.target}`)
+      if (existing.target !== target)
+        throw new Error(`Bucket ${bucket} is already moving to shard ${existing.target}`)
       const resumed = await finish(existing)
       await metadata.refresh()
       return resumed
@@ -146,7 +168,9 @@ export function createMover(options: MoverOptions) {
 
   /** Unfinished moves first (a previous mover crashed), then `planned`; `parallel` at a time. */
   async function run(planned: readonly BucketMove[]): Promise<BucketMoveRow[]> {
-    const unfinished = (await moves.list()).filter((m) => m.phase !== 'done' && m.phase !== 'failed')
+    const unfinished = (await moves.list()).filter(
+      (m) => m.phase !== 'done' && m.phase !== 'failed',
+    )
     const queue: BucketMove[] = [
       ...unfinished.map((m) => ({ bucket: m.bucket, from: m.source, to: m.target })),
       ...planned.filter((p) => !unfinished.some((m) => m.bucket === p.bucket)),

@@ -17,7 +17,8 @@ describe('hash strategy', () => {
   it('is the plain bucket of the owner', () => {
     const strategy = createOwnerStrategy({ kind: 'hash' })
     expect(strategy.kind).toBe('hash')
-    for (const owner of ['', 'alice', '42', '東京']) expect(strategy.bucketOf(owner)).toBe(bucketOf(owner))
+    for (const owner of ['', 'alice', '42', '東京'])
+      expect(strategy.bucketOf(owner)).toBe(bucketOf(owner))
   })
 })
 
@@ -46,9 +47,9 @@ describe('range strategy, numeric split points', () => {
     expect(rangeOfBucket(big.bucketOf('9007199254740992'), 2)).toBe(0)
     expect(rangeOfBucket(big.bucketOf('9007199254740993'), 2)).toBe(1)
     const negative = createOwnerStrategy({ kind: 'range', splits: ['-100', '0'] })
-    expect(['-101', '-100', '-1', '0', '5'].map((owner) => rangeOfBucket(negative.bucketOf(owner), 3))).toEqual([
-      0, 1, 1, 2, 2,
-    ])
+    expect(
+      ['-101', '-100', '-1', '0', '5'].map((owner) => rangeOfBucket(negative.bucketOf(owner), 3)),
+    ).toEqual([0, 1, 1, 2, 2])
   })
 
   it('falls back to the plain hash for an owner id that is not a decimal integer', () => {
@@ -71,9 +72,9 @@ describe('range strategy, lexical split points', () => {
   const rangeOf = (owner: string) => rangeOfBucket(strategy.bucketOf(owner), 4)
 
   it('orders owners by code point, with split points opening the upper range', () => {
-    expect(['alice', 'f', 'fzzz', 'g', 'george', 'mallory', 'n', 'sybil', 't', 'zoe'].map(rangeOf)).toEqual([
-      0, 0, 0, 1, 1, 1, 2, 2, 3, 3,
-    ])
+    expect(
+      ['alice', 'f', 'fzzz', 'g', 'george', 'mallory', 'n', 'sybil', 't', 'zoe'].map(rangeOf),
+    ).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 3, 3])
   })
 
   it('is code point order, not locale order: upper case and digits sort before lower case', () => {
@@ -86,7 +87,9 @@ describe('range strategy, lexical split points', () => {
     const astral = createOwnerStrategy({ kind: 'range', splits: ['\uFF5E'] })
     expect(rangeOfBucket(astral.bucketOf('😀'), 2)).toBe(1)
     expect(rangeOfBucket(astral.bucketOf('\uFF00'), 2)).toBe(0)
-    expect(() => validateRangeSplits(['😀', '\uFF5E'])).toThrow(/strictly increasing \(in code point order\)/)
+    expect(() => validateRangeSplits(['😀', '\uFF5E'])).toThrow(
+      /strictly increasing \(in code point order\)/,
+    )
   })
 
   it('uses lexical order when any split point is not an integer', () => {
@@ -98,19 +101,24 @@ describe('range strategy, lexical split points', () => {
 })
 
 describe('range strategy on the initial layout', () => {
-  it.each([2, 3, 4, 7, 10, 100])('with %i ranges and as many shards, range i lands entirely on shard i', (k) => {
-    const shards = range(0, k).map((i) => 100 + i)
-    const layout = initialLayout(shards)
-    for (let i = 0; i < k; i++) {
-      const { start, width } = rangeBuckets(i, k)
-      const owners = range(start, start + width).map((b) => layout[b])
-      expect(new Set(owners), `range ${i}`).toEqual(new Set([shards[i]]))
-    }
-    // The ranges tile all 4096 buckets without gaps or overlaps.
-    const ends = range(0, k).map((i) => rangeBuckets(i, k))
-    expect(ends.reduce((sum, { width }) => sum + width, 0)).toBe(BUCKET_COUNT)
-    expect(ends.every(({ start }, i) => i === 0 || start === ends[i - 1]!.start + ends[i - 1]!.width)).toBe(true)
-  })
+  it.each([2, 3, 4, 7, 10, 100])(
+    'with %i ranges and as many shards, range i lands entirely on shard i',
+    (k) => {
+      const shards = range(0, k).map((i) => 100 + i)
+      const layout = initialLayout(shards)
+      for (let i = 0; i < k; i++) {
+        const { start, width } = rangeBuckets(i, k)
+        const owners = range(start, start + width).map((b) => layout[b])
+        expect(new Set(owners), `range ${i}`).toEqual(new Set([shards[i]]))
+      }
+      // The ranges tile all 4096 buckets without gaps or overlaps.
+      const ends = range(0, k).map((i) => rangeBuckets(i, k))
+      expect(ends.reduce((sum, { width }) => sum + width, 0)).toBe(BUCKET_COUNT)
+      expect(
+        ends.every(({ start }, i) => i === 0 || start === ends[i - 1]!.start + ends[i - 1]!.width),
+      ).toBe(true)
+    },
+  )
 
   it('rounds range edges up, as the layout does: 4096/3 gives 1366, 1365, 1365', () => {
     expect(range(0, 3).map((i) => rangeBuckets(i, 3))).toEqual([
@@ -132,7 +140,13 @@ describe('range strategy on the initial layout', () => {
 
 describe('directory strategy', () => {
   it('uses the explicit placement, else the plain hash', () => {
-    const strategy = createOwnerStrategy({ kind: 'directory' }, new Map([['hot-tenant', 4095], ['pinned', 0]]))
+    const strategy = createOwnerStrategy(
+      { kind: 'directory' },
+      new Map([
+        ['hot-tenant', 4095],
+        ['pinned', 0],
+      ]),
+    )
     expect(strategy.kind).toBe('directory')
     expect(strategy.bucketOf('hot-tenant')).toBe(4095)
     expect(strategy.bucketOf('pinned')).toBe(0)
@@ -140,7 +154,7 @@ describe('directory strategy', () => {
     expect(createOwnerStrategy({ kind: 'directory' }).bucketOf('x')).toBe(bucketOf('x'))
   })
 
-  it('does not follow later changes to the caller\'s map', () => {
+  it("does not follow later changes to the caller's map", () => {
     const placements = new Map([['tenant', 7]])
     const strategy = createOwnerStrategy({ kind: 'directory' }, placements)
     placements.set('tenant', 8)
@@ -149,15 +163,17 @@ describe('directory strategy', () => {
 
   it('refuses a placement outside 0..4095 at creation', () => {
     for (const bucket of [-1, 4096, 1.5, Number.NaN]) {
-      expect(() => createOwnerStrategy({ kind: 'directory' }, new Map([['tenant', bucket]]))).toThrow(
-        /Owner "tenant" is placed in bucket .*, outside 0\.\.4095/,
-      )
+      expect(() =>
+        createOwnerStrategy({ kind: 'directory' }, new Map([['tenant', bucket]])),
+      ).toThrow(/Owner "tenant" is placed in bucket .*, outside 0\.\.4095/)
     }
   })
 
   it('is ignored by the other strategies', () => {
     const placements = new Map([['alice', 1]])
-    expect(createOwnerStrategy({ kind: 'hash' }, placements).bucketOf('alice')).toBe(bucketOf('alice'))
+    expect(createOwnerStrategy({ kind: 'hash' }, placements).bucketOf('alice')).toBe(
+      bucketOf('alice'),
+    )
   })
 })
 
@@ -167,7 +183,9 @@ describe('validateRangeSplits', () => {
     expect(() => validateRangeSplits(['1000', '2000'])).not.toThrow()
     expect(() => validateRangeSplits(['-10', '9', '10'])).not.toThrow()
     expect(() => validateRangeSplits(range(0, 4095).map(String))).not.toThrow()
-    expect(createOwnerStrategy({ kind: 'range', splits: [] }).bucketOf('anyone')).toBe(bucketOf('anyone'))
+    expect(createOwnerStrategy({ kind: 'range', splits: [] }).bucketOf('anyone')).toBe(
+      bucketOf('anyone'),
+    )
   })
 
   it('refuses unordered, repeated, too many or non-string split points', () => {
@@ -179,7 +197,11 @@ describe('validateRangeSplits', () => {
     expect(() => validateRangeSplits(['b', 'a'])).toThrow(/in code point order/)
     expect(() => validateRangeSplits(['a', 'a'])).toThrow(/strictly increasing/)
     expect(() => validateRangeSplits(range(0, 4096).map(String))).toThrow(/At most 4096 ranges/)
-    expect(() => validateRangeSplits([1000, 2000] as unknown as string[])).toThrow(/must be strings/)
-    expect(() => createOwnerStrategy({ kind: 'range', splits: ['b', 'a'] })).toThrow(/strictly increasing/)
+    expect(() => validateRangeSplits([1000, 2000] as unknown as string[])).toThrow(
+      /must be strings/,
+    )
+    expect(() => createOwnerStrategy({ kind: 'range', splits: ['b', 'a'] })).toThrow(
+      /strictly increasing/,
+    )
   })
 })

@@ -39,7 +39,8 @@ export function validateRangeSplits(splits: readonly string[]): void {
   }
   // Config may come from JSON: a number here would otherwise compare in surprising ways.
   const bad = splits.find((split) => typeof split !== 'string')
-  if (bad !== undefined) throw new Error(`Range split points must be strings, got ${JSON.stringify(bad)}`)
+  if (bad !== undefined)
+    throw new Error(`Range split points must be strings, got ${JSON.stringify(bad)}`)
   const numeric = isNumeric(splits)
   const points = numeric ? splits.map((split) => BigInt(split)) : splits
   for (let i = 1; i < points.length; i++) {
@@ -100,7 +101,8 @@ function rangeIndex<T extends bigint | string>(splits: readonly T[], value: T): 
 function rangeOf(splits: readonly string[]): (ownerId: string) => number | undefined {
   if (!isNumeric(splits)) return (ownerId) => rangeIndex(splits, ownerId)
   const points = splits.map((split) => BigInt(split)) // parsed once, not per lookup
-  return (ownerId) => (DECIMAL_INTEGER.test(ownerId) ? rangeIndex(points, BigInt(ownerId)) : undefined)
+  return (ownerId) =>
+    DECIMAL_INTEGER.test(ownerId) ? rangeIndex(points, BigInt(ownerId)) : undefined
 }
 
 function rangeBucketOf(splits: readonly string[]): (ownerId: string) => number {
@@ -131,7 +133,9 @@ function directoryBucketOf(placements: ReadonlyMap<string, number>): (ownerId: s
   for (const [ownerId, bucket] of placements) {
     if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT) {
       const owner = JSON.stringify(ownerId)
-      throw new Error(`Owner ${owner} is placed in bucket ${bucket}, outside 0..${BUCKET_COUNT - 1}`)
+      throw new Error(
+        `Owner ${owner} is placed in bucket ${bucket}, outside 0..${BUCKET_COUNT - 1}`,
+      )
     }
   }
   // Copied, so a later change to the caller's map cannot move an owner behind the router's back.

@@ -27,8 +27,12 @@ type Db = Kysely<MetadataDb> | Transaction<MetadataDb>
  * (writers of one bucket don't queue behind each other). SQLite: a no-op update that takes the
  * file's write lock, so the state read is the latest. Returns true when the change must be logged.
  */
-export async function claimForWrite(trx: Transaction<MetadataDb>, bucket: number): Promise<boolean> {
-  const state = dialectOf(trx) === 'postgres' ? await lockShared(trx, bucket) : await lockExclusive(trx, bucket)
+export async function claimForWrite(
+  trx: Transaction<MetadataDb>,
+  bucket: number,
+): Promise<boolean> {
+  const state =
+    dialectOf(trx) === 'postgres' ? await lockShared(trx, bucket) : await lockExclusive(trx, bucket)
   if (!state || !WRITABLE.includes(state)) throw new BucketNotServed(bucket, state)
   return state === 'capturing'
 }
@@ -48,17 +52,29 @@ export function assertServesReads(bucket: number, state: BucketState | null): vo
 }
 
 export async function readableBuckets(db: Db): Promise<number[]> {
-  const rows = await db.selectFrom('bucket_ownership').select('bucket').where('state', 'in', READABLE).execute()
+  const rows = await db
+    .selectFrom('bucket_ownership')
+    .select('bucket')
+    .where('state', 'in', READABLE)
+    .execute()
   return rows.map((r) => Number(r.bucket))
 }
 
 /** Logs a changed image id of a bucket being copied away. */
-export async function logChange(trx: Transaction<MetadataDb>, bucket: number, imageId: string): Promise<void> {
+export async function logChange(
+  trx: Transaction<MetadataDb>,
+  bucket: number,
+  imageId: string,
+): Promise<void> {
   await trx.insertInto('bucket_changes').values({ bucket, image_id: imageId }).execute()
 }
 
 export async function stateOf(db: Db, bucket: number): Promise<BucketState | null> {
-  const row = await db.selectFrom('bucket_ownership').select('state').where('bucket', '=', bucket).executeTakeFirst()
+  const row = await db
+    .selectFrom('bucket_ownership')
+    .select('state')
+    .where('bucket', '=', bucket)
+    .executeTakeFirst()
   return row?.state ?? null
 }
 
@@ -76,19 +92,37 @@ export async function setState(db: Db, bucket: number, state: BucketState | null
 }
 
 /** Seeds the buckets a shard serves when the directory is first created. Leaves existing rows alone. */
-export async function seedOwnership(db: Kysely<MetadataDb>, buckets: readonly number[]): Promise<void> {
+export async function seedOwnership(
+  db: Kysely<MetadataDb>,
+  buckets: readonly number[],
+): Promise<void> {
   for (let at = 0; at < buckets.length; at += 500) {
     const rows = buckets.slice(at, at + 500).map((bucket) => ({ bucket, state: 'owned' as const }))
-    await db.insertInto('bucket_ownership').values(rows).onConflict((oc) => oc.column('bucket').doNothing()).execute()
+    await db
+      .insertInto('bucket_ownership')
+      .values(rows)
+      .onConflict((oc) => oc.column('bucket').doNothing())
+      .execute()
   }
 }
 
-async function lockShared(trx: Transaction<MetadataDb>, bucket: number): Promise<BucketState | null> {
-  const row = await trx.selectFrom('bucket_ownership').select('state').where('bucket', '=', bucket).forShare().executeTakeFirst()
+async function lockShared(
+  trx: Transaction<MetadataDb>,
+  bucket: number,
+): Promise<BucketState | null> {
+  const row = await trx
+    .selectFrom('bucket_ownership')
+    .select('state')
+    .where('bucket', '=', bucket)
+    .forShare()
+    .executeTakeFirst()
   return row?.state ?? null
 }
 
-async function lockExclusive(trx: Transaction<MetadataDb>, bucket: number): Promise<BucketState | null> {
+async function lockExclusive(
+  trx: Transaction<MetadataDb>,
+  bucket: number,
+): Promise<BucketState | null> {
   const row = await trx
     .updateTable('bucket_ownership')
     .set((eb) => ({ state: eb.ref('state') }))

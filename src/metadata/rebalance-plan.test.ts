@@ -1,5 +1,5 @@
-import xxhash from 'xxhash-wasm'
 import { describe, expect, it } from 'vitest'
+import xxhash from 'xxhash-wasm'
 import { BUCKET_COUNT, bucketOf } from './bucket.js'
 import { applyMoves, type BucketMove, initialLayout, planRebalance } from './rebalance-plan.js'
 
@@ -26,17 +26,27 @@ function minimumMoves(directory: readonly number[], shardIds: readonly number[])
   const base = Math.floor(BUCKET_COUNT / shardIds.length)
   const extra = BUCKET_COUNT % shardIds.length
   const held = shardIds.map((id) => counts.get(id) ?? 0).sort((a, b) => b - a)
-  return held.reduce((sum, count, rank) => sum + Math.max(0, base + (rank < extra ? 1 : 0) - count), 0)
+  return held.reduce(
+    (sum, count, rank) => sum + Math.max(0, base + (rank < extra ? 1 : 0) - count),
+    0,
+  )
 }
 
 describe('initialLayout', () => {
   it('gives each shard one contiguous run, matching the router formula floor(b·n/4096)', () => {
     const layout = initialLayout([10, 20, 30])
     expect(layout).toHaveLength(BUCKET_COUNT)
-    expect(layout.every((shard, b) => shard === [10, 20, 30][Math.floor((b * 3) / BUCKET_COUNT)])).toBe(true)
-    expect([layout[0], layout[1365], layout[1366], layout[2730], layout[2731], layout[4095]]).toEqual([
-      10, 10, 20, 20, 30, 30,
-    ])
+    expect(
+      layout.every((shard, b) => shard === [10, 20, 30][Math.floor((b * 3) / BUCKET_COUNT)]),
+    ).toBe(true)
+    expect([
+      layout[0],
+      layout[1365],
+      layout[1366],
+      layout[2730],
+      layout[2731],
+      layout[4095],
+    ]).toEqual([10, 10, 20, 20, 30, 30])
     expectBalanced(layout, [10, 20, 30])
   })
 })

@@ -18,7 +18,10 @@ export interface BucketMove {
  * buckets only leave shards above their target and only go to shards below it, so nothing
  * moves between shards that were already balanced. Deterministic (same input → same plan).
  */
-export function planRebalance(directory: ArrayLike<number>, shardIds: readonly number[]): BucketMove[] {
+export function planRebalance(
+  directory: ArrayLike<number>,
+  shardIds: readonly number[],
+): BucketMove[] {
   checkShardIds(shardIds)
   checkDirectory(directory)
   // Sorted ids: the plan depends on the set of shards, not on the order they were listed in.
@@ -34,7 +37,10 @@ export function initialLayout(shardIds: readonly number[]): number[] {
   checkShardIds(shardIds)
   const n = shardIds.length
   // Same formula as the shard router's derived layout, so the two always agree.
-  return Array.from({ length: BUCKET_COUNT }, (_, b) => shardIds[Math.floor((b * n) / BUCKET_COUNT)]!)
+  return Array.from(
+    { length: BUCKET_COUNT },
+    (_, b) => shardIds[Math.floor((b * n) / BUCKET_COUNT)]!,
+  )
 }
 
 /** Applies moves to a copy of the directory. */
@@ -47,7 +53,9 @@ export function applyMoves(directory: ArrayLike<number>, moves: readonly BucketM
     }
     // A plan made for another version of the directory must not be half-applied silently.
     if (next[bucket] !== from) {
-      throw new Error(`Move of bucket ${bucket} expects shard ${from}, but the directory says ${next[bucket]}`)
+      throw new Error(
+        `Move of bucket ${bucket} expects shard ${from}, but the directory says ${next[bucket]}`,
+      )
     }
     next[bucket] = to
   }
@@ -74,7 +82,10 @@ function checkDirectory(directory: ArrayLike<number>): void {
 }
 
 /** Buckets per listed shard, ascending. Buckets of unlisted shards are in none of them. */
-function bucketsByShard(directory: ArrayLike<number>, ids: readonly number[]): Map<number, number[]> {
+function bucketsByShard(
+  directory: ArrayLike<number>,
+  ids: readonly number[],
+): Map<number, number[]> {
   const owned = new Map(ids.map((id) => [id, [] as number[]]))
   for (let b = 0; b < BUCKET_COUNT; b++) owned.get(directory[b]!)?.push(b)
   return owned

@@ -23,18 +23,29 @@ interface Entry extends ShardHandle {
  * The open shards by id. A shard is migrated and its identity checked before first use; when it
  * is down that fails and is retried on the next use, so one dead shard does not stop the process.
  */
-export function createShardSet(config: MetadataConfig, options: { onShardError?: (error: Error, shardId: number) => void }) {
+export function createShardSet(
+  config: MetadataConfig,
+  options: { onShardError?: (error: Error, shardId: number) => void },
+) {
   const entries = new Map<number, Entry>()
 
   function add(id: number, url: string): void {
     if (entries.get(id)?.url === url) return
-    const db = openDatabase<MetadataDb>(url, { poolSize: config.poolSize, onConnectionError: (error) => options.onShardError?.(error, id) })
+    const db = openDatabase<MetadataDb>(url, {
+      poolSize: config.poolSize,
+      onConnectionError: (error) => options.onShardError?.(error, id),
+    })
     entries.set(id, { id, url, store: createShardStore(db), ready: null })
   }
 
   function ready(id: number): Promise<ShardStore> {
     const entry = entries.get(id)
-    if (!entry) return Promise.reject(new Error(`Shard ${id} is not registered; the directory names a shard this process does not know`))
+    if (!entry)
+      return Promise.reject(
+        new Error(
+          `Shard ${id} is not registered; the directory names a shard this process does not know`,
+        ),
+      )
     entry.ready ??= prepare(entry).catch((error: unknown) => {
       entry.ready = null
       throw error
@@ -71,7 +82,9 @@ async function assertIdentity(store: ShardStore, id: number): Promise<void> {
   const seen = (await store.getMeta('shard_id')) ?? (await store.getMeta('shard_index'))
   if (seen === null) return store.setMeta('shard_id', String(id))
   if (seen !== String(id)) {
-    throw new Error(`This database was registered as shard ${seen}, not shard ${id}; changing the shard list needs \`pixelflow shards\`, not a config edit`)
+    throw new Error(
+      `This database was registered as shard ${seen}, not shard ${id}; changing the shard list needs \`pixelflow shards\`, not a config edit`,
+    )
   }
 }
 
@@ -86,14 +99,21 @@ export function strategyOf(config: MetadataConfig): StrategyConfig {
  * buckets it serves (the contiguous layout) before the directory that routes to it exists. Later
  * starts check the config still agrees with what the control database records.
  */
-export async function bootstrapDirectory(config: MetadataConfig, store: DirectoryStore, set: ShardSet, requireAll: boolean): Promise<Directory> {
+export async function bootstrapDirectory(
+  config: MetadataConfig,
+  store: DirectoryStore,
+  set: ShardSet,
+  requireAll: boolean,
+): Promise<Directory> {
   let directory = await store.load()
   if (!directory) {
     const ids = config.shards.map((_, id) => id)
     const layout = initialLayout(ids)
     set.sync(new Map(config.shards.map((url, id) => [id, url])))
     for (const id of ids) {
-      const buckets = Array.from({ length: BUCKET_COUNT }, (_, b) => b).filter((b) => layout[b] === id)
+      const buckets = Array.from({ length: BUCKET_COUNT }, (_, b) => b).filter(
+        (b) => layout[b] === id,
+      )
       await seedOwnership((await set.ready(id)).db, buckets)
     }
     await store.initialize(config.shards, layout, strategyOf(config))
@@ -115,12 +135,20 @@ function assertConfigAgrees(config: MetadataConfig, directory: Directory): void 
   const wanted = JSON.stringify(strategyOf(config))
   const stored = JSON.stringify(directory.strategy)
   if (wanted !== stored) {
-    throw new Error(`The shard strategy is ${stored} in the control database but ${wanted} in the config; owners would move, so it cannot change`)
+    throw new Error(
+      `The shard strategy is ${stored} in the control database but ${wanted} in the config; owners would move, so it cannot change`,
+    )
   }
   config.shards.forEach((url, id) => {
     const registered = directory.shards.get(id)
-    if (registered === undefined) throw new Error(`Shard ${id} (${redact(url)}) is not registered: add it with \`pixelflow shards add <url>\``)
-    if (registered !== url) throw new Error(`Shard ${id} is ${redact(registered)} in the control database but ${redact(url)} in the config`)
+    if (registered === undefined)
+      throw new Error(
+        `Shard ${id} (${redact(url)}) is not registered: add it with \`pixelflow shards add <url>\``,
+      )
+    if (registered !== url)
+      throw new Error(
+        `Shard ${id} is ${redact(registered)} in the control database but ${redact(url)} in the config`,
+      )
   })
 }
 

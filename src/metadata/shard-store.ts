@@ -1,9 +1,16 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
-import type { Image, NewImage, Variant } from '../images/model.js'
-import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import { AppError } from '../errors/index.js'
+import type { Image, NewImage, Variant } from '../images/model.js'
 import { isUniqueViolation } from './database.js'
-import { assertReadable, assertServesReads, claimForWrite, logChange, READABLE, readableBuckets } from './ownership.js'
+import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
+import {
+  assertReadable,
+  assertServesReads,
+  claimForWrite,
+  logChange,
+  READABLE,
+  readableBuckets,
+} from './ownership.js'
 
 export interface OutboxItem {
   seq: number
@@ -23,7 +30,11 @@ export interface Completion {
  */
 export function createShardStore(db: Kysely<MetadataDb>) {
   /** A write transaction on one bucket: claimed first, logged when the bucket is being copied away. */
-  function write<T>(bucket: number, imageId: string, body: (trx: Transaction<MetadataDb>) => Promise<T>): Promise<T> {
+  function write<T>(
+    bucket: number,
+    imageId: string,
+    body: (trx: Transaction<MetadataDb>) => Promise<T>,
+  ): Promise<T> {
     return db.transaction().execute(async (trx) => {
       const capture = await claimForWrite(trx, bucket)
       const result = await body(trx)
@@ -46,17 +57,28 @@ export function createShardStore(db: Kysely<MetadataDb>) {
      * The answer is the row as written, not read back after the commit: that read could be refused
      * by a switch, and the router's retry would then insert the image a second time.
      */
-    async createImage(bucket: number, image: NewImage, jobPayload: string, now: number, quota?: Quota): Promise<Image | { existing: Image }> {
+    async createImage(
+      bucket: number,
+      image: NewImage,
+      jobPayload: string,
+      now: number,
+      quota?: Quota,
+    ): Promise<Image | { existing: Image }> {
       const row = toRow(image, now)
       try {
         return await write(bucket, image.id, async (trx) => {
           if (quota) await assertWithinQuota(trx, image, quota)
           await trx.insertInto('images').values(row).execute()
-          await trx.insertInto('outbox').values({ job_id: image.id, bucket, payload: jobPayload, created_at: now }).execute()
+          await trx
+            .insertInto('outbox')
+            .values({ job_id: image.id, bucket, payload: jobPayload, created_at: now })
+            .execute()
           return toImage(row, [])
         })
       } catch (error) {
-        const existing = image.idempotencyKey && (await this.findByIdempotencyKey(bucket, image.ownerId, image.idempotencyKey))
+        const existing =
+          image.idempotencyKey &&
+          (await this.findByIdempotencyKey(bucket, image.ownerId, image.idempotencyKey))
         if (isUniqueViolation(error) && existing) return { existing }
         throw error
       }
@@ -64,7 +86,12 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
     findByIdempotencyKey(bucket: number, ownerId: string, key: string): Promise<Image | null> {
       return read(bucket, async () => {
-        const row = await db.selectFrom('images').selectAll().where('owner_id', '=', ownerId).where('idempotency_key', '=', key).executeTakeFirst()
+        const row = await db
+          .selectFrom('images')
+          .selectAll()
+          .where('owner_id', '=', ownerId)
+          .where('idempotency_key', '=', key)
+          .executeTakeFirst()
         return row ? withVariants(db, row) : null
       })
     },
@@ -78,12 +105,25 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       const rows = await db
         .selectFrom('bucket_ownership')
         .leftJoin('variants', (join) => join.on('variants.image_id', '=', id))
-        .select(['bucket_ownership.state', 'variants.image_id', 'variants.name', 'variants.format', 'variants.width', 'variants.height', 'variants.bytes', 'variants.etag', 'variants.object_key', 'variants.bucket'])
+        .select([
+          'bucket_ownership.state',
+          'variants.image_id',
+          'variants.name',
+          'variants.format',
+          'variants.width',
+          'variants.height',
+          'variants.bytes',
+          'variants.etag',
+          'variants.object_key',
+          'variants.bucket',
+        ])
         .where('bucket_ownership.bucket', '=', bucket)
         .execute()
       assertServesReads(bucket, rows[0]?.state ?? null)
       if (!row) return null
-      const variants = rows.filter((r) => r.image_id !== null).map((r) => toVariant(r as Selectable<VariantsTable>))
+      const variants = rows
+        .filter((r) => r.image_id !== null)
+        .map((r) => toVariant(r as Selectable<VariantsTable>))
       return toImage(row, sortVariants(variants))
     },
 
@@ -99,7 +139,11 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
     deleteImage(bucket: number, id: string): Promise<Image | null> {
       return write(bucket, id, async (trx) => {
-        const image = await trx.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+        const image = await trx
+          .selectFrom('images')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst()
         if (!image) return null
         const variants = await variantsOf(trx, [id])
         await trx.deleteFrom('variants').where('image_id', '=', id).execute()
@@ -114,7 +158,11 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       return write(bucket, id, async (trx) => {
         await trx
           .updateTable('images')
-          .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), updated_at: now }))
+          .set((eb) => ({
+            status: 'processing',
+            attempts: eb('attempts', '+', 1),
+            updated_at: now,
+          }))
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'processing'])
           .execute()
@@ -130,24 +178,44 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       return write(bucket, id, async (trx) => {
         const result = await trx
           .updateTable('images')
-          .set({ status: 'ready', placeholder: done.placeholder, failure_code: null, failure_detail: null, updated_at: now })
+          .set({
+            status: 'ready',
+            placeholder: done.placeholder,
+            failure_code: null,
+            failure_detail: null,
+            updated_at: now,
+          })
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'processing'])
           .executeTakeFirst()
         if (Number(result.numUpdatedRows) === 0) return false
         await trx.deleteFrom('variants').where('image_id', '=', id).execute()
         if (done.variants.length > 0) {
-          await trx.insertInto('variants').values(done.variants.map((v) => toVariantRow(id, bucket, v))).execute()
+          await trx
+            .insertInto('variants')
+            .values(done.variants.map((v) => toVariantRow(id, bucket, v)))
+            .execute()
         }
         return true
       })
     },
 
-    failImage(bucket: number, id: string, code: string, detail: string, now: number): Promise<boolean> {
+    failImage(
+      bucket: number,
+      id: string,
+      code: string,
+      detail: string,
+      now: number,
+    ): Promise<boolean> {
       return write(bucket, id, async (trx) => {
         const result = await trx
           .updateTable('images')
-          .set({ status: 'failed', failure_code: code, failure_detail: detail.slice(0, 1000), updated_at: now })
+          .set({
+            status: 'failed',
+            failure_code: code,
+            failure_detail: detail.slice(0, 1000),
+            updated_at: now,
+          })
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'processing'])
           .executeTakeFirst()
@@ -168,22 +236,36 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       if (before) query = query.where('images.id', '<', before)
       const rows = await query.orderBy('images.id', 'desc').limit(limit).execute()
       const servedAfter = new Set(await readableBuckets(db))
-      return { images: await withAllVariants(db, rows), served: servedBefore.filter((b) => servedAfter.has(b)) }
+      return {
+        images: await withAllVariants(db, rows),
+        served: servedBefore.filter((b) => servedAfter.has(b)),
+      }
     },
 
     /** Rows, bytes and buckets this shard serves, and its owners with the most images. */
     async stats(hottest = 5): Promise<ShardStats> {
       const [totals, owners, buckets, migration] = await Promise.all([
         servedImages(db)
-          .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes')])
+          .select((eb) => [
+            eb.fn.countAll<number>().as('rows'),
+            eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes'),
+          ])
           .executeTakeFirstOrThrow(),
         servedImages(db)
-          .select((eb) => ['images.owner_id', eb.fn.countAll<number>().as('rows'), eb.fn.sum<number>('images.bytes').as('bytes')])
+          .select((eb) => [
+            'images.owner_id',
+            eb.fn.countAll<number>().as('rows'),
+            eb.fn.sum<number>('images.bytes').as('bytes'),
+          ])
           .groupBy('images.owner_id')
           .orderBy('rows', 'desc')
           .limit(hottest)
           .execute(),
-        db.selectFrom('bucket_ownership').select(['state', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('state').execute(),
+        db
+          .selectFrom('bucket_ownership')
+          .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
+          .groupBy('state')
+          .execute(),
         // Kysely's migrator keeps its own table per database: each shard's schema version.
         sql<{ name: string | null }>`select max(name) as name from kysely_migration`.execute(db),
       ])
@@ -192,7 +274,11 @@ export function createShardStore(db: Kysely<MetadataDb>) {
         bytes: Number(totals.bytes),
         buckets: Object.fromEntries(buckets.map((b) => [b.state, Number(b.count)])),
         migration: migration.rows[0]?.name ?? null,
-        hottestOwners: owners.map((o) => ({ ownerId: o.owner_id, rows: Number(o.rows), bytes: Number(o.bytes) })),
+        hottestOwners: owners.map((o) => ({
+          ownerId: o.owner_id,
+          rows: Number(o.rows),
+          bytes: Number(o.bytes),
+        })),
       }
     },
 
@@ -206,7 +292,11 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     },
 
     async getMeta(key: string): Promise<string | null> {
-      const row = await db.selectFrom('shard_meta').select('value').where('key', '=', key).executeTakeFirst()
+      const row = await db
+        .selectFrom('shard_meta')
+        .select('value')
+        .where('key', '=', key)
+        .executeTakeFirst()
       return row?.value ?? null
     },
 
@@ -245,24 +335,37 @@ export interface Quota {
  * under the limit. A sum over the owner's rows (indexed by owner) is enough at this scale; a
  * usage counter row would be the next step if owners grow to millions of images.
  */
-async function assertWithinQuota(trx: Transaction<MetadataDb>, image: NewImage, quota: Quota): Promise<void> {
+async function assertWithinQuota(
+  trx: Transaction<MetadataDb>,
+  image: NewImage,
+  quota: Quota,
+): Promise<void> {
   if (quota.maxImages === 0 && quota.maxBytes === 0) return
   const usage = await trx
     .selectFrom('images')
-    .select((eb) => [eb.fn.countAll<number>().as('images'), eb.fn.coalesce(eb.fn.sum<number>('bytes'), eb.lit(0)).as('bytes')])
+    .select((eb) => [
+      eb.fn.countAll<number>().as('images'),
+      eb.fn.coalesce(eb.fn.sum<number>('bytes'), eb.lit(0)).as('bytes'),
+    ])
     .where('owner_id', '=', image.ownerId)
     .executeTakeFirstOrThrow()
   if (quota.maxImages > 0 && Number(usage.images) + 1 > quota.maxImages) {
     throw new AppError('QUOTA_EXCEEDED', `The image quota of ${quota.maxImages} images is used up`)
   }
   if (quota.maxBytes > 0 && Number(usage.bytes) + image.bytes > quota.maxBytes) {
-    throw new AppError('QUOTA_EXCEEDED', `The storage quota of ${quota.maxBytes} bytes would be exceeded`)
+    throw new AppError(
+      'QUOTA_EXCEEDED',
+      `The storage quota of ${quota.maxBytes} bytes would be exceeded`,
+    )
   }
 }
 
 /** Image rows of the buckets this shard serves (not those being copied in or already let go). */
 function servedImages(db: Kysely<MetadataDb>) {
-  return db.selectFrom('images').innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket').where('bucket_ownership.state', 'in', READABLE)
+  return db
+    .selectFrom('images')
+    .innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket')
+    .where('bucket_ownership.state', 'in', READABLE)
 }
 
 async function imageIn(db: Db, id: string): Promise<Image | null> {
@@ -276,7 +379,10 @@ async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image
 }
 
 async function withAllVariants(db: Db, rows: Selectable<ImagesTable>[]): Promise<Image[]> {
-  const variants = await variantsOf(db, rows.map((r) => r.id))
+  const variants = await variantsOf(
+    db,
+    rows.map((r) => r.id),
+  )
   return rows.map((row) => toImage(row, variants.get(row.id) ?? []))
 }
 

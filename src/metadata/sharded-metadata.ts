@@ -1,26 +1,35 @@
 import type { Kysely } from 'kysely'
 import type { MetadataConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
-import { BUCKET_COUNT } from './bucket.js'
 import { bucketOfId } from '../images/ids.js'
 import type { Image } from '../images/model.js'
+import { BUCKET_COUNT } from './bucket.js'
 import type { ControlDb } from './control-db.js'
 import { isUnavailable, migrate, openDatabase } from './database.js'
-import { SHARD_MIGRATIONS } from './migrations/index.js'
 import { createDirectoryStore, type Directory, type DirectoryStore } from './directory.js'
 import { mergeNewestFirst } from './merge.js'
-import { createOwnerStrategy, type OwnerStrategy } from './owner-strategy.js'
+import { SHARD_MIGRATIONS } from './migrations/index.js'
+import { createOwnerStrategy } from './owner-strategy.js'
 import { BucketNotServed } from './ownership.js'
 import { bootstrapDirectory, createShardSet, type ShardHandle } from './shard-set.js'
 import type { ShardStats, ShardStore } from './shard-store.js'
 
 /** ShardStore's image methods with the bucket bound: what a caller holding an owner or an id uses. */
 const BUCKET_METHODS = [
-  'createImage', 'findByIdempotencyKey', 'getImage', 'listImages', 'deleteImage', 'startProcessing', 'completeImage', 'failImage',
+  'createImage',
+  'findByIdempotencyKey',
+  'getImage',
+  'listImages',
+  'deleteImage',
+  'startProcessing',
+  'completeImage',
+  'failImage',
 ] as const
 type BucketMethod = (typeof BUCKET_METHODS)[number]
 export type BucketStore = {
-  [K in BucketMethod]: ShardStore[K] extends (bucket: number, ...args: infer A) => infer R ? (...args: A) => R : never
+  [K in BucketMethod]: ShardStore[K] extends (bucket: number, ...args: infer A) => infer R
+    ? (...args: A) => R
+    : never
 }
 
 /** How long a request waits for a fenced bucket's switch before answering BUCKET_MOVING. */
@@ -59,7 +68,10 @@ export interface ShardedMetadataOptions {
   onShardError?: (error: Error, shardId: number) => void
 }
 
-export async function openShardedMetadata(config: MetadataConfig, options: ShardedMetadataOptions): Promise<ShardedMetadata> {
+export async function openShardedMetadata(
+  config: MetadataConfig,
+  options: ShardedMetadataOptions,
+): Promise<ShardedMetadata> {
   const directoryStore = createDirectoryStore(options.control)
   const set = createShardSet(config, options)
   let current = await bootstrapDirectory(config, directoryStore, set, options.requireAll ?? false)
@@ -79,7 +91,10 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
       .finally(() => (reloading = null))
     return reloading
   }
-  const timer = setInterval(() => refresh().catch((error) => options.onShardError?.(error as Error, -1)), config.directoryRefreshMs)
+  const timer = setInterval(
+    () => refresh().catch((error) => options.onShardError?.(error as Error, -1)),
+    config.directoryRefreshMs,
+  )
   timer.unref()
 
   /** Runs `op` on the shard the directory names; on a refusal refreshes and retries, waiting out a fence. */
@@ -91,7 +106,10 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
         return await op(await set.ready(shardId))
       } catch (error) {
         if (!(error instanceof BucketNotServed)) throw translate(error, shardId)
-        if (Date.now() - started > MOVE_WAIT_MS) throw new AppError('BUCKET_MOVING', `Bucket ${bucket} is being moved; retry`, { cause: error })
+        if (Date.now() - started > MOVE_WAIT_MS)
+          throw new AppError('BUCKET_MOVING', `Bucket ${bucket} is being moved; retry`, {
+            cause: error,
+          })
         // Same epoch: the bucket is fenced for its switch; wait for it. The epoch is one row, the
         // directory 4096: reload only when it changed.
         if ((await directoryStore.epoch()) !== current.epoch) await refresh()
@@ -103,7 +121,10 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
   function forBucket(bucket: number): BucketStore {
     const bound = {} as Record<BucketMethod, unknown>
     for (const name of BUCKET_METHODS) {
-      bound[name] = (...args: unknown[]) => route(bucket, (store) => (store[name] as (...a: unknown[]) => Promise<unknown>)(bucket, ...args))
+      bound[name] = (...args: unknown[]) =>
+        route(bucket, (store) =>
+          (store[name] as (...a: unknown[]) => Promise<unknown>)(bucket, ...args),
+        )
     }
     return bound as BucketStore
   }
@@ -117,10 +138,23 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
   async function listAll(limit: number, before?: string): Promise<Image[]> {
     const started = Date.now()
     for (let attempt = 0; ; attempt++) {
-      const pages = await Promise.all(set.handles().map((h) => guarded(h.id, async () => (await set.ready(h.id)).listAll(limit, before))))
+      const pages = await Promise.all(
+        set
+          .handles()
+          .map((h) => guarded(h.id, async () => (await set.ready(h.id)).listAll(limit, before))),
+      )
       const covered = new Set(pages.flatMap((p) => p.served))
-      if (covered.size === BUCKET_COUNT) return mergeNewestFirst(pages.map((p) => p.images), (image) => image.id, limit)
-      if (Date.now() - started > MOVE_WAIT_MS) throw new AppError('BUCKET_MOVING', `${BUCKET_COUNT - covered.size} buckets are between shards; retry`)
+      if (covered.size === BUCKET_COUNT)
+        return mergeNewestFirst(
+          pages.map((p) => p.images),
+          (image) => image.id,
+          limit,
+        )
+      if (Date.now() - started > MOVE_WAIT_MS)
+        throw new AppError(
+          'BUCKET_MOVING',
+          `${BUCKET_COUNT - covered.size} buckets are between shards; retry`,
+        )
       await refresh()
       await sleep(Math.min(5 * 2 ** attempt, 200))
     }
@@ -165,7 +199,11 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
       return Promise.all(
         set.handles().map(async (h) => {
           try {
-            return { id: h.id, url: h.url, stats: await guarded(h.id, async () => (await set.ready(h.id)).stats()) }
+            return {
+              id: h.id,
+              url: h.url,
+              stats: await guarded(h.id, async () => (await set.ready(h.id)).stats()),
+            }
           } catch (error) {
             return { id: h.id, url: h.url, stats: null, error: (error as Error).message }
           }
@@ -185,7 +223,10 @@ export async function openShardedMetadata(config: MetadataConfig, options: Shard
 
 /** A shard's availability failures become SHARD_UNAVAILABLE (503): only that shard's owners see them. */
 function translate(error: unknown, shardId: number): unknown {
-  if (isUnavailable(error)) return new AppError('SHARD_UNAVAILABLE', `Metadata shard ${shardId} is unavailable`, { cause: error })
+  if (isUnavailable(error))
+    return new AppError('SHARD_UNAVAILABLE', `Metadata shard ${shardId} is unavailable`, {
+      cause: error,
+    })
   return error
 }
 

@@ -7,7 +7,9 @@ const almostOne = () => 1 - Number.EPSILON
 
 describe('backoffMs', () => {
   it('doubles its ceiling with each attempt, from base, up to max', () => {
-    const ceilings = [1, 2, 3, 4, 5, 6, 7, 20].map((attempt) => backoffMs(attempt, BASE, MAX, almostOne))
+    const ceilings = [1, 2, 3, 4, 5, 6, 7, 20].map((attempt) =>
+      backoffMs(attempt, BASE, MAX, almostOne),
+    )
     expect(ceilings).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000])
   })
 

@@ -17,7 +17,11 @@ export async function createQueue(config: QueueConfig, use: QueueUse): Promise<Q
     case 'sqlite':
       return createSqliteQueue(config)
     case 'rabbitmq':
-      return createRabbitQueue({ ...config, prefetch: config.prefetch ?? use.prefetch, consume: use.consume })
+      return createRabbitQueue({
+        ...config,
+        prefetch: config.prefetch ?? use.prefetch,
+        consume: use.consume,
+      })
     case 'sqs':
       return createSqsQueue(config)
   }

@@ -25,12 +25,23 @@ describe('createRateLimiter', () => {
   it('wraps redis so that an unreachable server falls back (open) or refuses (closed)', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`
     const failures: unknown[] = []
-    const open = createRateLimiter({ driver: 'redis', url, prefix: 'pixelflow-test:', failurePolicy: 'open', timeoutMs: 200 }, { onFailure: (e) => failures.push(e) })
-    const closed = createRateLimiter({ driver: 'redis', url, prefix: 'pixelflow-test:', failurePolicy: 'closed', timeoutMs: 200 })
+    const open = createRateLimiter(
+      { driver: 'redis', url, prefix: 'pixelflow-test:', failurePolicy: 'open', timeoutMs: 200 },
+      { onFailure: (e) => failures.push(e) },
+    )
+    const closed = createRateLimiter({
+      driver: 'redis',
+      url,
+      prefix: 'pixelflow-test:',
+      failurePolicy: 'closed',
+      timeoutMs: 200,
+    })
     expect(open.driver).toBe('redis')
     // Timing is resilient.test.ts's business; here, the wiring of policy, fallback and hook.
     expect(await open.consume('k', rule)).toMatchObject({ allowed: true, remaining: 0 })
-    await expect(closed.consume('k', rule)).rejects.toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
+    await expect(closed.consume('k', rule)).rejects.toMatchObject({
+      code: RATE_LIMITER_UNAVAILABLE,
+    })
     expect(failures).toHaveLength(1)
     await Promise.all([open.close(), closed.close()])
   })

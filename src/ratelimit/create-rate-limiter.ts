@@ -13,7 +13,10 @@ export interface RateLimiterHooks {
   onFailure?: (error: unknown, operation: LimiterOperation) => void
 }
 
-export function createRateLimiter(config: RateLimiterConfig, hooks: RateLimiterHooks = {}): RateLimiter {
+export function createRateLimiter(
+  config: RateLimiterConfig,
+  hooks: RateLimiterHooks = {},
+): RateLimiter {
   switch (config.driver) {
     case 'memory':
       return createMemoryRateLimiter()
@@ -21,7 +24,11 @@ export function createRateLimiter(config: RateLimiterConfig, hooks: RateLimiterH
       return createResilientLimiter({
         // ioredis abandons a command at the wrapper's own deadline, so a silent Redis does not
         // collect commands that nobody waits for any more.
-        primary: createRedisRateLimiter({ url: config.url, prefix: config.prefix, commandTimeoutMs: config.timeoutMs }),
+        primary: createRedisRateLimiter({
+          url: config.url,
+          prefix: config.prefix,
+          commandTimeoutMs: config.timeoutMs,
+        }),
         fallback: createMemoryRateLimiter(),
         policy: config.failurePolicy,
         timeoutMs: config.timeoutMs,

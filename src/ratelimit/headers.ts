@@ -1,6 +1,8 @@
 import type { RateLimitDecision, RateLimitRule } from './rate-limiter.js'
 
-export type RateLimitHeaders = Record<'RateLimit-Policy' | 'RateLimit', string> & { 'Retry-After'?: string }
+export type RateLimitHeaders = Record<'RateLimit-Policy' | 'RateLimit', string> & {
+  'Retry-After'?: string
+}
 
 /**
  * The response fields of draft-ietf-httpapi-ratelimit-headers-11 (2026-05-23), structured-field
@@ -17,7 +19,10 @@ export type RateLimitHeaders = Record<'RateLimit-Policy' | 'RateLimit', string> 
  * 0 on a refusal: a request that costs more than what is left.)
  * Several policies on one response: join each field's values with ', ' (an SF list).
  */
-export function rateLimitHeaders(rule: RateLimitRule, decision: RateLimitDecision): RateLimitHeaders {
+export function rateLimitHeaders(
+  rule: RateLimitRule,
+  decision: RateLimitDecision,
+): RateLimitHeaders {
   const name = sfString(rule.name)
   const windowSeconds = Math.max(1, Math.ceil(rule.windowMs / 1000)) // §3.1.3: w is a non-zero integer
   const headers: RateLimitHeaders = {
@@ -37,6 +42,7 @@ function seconds(ms: number): number {
 
 /** An RFC 9651 sf-string: printable ASCII, with `\` and `"` escaped. */
 function sfString(value: string): string {
-  if (!/^[\x20-\x7e]*$/.test(value)) throw new RangeError(`rate-limit policy name is not printable ASCII: ${JSON.stringify(value)}`)
+  if (!/^[\x20-\x7e]*$/.test(value))
+    throw new RangeError(`rate-limit policy name is not printable ASCII: ${JSON.stringify(value)}`)
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`
 }

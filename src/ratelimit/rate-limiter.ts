@@ -45,4 +45,3 @@ export interface RateLimiter {
   acquire(key: string, max: number, ttlMs: number): Promise<ConcurrencySlot>
   close(): Promise<void>
 }
-

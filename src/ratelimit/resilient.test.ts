@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { isAppError } from '../errors/index.js'
 import { createMemoryRateLimiter } from './drivers/memory.js'
 import type { ConcurrencySlot, RateLimiter } from './rate-limiter.js'
-import { createResilientLimiter, type FailurePolicy, RATE_LIMITER_UNAVAILABLE } from './resilient.js'
+import {
+  createResilientLimiter,
+  type FailurePolicy,
+  RATE_LIMITER_UNAVAILABLE,
+} from './resilient.js'
 
 const rule = { name: 'r', limit: 2, windowMs: 60_000 }
 const TIMEOUT_MS = 50
@@ -13,7 +17,11 @@ const MARGIN_MS = 150
 function fakePrimary(behaviour: 'throw' | 'hang' | 'ok'): RateLimiter & { releases: number } {
   const real = createMemoryRateLimiter({ maxKeys: 100 })
   const act = <T>(ok: () => Promise<T>): Promise<T> =>
-    behaviour === 'throw' ? Promise.reject(new Error('ECONNREFUSED')) : behaviour === 'hang' ? new Promise<T>(() => {}) : ok()
+    behaviour === 'throw'
+      ? Promise.reject(new Error('ECONNREFUSED'))
+      : behaviour === 'hang'
+        ? new Promise<T>(() => {})
+        : ok()
   const fake = {
     driver: 'fake',
     releases: 0,
@@ -25,10 +33,18 @@ function fakePrimary(behaviour: 'throw' | 'hang' | 'ok'): RateLimiter & { releas
 }
 
 function resilient(primary: RateLimiter, policy: FailurePolicy, failures: unknown[] = []) {
-  return createResilientLimiter({ primary, fallback: createMemoryRateLimiter({ maxKeys: 100 }), policy, timeoutMs: TIMEOUT_MS, onFailure: (e) => failures.push(e) })
+  return createResilientLimiter({
+    primary,
+    fallback: createMemoryRateLimiter({ maxKeys: 100 }),
+    policy,
+    timeoutMs: TIMEOUT_MS,
+    onFailure: (e) => failures.push(e),
+  })
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; result: PromiseSettledResult<T> }> {
+async function timed<T>(
+  work: () => Promise<T>,
+): Promise<{ ms: number; result: PromiseSettledResult<T> }> {
   const started = performance.now()
   const [result] = await Promise.allSettled([work()])
   return { ms: performance.now() - started, result: result! }
@@ -48,7 +64,10 @@ describe('resilient rate limiter', () => {
       const limiter = resilient(fakePrimary(behaviour), 'open', failures)
       const first = await timed(() => limiter.consume('k', rule))
       expect(first.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
-      expect(first.result).toMatchObject({ status: 'fulfilled', value: { allowed: true, remaining: 1 } })
+      expect(first.result).toMatchObject({
+        status: 'fulfilled',
+        value: { allowed: true, remaining: 1 },
+      })
       await limiter.consume('k', rule)
       expect((await limiter.consume('k', rule)).allowed).toBe(false) // the local limit still holds
       expect(failures).toHaveLength(3)
@@ -59,8 +78,13 @@ describe('resilient rate limiter', () => {
       const { ms, result } = await timed(() => limiter.consume('k', rule))
       expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
       const error = result.status === 'rejected' ? result.reason : undefined
-      expect(isAppError(error) && [error.code, error.statusCode]).toEqual([RATE_LIMITER_UNAVAILABLE, 503])
-      await expect(limiter.acquire('k', 1, 1000)).rejects.toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
+      expect(isAppError(error) && [error.code, error.statusCode]).toEqual([
+        RATE_LIMITER_UNAVAILABLE,
+        503,
+      ])
+      await expect(limiter.acquire('k', 1, 1000)).rejects.toMatchObject({
+        code: RATE_LIMITER_UNAVAILABLE,
+      })
     })
   }
 
@@ -77,7 +101,10 @@ describe('resilient rate limiter', () => {
     let release!: () => void
     const late: ConcurrencySlot = { acquired: true, release: async () => release() }
     const released = new Promise<void>((resolve) => (release = resolve))
-    const primary = { ...fakePrimary('ok'), acquire: () => new Promise<ConcurrencySlot>((r) => setTimeout(() => r(late), TIMEOUT_MS * 2)) }
+    const primary = {
+      ...fakePrimary('ok'),
+      acquire: () => new Promise<ConcurrencySlot>((r) => setTimeout(() => r(late), TIMEOUT_MS * 2)),
+    }
     const slot = await resilient(primary, 'open').acquire('k', 1, 1000)
     expect(slot.acquired).toBe(true) // from the fallback
     await released

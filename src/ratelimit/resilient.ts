@@ -45,12 +45,20 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
     }
   }
 
-  async function guarded<T>(operation: LimiterOperation, call: () => Promise<T>, local: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
+  async function guarded<T>(
+    operation: LimiterOperation,
+    call: () => Promise<T>,
+    local: () => Promise<T>,
+    onLate?: (value: T) => void,
+  ): Promise<T> {
     try {
       return await withDeadline(call, timeoutMs, onLate)
     } catch (error) {
       report(error, operation)
-      if (policy === 'closed') throw new AppError(RATE_LIMITER_UNAVAILABLE, 'The rate limiter is unavailable', { cause: error })
+      if (policy === 'closed')
+        throw new AppError(RATE_LIMITER_UNAVAILABLE, 'The rate limiter is unavailable', {
+          cause: error,
+        })
       return local()
     }
   }
@@ -58,20 +66,33 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
   /** Releasing is best effort within the deadline: a slot that is not freed expires by its ttl. */
   function bounded(slot: ConcurrencySlot): ConcurrencySlot {
     if (!slot.acquired) return slot
-    return acquiredSlot(() => withDeadline(() => slot.release(), timeoutMs).catch((error) => report(error, 'release')))
+    return acquiredSlot(() =>
+      withDeadline(() => slot.release(), timeoutMs).catch((error) => report(error, 'release')),
+    )
   }
 
   return {
     driver: primary.driver,
     async consume(key, rule, cost = 1) {
       assertConsumable(rule, cost) // a bad argument is a bug to surface, not an outage to hide
-      return guarded('consume', () => primary.consume(key, rule, cost), () => fallback.consume(key, rule, cost))
+      return guarded(
+        'consume',
+        () => primary.consume(key, rule, cost),
+        () => fallback.consume(key, rule, cost),
+      )
     },
     async acquire(key, max, ttlMs) {
       assertAcquirable(max, ttlMs)
       // A primary slot granted after the deadline would be held by nobody until its ttl: free it.
       const freeLate = (late: ConcurrencySlot) => void late.release().catch(() => {})
-      return bounded(await guarded('acquire', () => primary.acquire(key, max, ttlMs), () => fallback.acquire(key, max, ttlMs), freeLate))
+      return bounded(
+        await guarded(
+          'acquire',
+          () => primary.acquire(key, max, ttlMs),
+          () => fallback.acquire(key, max, ttlMs),
+          freeLate,
+        ),
+      )
     },
     async close() {
       await Promise.allSettled([primary.close(), fallback.close()])
@@ -80,7 +101,11 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
 }
 
 /** `call()`'s outcome, or a rejection after `ms`. A value that arrives later goes to `onLate`. */
-function withDeadline<T>(call: () => Promise<T>, ms: number, onLate?: (value: T) => void): Promise<T> {
+function withDeadline<T>(
+  call: () => Promise<T>,
+  ms: number,
+  onLate?: (value: T) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false
     const timer = setTimeout(() => {

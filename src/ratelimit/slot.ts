@@ -1,7 +1,10 @@
 import type { ConcurrencySlot } from './rate-limiter.js'
 
 /** The slot handed out when none is free: releasing it does nothing. */
-export const NOT_ACQUIRED: ConcurrencySlot = Object.freeze({ acquired: false, release: async () => {} })
+export const NOT_ACQUIRED: ConcurrencySlot = Object.freeze({
+  acquired: false,
+  release: async () => {},
+})
 
 /**
  * A held slot whose `release` runs `free` at most once, so a handler that releases in both its

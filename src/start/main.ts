@@ -38,7 +38,10 @@ function onSignals(handler: (signal: string) => Promise<void>): void {
     process.on(signal, () => {
       if (closing) return
       closing = true
-      handler(signal).then(() => process.exit(0), () => process.exit(1))
+      handler(signal).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
     })
   }
 }

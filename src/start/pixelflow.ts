@@ -15,14 +15,14 @@ import type { Config } from '../config/schema.js'
 import { createImageService, imageKey } from '../images/image-service.js'
 import type { Image } from '../images/model.js'
 import { createUrlSigner } from '../images/signed-urls.js'
-import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
-import { openShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { ControlDb } from '../metadata/control-db.js'
 import { migrate, openDatabase } from '../metadata/database.js'
+import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
+import { openShardedMetadata } from '../metadata/sharded-metadata.js'
 import { createMetrics } from '../observability/metrics.js'
-import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { createQueue } from '../queue/create-queue.js'
 import { startOutboxRelay } from '../queue/outbox-relay.js'
+import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { createObjectStore } from '../storage/create-object-store.js'
 import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
@@ -60,31 +60,74 @@ export async function openDeps(config: Config, options: DepsOptions = {}) {
   const queue = await createQueue(config.queue, { consume, prefetch: config.worker.concurrency })
   const control = openDatabase<ControlDb>(config.metadata.control)
   await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
-  const metadata = await openShardedMetadata(config.metadata, { control, requireAll: options.requireAllShards, onShardError: options.onShardError })
-  return { store, queue, metadata, control, apiKeys: createApiKeys(control), metrics: createMetrics(queue) }
+  const metadata = await openShardedMetadata(config.metadata, {
+    control,
+    requireAll: options.requireAllShards,
+    onShardError: options.onShardError,
+  })
+  return {
+    store,
+    queue,
+    metadata,
+    control,
+    apiKeys: createApiKeys(control),
+    metrics: createMetrics(queue),
+  }
 }
 
-export async function createPixelflow(config: Config, logger: Logger, role: Role = 'serve'): Promise<Pixelflow> {
+export async function createPixelflow(
+  config: Config,
+  logger: Logger,
+  role: Role = 'serve',
+): Promise<Pixelflow> {
   const runsWorkers = (role === 'serve' || role === 'worker') && config.worker.enabled
-  const deps = await openDeps(config, { consume: runsWorkers, onShardError: (err, shard) => logger.warn({ err, shard }, 'metadata shard error') })
+  const deps = await openDeps(config, {
+    consume: runsWorkers,
+    onShardError: (err, shard) => logger.warn({ err, shard }, 'metadata shard error'),
+  })
   const { store, queue, metadata, metrics } = deps
-  const cache = await createCache<Image>(config.cache, { onError: (err) => logger.warn({ err }, 'metadata cache degraded') })
+  const cache = await createCache<Image>(config.cache, {
+    onError: (err) => logger.warn({ err }, 'metadata cache degraded'),
+  })
   // An in-process cache is only right when this process sees every change, as `serve` does. A
   // separate API would keep showing `queued` after a worker elsewhere finished: without Redis to
   // carry invalidations, the API reads the shard every time.
   const apiCache = role === 'api' && config.cache.driver === 'memory' ? undefined : cache
-  if (!apiCache && role === 'api') logger.warn('no shared cache (PIXELFLOW_REDIS_URL unset): metadata reads go to the shards uncached')
+  if (!apiCache && role === 'api')
+    logger.warn(
+      'no shared cache (PIXELFLOW_REDIS_URL unset): metadata reads go to the shards uncached',
+    )
   // Every change of an image row drops its cached copy, in every process sharing the cache.
   const invalidate = async (imageId: string) =>
-    cache.delete(imageKey(imageId)).catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
+    cache
+      .delete(imageKey(imageId))
+      .catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
 
   const worker = runsWorkers ? runWorkerRole(config, deps, logger, invalidate) : null
   const relay =
     role !== 'worker' && config.relay.enabled
-      ? startOutboxRelay({ metadata, queue, logger, intervalMs: RELAY_INTERVAL_MS, onPublished: () => worker?.nudge() })
+      ? startOutboxRelay({
+          metadata,
+          queue,
+          logger,
+          intervalMs: RELAY_INTERVAL_MS,
+          onPublished: () => worker?.nudge(),
+        })
       : null
-  const readiness = { store: () => store.check(), queue: () => queue.check(), metadata: () => metadata.check() }
-  const api = role === 'serve' || role === 'api' ? await buildApiRole(config, deps, logger, { cache: apiCache, invalidate, onQueued: () => relay?.nudge(), readiness }) : null
+  const readiness = {
+    store: () => store.check(),
+    queue: () => queue.check(),
+    metadata: () => metadata.check(),
+  }
+  const api =
+    role === 'serve' || role === 'api'
+      ? await buildApiRole(config, deps, logger, {
+          cache: apiCache,
+          invalidate,
+          onQueued: () => relay?.nudge(),
+          readiness,
+        })
+      : null
   const app = api?.app ?? (await buildHealthApp({ metrics, logger, readiness }))
 
   const steps: [string, () => Promise<unknown>][] = [
@@ -103,7 +146,9 @@ export async function createPixelflow(config: Config, logger: Logger, role: Role
     invalidate,
     async close() {
       for (const [name, step] of steps) {
-        await step().catch((error) => logger.error({ err: error, step: name }, 'shutdown step failed'))
+        await step().catch((error) =>
+          logger.error({ err: error, step: name }, 'shutdown step failed'),
+        )
       }
     },
   }
@@ -111,13 +156,33 @@ export async function createPixelflow(config: Config, logger: Logger, role: Role
 
 type Deps = Awaited<ReturnType<typeof openDeps>>
 
-function runWorkerRole(config: Config, deps: Deps, logger: Logger, invalidate: (id: string) => Promise<void>) {
+function runWorkerRole(
+  config: Config,
+  deps: Deps,
+  logger: Logger,
+  invalidate: (id: string) => Promise<void>,
+) {
   // libvips' operation cache only helps when the same image is processed twice; here it just holds memory.
   sharp.cache(false)
   const { queue, metadata, store, metrics } = deps
-  const handler = createImageProcessor({ metadata, store, processing: config.processing, limits: config.limits, logger, onChanged: invalidate })
+  const handler = createImageProcessor({
+    metadata,
+    store,
+    processing: config.processing,
+    limits: config.limits,
+    logger,
+    onChanged: invalidate,
+  })
   metrics.workerSlots.set(config.worker.concurrency)
-  return startWorker({ queue, handler, concurrency: config.worker.concurrency, pollMs: config.worker.pollMs, leaseMs: config.queue.leaseMs, logger, metrics })
+  return startWorker({
+    queue,
+    handler,
+    concurrency: config.worker.concurrency,
+    pollMs: config.worker.pollMs,
+    leaseMs: config.queue.leaseMs,
+    logger,
+    metrics,
+  })
 }
 
 interface ApiExtras {
@@ -129,14 +194,30 @@ interface ApiExtras {
 
 async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: ApiExtras) {
   const { store, metadata, metrics } = deps
-  const limiter = createRateLimiter(config.rateLimit.store, { onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed') })
-  const images = createImageService({ metadata, store, cache: extras.cache, invalidate: extras.invalidate, limits: config.limits, quotas: config.quotas, onQueued: extras.onQueued })
-  const signer = createUrlSigner(await resolveSigningKeys(config.delivery, deps.control), config.delivery.signedUrlTtlSeconds)
+  const limiter = createRateLimiter(config.rateLimit.store, {
+    onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed'),
+  })
+  const images = createImageService({
+    metadata,
+    store,
+    cache: extras.cache,
+    invalidate: extras.invalidate,
+    limits: config.limits,
+    quotas: config.quotas,
+    onQueued: extras.onQueued,
+  })
+  const signer = createUrlSigner(
+    await resolveSigningKeys(config.delivery, deps.control),
+    config.delivery.signedUrlTtlSeconds,
+  )
   const app = await buildApp({
     images,
     authenticate: createAuthenticator(deps.apiKeys, config.auth),
     signer,
-    links: createLinks((config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''), signer),
+    links: createLinks(
+      (config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''),
+      signer,
+    ),
     rateLimits: createRateLimits(limiter, config.rateLimit),
     store,
     metrics,

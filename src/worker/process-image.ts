@@ -39,7 +39,10 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
   const changed = async (imageId: string) => deps.onChanged?.(imageId)
 
-  async function makeVariants(image: Image, signal: AbortSignal): Promise<{ variants: Variant[]; placeholder: string | null }> {
+  async function makeVariants(
+    image: Image,
+    signal: AbortSignal,
+  ): Promise<{ variants: Variant[]; placeholder: string | null }> {
     const original = await deps.store.get(objectKeys.original(image.id))
     if (!original) throw new Error(`Original of ${image.id} is missing from the object store`)
     const decoded = await decodeSource(await readAll(original), deps.limits, maxWidth)
@@ -49,13 +52,23 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       signal.throwIfAborted()
       const overlay = await watermark(Math.min(preset.width, decoded.info.width))
       const encoded = await Promise.all(
-        deps.processing.formats.map((format) => encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay)),
+        deps.processing.formats.map((format) =>
+          encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay),
+        ),
       )
       for (const [i, format] of deps.processing.formats.entries()) {
         const out = encoded[i]!
         const key = objectKeys.variant(image.id, preset.name, format)
         await deps.store.put(key, out.data)
-        variants.push({ name: preset.name, format, width: out.width, height: out.height, bytes: out.data.length, etag: out.etag, key })
+        variants.push({
+          name: preset.name,
+          format,
+          width: out.width,
+          height: out.height,
+          bytes: out.data.length,
+          etag: out.etag,
+          key,
+        })
       }
     }
     return { variants, placeholder }
@@ -89,7 +102,9 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
     async onDead(job, error) {
       const { imageId } = JSON.parse(job.payload) as ProcessImageJob
       const detail = error instanceof Error ? error.message : String(error)
-      await deps.metadata.forImageId(imageId)?.failImage(imageId, 'RETRIES_EXHAUSTED', detail, Date.now())
+      await deps.metadata
+        .forImageId(imageId)
+        ?.failImage(imageId, 'RETRIES_EXHAUSTED', detail, Date.now())
       await changed(imageId)
     },
   }

@@ -37,7 +37,10 @@ export function startWorker(options: WorkerOptions): Worker {
   async function runJob(job: LeasedJob, signal: AbortSignal): Promise<void> {
     const timer = metrics.processingSeconds.startTimer()
     // Heartbeat: extend the lease well before it lapses, so long jobs are not redelivered.
-    const heartbeat = setInterval(() => void queue.extend(job.id, job.token).catch(() => {}), options.leaseMs / 3)
+    const heartbeat = setInterval(
+      () => void queue.extend(job.id, job.token).catch(() => {}),
+      options.leaseMs / 3,
+    )
     try {
       const outcome = await options.handler.handle(job, signal)
       if (signal.aborted) return

@@ -14,7 +14,10 @@ export function slowLoader<V>(value: V | null, ms = 30) {
 }
 
 /** The Cache port's promises (src/cache/cache.ts), run against every driver. `create` uses long TTLs. */
-export function describeCache(name: string, create: () => Cache<unknown> | Promise<Cache<unknown>>) {
+export function describeCache(
+  name: string,
+  create: () => Cache<unknown> | Promise<Cache<unknown>>,
+) {
   describe(`Cache contract: ${name}`, () => {
     let cache: Cache<unknown>
     beforeEach(async () => {
@@ -29,7 +32,13 @@ export function describeCache(name: string, create: () => Cache<unknown> | Promi
     })
 
     it('round-trips JSON values, falsy ones included, per key', async () => {
-      const values: Record<string, unknown> = { obj: { id: 'a', sizes: [1, 2], nested: { ok: true } }, str: 'x', zero: 0, empty: '', no: false }
+      const values: Record<string, unknown> = {
+        obj: { id: 'a', sizes: [1, 2], nested: { ok: true } },
+        str: 'x',
+        zero: 0,
+        empty: '',
+        no: false,
+      }
       for (const [key, value] of Object.entries(values)) await cache.set(key, value)
       for (const [key, value] of Object.entries(values)) expect(await cache.get(key)).toEqual(value)
     })
@@ -84,7 +93,9 @@ export function describeCache(name: string, create: () => Cache<unknown> | Promi
 
     it('single-flight: 10 concurrent misses call load once and all get the value', async () => {
       const load = slowLoader({ id: 'hot' }, 50)
-      const results = await Promise.all(Array.from({ length: 10 }, () => cache.getOrLoad('hot', load)))
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => cache.getOrLoad('hot', load)),
+      )
       expect(load.calls).toBe(1)
       expect(results).toEqual(Array.from({ length: 10 }, () => ({ id: 'hot' })))
     })

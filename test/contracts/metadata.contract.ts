@@ -4,10 +4,16 @@ import { createMover } from '../../src/metadata/mover.js'
 import { stateOf } from '../../src/metadata/ownership.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import { insertImage, variantsOf } from '../fixtures/image-rows.js'
-import { createMetadataEnv, type MetadataDialect, type MetadataEnv } from '../fixtures/metadata-env.js'
+import {
+  createMetadataEnv,
+  type MetadataDialect,
+  type MetadataEnv,
+} from '../fixtures/metadata-env.js'
 
 /** Every image row on every shard, raw (no ownership filter): where rows really are. */
-export async function rowsByShard(metadata: ShardedMetadata): Promise<Map<number, { id: string; bucket: number }[]>> {
+export async function rowsByShard(
+  metadata: ShardedMetadata,
+): Promise<Map<number, { id: string; bucket: number }[]>> {
   const out = new Map<number, { id: string; bucket: number }[]>()
   for (const handle of metadata.shards()) {
     const shard = await metadata.shard(handle.id)
@@ -39,7 +45,9 @@ export function metadataContract(dialect: MetadataDialect): void {
         total += rows.length
       }
       expect(total).toBe(ids.length)
-      expect(new Set([...placed.values()].filter((r) => r.length > 0).map((r) => r.length)).size).toBeGreaterThan(0)
+      expect(
+        new Set([...placed.values()].filter((r) => r.length > 0).map((r) => r.length)).size,
+      ).toBeGreaterThan(0)
       expect([...placed.values()].filter((rows) => rows.length > 0).length).toBeGreaterThan(1)
     })
 
@@ -48,7 +56,11 @@ export function metadataContract(dialect: MetadataDialect): void {
       env = await createMetadataEnv(dialect, 4, 0)
       const opened = await Promise.all([env.open(), env.open(), env.open()])
       expect(new Set(opened.map((o) => o.metadata.directory().epoch))).toEqual(new Set([1]))
-      expect((await opened[0]!.metadata.stats()).every((r) => r.stats?.migration === '0005-bucket-ownership')).toBe(true)
+      expect(
+        (await opened[0]!.metadata.stats()).every(
+          (r) => r.stats?.migration === '0005-bucket-ownership',
+        ),
+      ).toBe(true)
     })
 
     it('round-trips create, get, list, update and delete through the bucket-bound store', async () => {
@@ -56,9 +68,17 @@ export function metadataContract(dialect: MetadataDialect): void {
       const store = metadata.forImageId(image.id)!
       expect((await store.getImage(image.id))?.status).toBe('queued')
       expect((await store.startProcessing(image.id, Date.now()))?.attempts).toBe(1)
-      expect(await store.completeImage(image.id, { variants: variantsOf(image.id), placeholder: 'p' }, Date.now())).toBe(true)
+      expect(
+        await store.completeImage(
+          image.id,
+          { variants: variantsOf(image.id), placeholder: 'p' },
+          Date.now(),
+        ),
+      ).toBe(true)
       expect((await store.getImage(image.id))?.variants).toHaveLength(2)
-      expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([image.id])
+      expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([
+        image.id,
+      ])
       expect((await store.deleteImage(image.id))?.id).toBe(image.id)
       expect(await store.getImage(image.id)).toBeNull()
     })
@@ -91,8 +111,12 @@ export function metadataContract(dialect: MetadataDialect): void {
     it('moves a bucket online: rows and digest on the target, source cleaned, epoch bumped', async () => {
       const owner = 'mover-owner'
       const bucket = metadata.bucketOfOwner(owner)
-      const ids = await Promise.all(Array.from({ length: 25 }, async () => (await insertImage(metadata, owner)).id))
-      await metadata.forOwner(owner).completeImage(ids[0]!, { variants: variantsOf(ids[0]!), placeholder: null }, Date.now())
+      const ids = await Promise.all(
+        Array.from({ length: 25 }, async () => (await insertImage(metadata, owner)).id),
+      )
+      await metadata
+        .forOwner(owner)
+        .completeImage(ids[0]!, { variants: variantsOf(ids[0]!), placeholder: null }, Date.now())
       const source = metadata.directory().shardOf[bucket]!
       const target = (source + 1) % 4
       const epoch = metadata.directory().epoch
@@ -120,7 +144,9 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(other.directory().shardOf[bucket]).not.toBe(target) // still stale
       const second = await insertImage(other, owner)
       expect(other.directory().shardOf[bucket]).toBe(target)
-      expect((await other.forOwner(owner).listImages(owner, 10)).map((i) => i.id).sort()).toEqual([first.id, second.id].sort())
+      expect((await other.forOwner(owner).listImages(owner, 10)).map((i) => i.id).sort()).toEqual(
+        [first.id, second.id].sort(),
+      )
       const placed = await rowsByShard(metadata)
       expect(placed.get(target)!.filter((r) => r.bucket === bucket)).toHaveLength(2)
     })
@@ -128,13 +154,21 @@ export function metadataContract(dialect: MetadataDialect): void {
     it('range strategy: owner-id ranges land on their shard; the strategy is kept and cannot change', async () => {
       await env.cleanup()
       env = await createMetadataEnv(dialect, 4, 0)
-      const ranged = (await env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '3000'] })).metadata
-      const shardOfOwner = (owner: string) => ranged.directory().shardOf[ranged.bucketOfOwner(owner)]
-      expect(['1', '999', '1000', '1999', '2000', '2999', '3000', '99999'].map(shardOfOwner)).toEqual([0, 0, 1, 1, 2, 2, 3, 3])
+      const ranged = (await env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '3000'] }))
+        .metadata
+      const shardOfOwner = (owner: string) =>
+        ranged.directory().shardOf[ranged.bucketOfOwner(owner)]
+      expect(
+        ['1', '999', '1000', '1999', '2000', '2999', '3000', '99999'].map(shardOfOwner),
+      ).toEqual([0, 0, 1, 1, 2, 2, 3, 3])
       const image = await insertImage(ranged, '1500')
       expect((await rowsByShard(ranged)).get(1)!.map((r) => r.id)).toEqual([image.id])
-      await expect(env.open({ strategy: 'hash', rangeSplits: [] })).rejects.toThrow(/strategy .* cannot change/)
-      await expect(env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '4000'] })).rejects.toThrow(/cannot change/)
+      await expect(env.open({ strategy: 'hash', rangeSplits: [] })).rejects.toThrow(
+        /strategy .* cannot change/,
+      )
+      await expect(
+        env.open({ strategy: 'range', rangeSplits: ['1000', '2000', '4000'] }),
+      ).rejects.toThrow(/cannot change/)
     })
 
     it('directory strategy: a placed owner goes to its bucket in every process after a refresh; others hash', async () => {
@@ -150,12 +184,18 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(two.bucketOfOwner('regular')).toBe(one.bucketOfOwner('regular'))
       const image = await insertImage(two, 'vip')
       expect(image.bucket).toBe(chosen)
-      expect((await rowsByShard(one)).get(one.directory().shardOf[chosen]!)!.map((r) => r.id)).toEqual([image.id])
+      expect(
+        (await rowsByShard(one)).get(one.directory().shardOf[chosen]!)!.map((r) => r.id),
+      ).toEqual([image.id])
     })
 
     it('refuses a config whose shard list disagrees with the registry', async () => {
-      await expect(env.open({ shards: [...env.config.shards].reverse() })).rejects.toThrow(/in the control database but/)
-      await expect(env.open({ shards: [...env.config.shards, env.spare[0]!] })).rejects.toThrow(/is not registered: add it with `pixelflow shards add/)
+      await expect(env.open({ shards: [...env.config.shards].reverse() })).rejects.toThrow(
+        /in the control database but/,
+      )
+      await expect(env.open({ shards: [...env.config.shards, env.spare[0]!] })).rejects.toThrow(
+        /is not registered: add it with `pixelflow shards add/,
+      )
     })
 
     it('adds a shard, migrated before it holds buckets, and rebalances 4 → 5 moving only to it', async () => {
@@ -173,7 +213,8 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(changed.length).toBe(plan.length)
       expect(changed.every((s) => s === 4)).toBe(true)
       const placed = await rowsByShard(metadata)
-      for (const [shard, rows] of placed) for (const row of rows) expect(after[row.bucket]).toBe(shard)
+      for (const [shard, rows] of placed)
+        for (const row of rows) expect(after[row.bucket]).toBe(shard)
       expect([...placed.values()].reduce((n, r) => n + r.length, 0)).toBe(30)
     }, 120_000)
   })

@@ -22,7 +22,10 @@ async function getBytes(store: ObjectStore, key: string, range?: { start: number
 const ESCAPING_KEYS = ['../x', '/abs', 'a/../../b']
 
 /** The ObjectStore port's promises (src/storage/object-store.ts), run against every driver. */
-export function describeObjectStore(name: string, create: () => Promise<ObjectStore> | ObjectStore) {
+export function describeObjectStore(
+  name: string,
+  create: () => Promise<ObjectStore> | ObjectStore,
+) {
   describe(`ObjectStore contract: ${name}`, () => {
     let store: ObjectStore
     beforeEach(async () => {
@@ -42,7 +45,10 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
 
     it('round-trips bytes and size from a Buffer', async () => {
       const bytes = randomBytes(70_000)
-      expect(await store.put('a/buffer.bin', bytes)).toEqual({ key: 'a/buffer.bin', size: bytes.length })
+      expect(await store.put('a/buffer.bin', bytes)).toEqual({
+        key: 'a/buffer.bin',
+        size: bytes.length,
+      })
       expect(await store.head('a/buffer.bin')).toEqual({ key: 'a/buffer.bin', size: bytes.length })
       expect((await getBytes(store, 'a/buffer.bin'))?.equals(bytes)).toBe(true)
     })
@@ -50,7 +56,10 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
     it('round-trips bytes and size from a multi-chunk Readable', async () => {
       const chunks = [randomBytes(1000), randomBytes(65_536), randomBytes(3)]
       const whole = Buffer.concat(chunks)
-      expect(await store.put('a/stream.bin', Readable.from(chunks))).toEqual({ key: 'a/stream.bin', size: whole.length })
+      expect(await store.put('a/stream.bin', Readable.from(chunks))).toEqual({
+        key: 'a/stream.bin',
+        size: whole.length,
+      })
       expect((await store.head('a/stream.bin'))?.size).toBe(whole.length)
       expect((await getBytes(store, 'a/stream.bin'))?.equals(whole)).toBe(true)
     })
@@ -63,7 +72,12 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
     it('reads an inclusive byte range exactly', async () => {
       const bytes = randomBytes(10_000)
       await store.put('ranged', bytes)
-      for (const [start, end] of [[0, 0], [0, 99], [5000, 5009], [9990, 9999]] as const) {
+      for (const [start, end] of [
+        [0, 0],
+        [0, 99],
+        [5000, 5009],
+        [9990, 9999],
+      ] as const) {
         const got = await getBytes(store, 'ranged', { start, end })
         expect(got?.equals(bytes.subarray(start, end + 1)), `bytes ${start}-${end}`).toBe(true)
       }
@@ -89,7 +103,13 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
         await store.put(key, Buffer.from(key))
       }
       expect(await store.list('img/1/')).toEqual(['img/1/a', 'img/1/b', 'img/1/sub/c'])
-      expect(await store.list('img/')).toEqual(['img/1/a', 'img/1/b', 'img/1/sub/c', 'img/10/x', 'img/2/y'])
+      expect(await store.list('img/')).toEqual([
+        'img/1/a',
+        'img/1/b',
+        'img/1/sub/c',
+        'img/10/x',
+        'img/2/y',
+      ])
       expect(await store.list('nothing/here/')).toEqual([])
     })
 
@@ -112,7 +132,10 @@ export function describeObjectStore(name: string, create: () => Promise<ObjectSt
     })
 
     it('leaves no object behind when the source stream fails midway', async () => {
-      const put = store.put('uploads/broken', failingStream([randomBytes(100_000), randomBytes(100_000)]))
+      const put = store.put(
+        'uploads/broken',
+        failingStream([randomBytes(100_000), randomBytes(100_000)]),
+      )
       await expect(put).rejects.toThrow('client went away')
       expect(await store.head('uploads/broken')).toBeNull()
       expect(await store.get('uploads/broken')).toBeNull()

@@ -104,13 +104,17 @@ export function describeQueueDriver(
       }
     }
     async function receiveOne(q = queue): Promise<LeasedJob> {
-      const [job, ...rest] = await eventually(() => q.receive(1), (jobs) => jobs.length > 0)
+      const [job, ...rest] = await eventually(
+        () => q.receive(1),
+        (jobs) => jobs.length > 0,
+      )
       expect(rest).toEqual([])
       if (!job) throw new Error('expected a job to be visible')
       return job
     }
     async function expectStats(q: QueueDriver, expected: Partial<QueueStats>): Promise<void> {
-      const matches = (stats: QueueStats) => Object.entries(expected).every(([k, v]) => stats[k as keyof QueueStats] === v)
+      const matches = (stats: QueueStats) =>
+        Object.entries(expected).every(([k, v]) => stats[k as keyof QueueStats] === v)
       expect(await eventually(() => q.stats(), matches)).toMatchObject(expected)
     }
     function expectWithin(value: number, low: number, high: number): void {
@@ -141,7 +145,10 @@ export function describeQueueDriver(
 
     if (capabilities.dedupesById) {
       it('keeps one job when the same id is enqueued twice, even while it is leased', async () => {
-        await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
+        await queue.enqueue([
+          { id: 'dup', payload: 'first' },
+          { id: 'dup', payload: 'again' },
+        ])
         await queue.enqueue([{ id: 'dup', payload: 'later' }])
         const job = await receiveOne()
         expect(job.payload).toBe('first')
@@ -151,14 +158,22 @@ export function describeQueueDriver(
       })
     } else {
       it('delivers every copy of a re-enqueued id as its own lease, each acked on its own', async () => {
-        await queue.enqueue([{ id: 'dup', payload: 'first' }, { id: 'dup', payload: 'again' }])
+        await queue.enqueue([
+          { id: 'dup', payload: 'first' },
+          { id: 'dup', payload: 'again' },
+        ])
         await queue.enqueue([{ id: 'dup', payload: 'later' }])
         const job = await receiveOne()
         await queue.enqueue([{ id: 'dup', payload: 'while leased' }])
         await expectStats(queue, { visible: 3, inFlight: 1 })
         const copies = [job, ...(await queue.receive(10))]
         // Each copy once, in no particular order: a broker without dedup need not be FIFO either.
-        expect(copies.map((copy) => copy.payload).sort()).toEqual(['again', 'first', 'later', 'while leased'])
+        expect(copies.map((copy) => copy.payload).sort()).toEqual([
+          'again',
+          'first',
+          'later',
+          'while leased',
+        ])
         expect(copies.every((copy) => copy.id === 'dup' && copy.attempts === 1)).toBe(true)
         expect(new Set(copies.map((copy) => copy.token)).size).toBe(4)
         for (const copy of copies) expect(await queue.ack('dup', copy.token)).toBe(true)
@@ -257,7 +272,13 @@ export function describeQueueDriver(
       await expectStats(queue, { visible: 0, inFlight: 0, delayed: 0, dead: 1 })
       const dead = await queue.listDead(10)
       expect(dead).toEqual([
-        { id: 'j1', payload: 'p', attempts: 3, errors: ['error 1', 'error 2', 'error 3'], createdAt: expect.any(Number) },
+        {
+          id: 'j1',
+          payload: 'p',
+          attempts: 3,
+          errors: ['error 1', 'error 2', 'error 3'],
+          createdAt: expect.any(Number),
+        },
       ])
       expectWithin(dead[0]!.createdAt, before, after)
     })
@@ -304,30 +325,39 @@ export function describeQueueDriver(
       expect(await q.fail('delayed', (await receiveOne(q)).token, 'e')).toBe('retry')
       await q.enqueue([{ id: 'leased', payload: '' }])
       expect((await receiveOne(q)).id).toBe('leased')
-      await q.enqueue([{ id: 'v1', payload: '' }, { id: 'v2', payload: '' }])
+      await q.enqueue([
+        { id: 'v1', payload: '' },
+        { id: 'v2', payload: '' },
+      ])
       await expectStats(q, { visible: 2, inFlight: 1, delayed: 1, dead: 1 })
     })
 
-    it.runIf(!setup.capabilities.reportsOldestAge)('leaves the oldest age out when it cannot know it', async () => {
-      await queue.enqueue([{ id: 'old', payload: '' }])
-      await clock.advance(Math.min(1_000, leaseMs / 3))
-      expect((await queue.stats()).oldestAgeMs).toBeUndefined()
-    })
+    it.runIf(!setup.capabilities.reportsOldestAge)(
+      'leaves the oldest age out when it cannot know it',
+      async () => {
+        await queue.enqueue([{ id: 'old', payload: '' }])
+        await clock.advance(Math.min(1_000, leaseMs / 3))
+        expect((await queue.stats()).oldestAgeMs).toBeUndefined()
+      },
+    )
 
-    it.runIf(setup.capabilities.reportsOldestAge)('reports the age of the oldest visible job, 0 when none waits', async () => {
-      const gap = Math.min(7_000, leaseMs)
-      const step = Math.min(500, Math.round(leaseMs / 3))
-      expect((await queue.stats()).oldestAgeMs).toBe(0)
-      await queue.enqueue([{ id: 'old', payload: '' }])
-      await clock.advance(gap)
-      await queue.enqueue([{ id: 'new', payload: '' }])
-      expectWithin((await queue.stats()).oldestAgeMs ?? -1, gap, gap + settleMs)
-      await clock.advance(step)
-      expectWithin((await queue.stats()).oldestAgeMs ?? -1, gap + step, gap + step + settleMs)
-      await expectStats(queue, { visible: 2 })
-      expect(await queue.receive(10)).toHaveLength(2)
-      await expectStats(queue, { visible: 0, inFlight: 2, oldestAgeMs: 0 })
-    })
+    it.runIf(setup.capabilities.reportsOldestAge)(
+      'reports the age of the oldest visible job, 0 when none waits',
+      async () => {
+        const gap = Math.min(7_000, leaseMs)
+        const step = Math.min(500, Math.round(leaseMs / 3))
+        expect((await queue.stats()).oldestAgeMs).toBe(0)
+        await queue.enqueue([{ id: 'old', payload: '' }])
+        await clock.advance(gap)
+        await queue.enqueue([{ id: 'new', payload: '' }])
+        expectWithin((await queue.stats()).oldestAgeMs ?? -1, gap, gap + settleMs)
+        await clock.advance(step)
+        expectWithin((await queue.stats()).oldestAgeMs ?? -1, gap + step, gap + step + settleMs)
+        await expectStats(queue, { visible: 2 })
+        expect(await queue.receive(10)).toHaveLength(2)
+        await expectStats(queue, { visible: 0, inFlight: 2, oldestAgeMs: 0 })
+      },
+    )
 
     it('receive(max) returns at most max distinct jobs', async () => {
       await queue.enqueue(['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, payload: id })))
@@ -337,7 +367,9 @@ export function describeQueueDriver(
       const rest = await queue.receive(10)
       expect(first).toHaveLength(2)
       expect(rest).toHaveLength(3)
-      expect(new Set([...first, ...rest].map((job) => job.id))).toEqual(new Set(['a', 'b', 'c', 'd', 'e']))
+      expect(new Set([...first, ...rest].map((job) => job.id))).toEqual(
+        new Set(['a', 'b', 'c', 'd', 'e']),
+      )
       expect(await queue.receive(10)).toEqual([])
     })
 

@@ -20,7 +20,11 @@ export interface RateLimiterContractOptions {
 const LIMIT = 5
 
 /** The RateLimiter port's promises (src/ratelimit/rate-limiter.ts), run against every driver. */
-export function describeRateLimiter(name: string, create: () => Promise<RateLimiterHarness> | RateLimiterHarness, options: RateLimiterContractOptions) {
+export function describeRateLimiter(
+  name: string,
+  create: () => Promise<RateLimiterHarness> | RateLimiterHarness,
+  options: RateLimiterContractOptions,
+) {
   const { windowMs, slackMs, slotTtlMs } = options
   const interval = windowMs / LIMIT
   const rule: RateLimitRule = { name: 'contract', limit: LIMIT, windowMs }
@@ -92,7 +96,9 @@ export function describeRateLimiter(name: string, create: () => Promise<RateLimi
       await spend(LIMIT)
       expect((await limiter.consume(key, rule)).allowed).toBe(false)
       expect((await limiter.consume(`${key}-other`, rule)).remaining).toBe(LIMIT - 1)
-      expect((await limiter.consume(key, { ...rule, name: 'contract-other' })).remaining).toBe(LIMIT - 1)
+      expect((await limiter.consume(key, { ...rule, name: 'contract-other' })).remaining).toBe(
+        LIMIT - 1,
+      )
     })
 
     it('spends a cost > 1 all or nothing', async () => {
@@ -112,7 +118,11 @@ export function describeRateLimiter(name: string, create: () => Promise<RateLimi
     })
 
     it('holds at most max concurrency slots; a release frees exactly one', async () => {
-      const [a, b, c] = [await limiter.acquire(key, 2, 60_000), await limiter.acquire(key, 2, 60_000), await limiter.acquire(key, 2, 60_000)]
+      const [a, b, c] = [
+        await limiter.acquire(key, 2, 60_000),
+        await limiter.acquire(key, 2, 60_000),
+        await limiter.acquire(key, 2, 60_000),
+      ]
       expect([a.acquired, b.acquired, c.acquired]).toEqual([true, true, false])
       await c.release() // not acquired: frees nothing
       await a.release()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeAvif, makeJpeg, makePixelBomb, makePngAlpha } from '../fixtures/images.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
+import { makeAvif, makeJpeg, makePixelBomb, makePngAlpha } from '../fixtures/images.js'
 
 /** Every refusal has its own stable code and leaves no object, row or job behind. */
 describe('hostile and broken uploads', () => {
@@ -26,7 +26,10 @@ describe('hostile and broken uploads', () => {
     return h.pf.app.inject({
       method: 'POST',
       url: '/v1/images',
-      headers: { authorization: `Bearer ${h.alice}`, 'content-type': request.headers.get('content-type')! },
+      headers: {
+        authorization: `Bearer ${h.alice}`,
+        'content-type': request.headers.get('content-type')!,
+      },
       payload: Buffer.from(await request.arrayBuffer()),
     })
   }
@@ -36,11 +39,20 @@ describe('hostile and broken uploads', () => {
   })
 
   it('a text file sent as a JPEG → 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    await expectRefused(Buffer.from('hello, I am not a picture\n'.repeat(20)), 'image/jpeg', 415, 'UNSUPPORTED_MEDIA_TYPE')
+    await expectRefused(
+      Buffer.from('hello, I am not a picture\n'.repeat(20)),
+      'image/jpeg',
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    )
   })
 
   it('a text file named .jpg in a multipart form → 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    const res = await postForm('file', new Blob(['just text, not a jpeg\n'.repeat(10)], { type: 'image/jpeg' }), 'cat.jpg')
+    const res = await postForm(
+      'file',
+      new Blob(['just text, not a jpeg\n'.repeat(10)], { type: 'image/jpeg' }),
+      'cat.jpg',
+    )
     expect(res.statusCode, res.body).toBe(415)
     expect(res.json().code).toBe('UNSUPPORTED_MEDIA_TYPE')
     expect(await h.leftovers()).toEqual({ objects: [], rows: 0, outbox: 0 })
@@ -48,7 +60,12 @@ describe('hostile and broken uploads', () => {
 
   it('a truncated JPEG → 422 IMAGE_TRUNCATED', async () => {
     const jpeg = await makeJpeg(400, 300)
-    await expectRefused(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), 'image/jpeg', 422, 'IMAGE_TRUNCATED')
+    await expectRefused(
+      jpeg.subarray(0, Math.floor(jpeg.length * 0.6)),
+      'image/jpeg',
+      422,
+      'IMAGE_TRUNCATED',
+    )
   })
 
   it('a pixel bomb (50,000 × 50,000 declared) → 422 IMAGE_TOO_MANY_PIXELS', async () => {
@@ -70,7 +87,11 @@ describe('hostile and broken uploads', () => {
   })
 
   it('a multipart form without a "file" field → 400 MISSING_FILE_FIELD', async () => {
-    const res = await postForm('picture', new Blob([new Uint8Array(await makeJpeg())], { type: 'image/jpeg' }), 'a.jpg')
+    const res = await postForm(
+      'picture',
+      new Blob([new Uint8Array(await makeJpeg())], { type: 'image/jpeg' }),
+      'a.jpg',
+    )
     expect(res.statusCode, res.body).toBe(400)
     expect(res.json().code).toBe('MISSING_FILE_FIELD')
     expect(await h.leftovers()).toEqual({ objects: [], rows: 0, outbox: 0 })
@@ -100,6 +121,11 @@ describe('an image that passes the header checks but cannot be decoded', () => {
     expect(image.failure.code).toMatch(/^IMAGE_(UNDECODABLE|TRUNCATED)$/)
     const row = await h.pf.deps.metadata.forImageId(image.id)!.getImage(image.id)
     expect(row!.attempts).toBe(1)
-    expect(await h.pf.deps.queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 0 })
+    expect(await h.pf.deps.queue.stats()).toMatchObject({
+      visible: 0,
+      inFlight: 0,
+      delayed: 0,
+      dead: 0,
+    })
   })
 })

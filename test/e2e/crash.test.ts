@@ -36,10 +36,15 @@ describe('crash and shutdown of a serve process', () => {
   })
 
   const auth = () => ({ authorization: `Bearer ${key}` })
-  const getImage = async (s: ServeProcess, id: string) => (await fetch(`${s.url}/v1/images/${id}`, { headers: auth() })).json() as Promise<any>
+  const getImage = async (s: ServeProcess, id: string) =>
+    (await fetch(`${s.url}/v1/images/${id}`, { headers: auth() })).json() as Promise<any>
 
   async function uploadAndWaitProcessing(s: ServeProcess): Promise<string> {
-    const res = await fetch(`${s.url}/v1/images`, { method: 'POST', headers: { ...auth(), 'content-type': 'image/jpeg' }, body: new Uint8Array(big) })
+    const res = await fetch(`${s.url}/v1/images`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'image/jpeg' },
+      body: new Uint8Array(big),
+    })
     expect(res.status).toBe(202)
     const { id } = (await res.json()) as { id: string }
     for (let i = 0; i < 400 && (await getImage(s, id)).status !== 'processing'; i++) await sleep(10)
@@ -56,7 +61,7 @@ describe('crash and shutdown of a serve process', () => {
     throw new Error(`not ready: ${s.output()}`)
   }
 
-  async function expectExactlyOnce(s: ServeProcess, id: string, image: any) {
+  async function expectExactlyOnce(s: ServeProcess, _id: string, image: any) {
     expect(image.status).toBe('ready')
     expect(image.variants).toHaveLength(9)
     for (const variant of image.variants) {
@@ -88,7 +93,10 @@ describe('crash and shutdown of a serve process', () => {
   })
 
   it('SIGTERM mid-job releases it at once and exits 0; the next start finishes it', async () => {
-    serve = await startRole({ ...env, PIXELFLOW_SHUTDOWN_GRACE_MS: '0', PIXELFLOW_QUEUE_LEASE_MS: '600000' }, await freePort())
+    serve = await startRole(
+      { ...env, PIXELFLOW_SHUTDOWN_GRACE_MS: '0', PIXELFLOW_QUEUE_LEASE_MS: '600000' },
+      await freePort(),
+    )
     const id = await uploadAndWaitProcessing(serve)
     const started = Date.now()
     serve.child.kill('SIGTERM')

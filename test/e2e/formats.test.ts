@@ -1,7 +1,7 @@
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as fixtures from '../fixtures/images.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
+import * as fixtures from '../fixtures/images.js'
 
 /** Upload → ready for every accepted input kind, checking each variant's real bytes. */
 describe('upload → ready, per input format', () => {
@@ -28,11 +28,18 @@ describe('upload → ready, per input format', () => {
   /** Each preset × format exists, at the preset width (or the source width: never enlarged). */
   async function checkVariants(image: any, sourceWidth: number, sourceHeight: number) {
     expect(image.variants).toHaveLength(6)
-    for (const [name, presetWidth] of [['thumb', 320], ['medium', 1024], ['large', 2048]] as const) {
+    for (const [name, presetWidth] of [
+      ['thumb', 320],
+      ['medium', 1024],
+      ['large', 2048],
+    ] as const) {
       for (const format of ['webp', 'jpeg']) {
         const variant = image.variants.find((v: any) => v.name === name && v.format === format)
         const width = Math.min(presetWidth, sourceWidth)
-        expect(variant, `${name}.${format}`).toMatchObject({ width, height: Math.round((sourceHeight * width) / sourceWidth) })
+        expect(variant, `${name}.${format}`).toMatchObject({
+          width,
+          height: Math.round((sourceHeight * width) / sourceWidth),
+        })
         const { bytes, type } = await fetchVariant(variant.url)
         const meta = await sharp(bytes).metadata()
         expect(type).toBe(`image/${format}`)
@@ -97,14 +104,21 @@ describe('upload → ready, per input format', () => {
     await checkVariants(image, 400, 600)
     // Stored pixel (0, 399) is green-heavy; after the 90° clockwise turn it is the top-left pixel.
     const thumb = image.variants.find((v: any) => v.name === 'thumb' && v.format === 'webp')
-    const { data } = await sharp((await fetchVariant(thumb.url)).bytes).raw().toBuffer({ resolveWithObject: true })
+    const { data } = await sharp((await fetchVariant(thumb.url)).bytes)
+      .raw()
+      .toBuffer({ resolveWithObject: true })
     expect(data[1]).toBeGreaterThan(200)
     expect(data[0]).toBeLessThan(40)
   })
 
   it('an embedded colour profile is honoured: Display P3 pixels come out as the same colour in sRGB', async () => {
     const colour = { r: 200, g: 100, b: 50 }
-    const input = await sharp({ create: { width: 400, height: 300, channels: 3, background: colour } }).withIccProfile('p3').jpeg({ quality: 100 }).toBuffer()
+    const input = await sharp({
+      create: { width: 400, height: 300, channels: 3, background: colour },
+    })
+      .withIccProfile('p3')
+      .jpeg({ quality: 100 })
+      .toBuffer()
     const stored = await sharp(input).keepIccProfile().raw().toBuffer()
     expect(Math.abs(stored[0]! - colour.r)).toBeGreaterThan(8) // P3 code values differ from the sRGB ones
     const image = await process(input, 'image/jpeg')
@@ -112,6 +126,7 @@ describe('upload → ready, per input format', () => {
     const bytes = (await fetchVariant(thumb.url)).bytes
     expect((await sharp(bytes).metadata()).icc).toBeUndefined()
     const { data } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true })
-    for (const [i, expected] of [colour.r, colour.g, colour.b].entries()) expect(Math.abs(data[i]! - expected)).toBeLessThanOrEqual(5)
+    for (const [i, expected] of [colour.r, colour.g, colour.b].entries())
+      expect(Math.abs(data[i]! - expected)).toBeLessThanOrEqual(5)
   })
 })

@@ -7,25 +7,36 @@ import { objectKeys } from '../../src/images/model.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import { createImageProcessor } from '../../src/worker/process-image.js'
 import { startWorker } from '../../src/worker/run-worker.js'
-import { makeJpeg } from '../fixtures/images.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
+import { makeJpeg } from '../fixtures/images.js'
 
 describe('processing options and failures', () => {
   let h: Harness | undefined
   afterEach(async () => h?.close())
 
-  const bytesOf = async (url: string) => (await h!.pf.app.inject({ method: 'GET', url: new URL(url).pathname })).rawPayload
+  const bytesOf = async (url: string) =>
+    (await h!.pf.app.inject({ method: 'GET', url: new URL(url).pathname })).rawPayload
 
   /** Mean absolute difference between a variant's corner and the same corner of a plain resize. */
-  async function cornerDifference(source: Buffer, variant: any, gravity: 'southeast' | 'northwest'): Promise<number> {
+  async function cornerDifference(
+    source: Buffer,
+    variant: any,
+    gravity: 'southeast' | 'northwest',
+  ): Promise<number> {
     const side = Math.round(variant.width / 5)
     const region = (img: Sharp) =>
       img
-        .extract(gravity === 'northwest' ? { left: 0, top: 0, width: side, height: side } : { left: variant.width - side, top: variant.height - side, width: side, height: side })
+        .extract(
+          gravity === 'northwest'
+            ? { left: 0, top: 0, width: side, height: side }
+            : { left: variant.width - side, top: variant.height - side, width: side, height: side },
+        )
         .removeAlpha()
         .raw()
         .toBuffer()
-    const expected = await region(sharp(await sharp(source).resize(variant.width, variant.height).toBuffer()))
+    const expected = await region(
+      sharp(await sharp(source).resize(variant.width, variant.height).toBuffer()),
+    )
     const actual = await region(sharp(await bytesOf(variant.url)))
     let sum = 0
     for (let i = 0; i < expected.length; i++) sum += Math.abs(expected[i]! - actual[i]!)
@@ -33,10 +44,19 @@ describe('processing options and failures', () => {
   }
 
   it('a text watermark marks variants at or above the minimum width only', async () => {
-    h = await startHarness({ PIXELFLOW_WATERMARK_TEXT: 'PIXELFLOW', PIXELFLOW_WATERMARK_OPACITY: '1', PIXELFLOW_WATERMARK_MIN_WIDTH: '1000' })
-    const source = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#808080' } }).jpeg().toBuffer()
+    h = await startHarness({
+      PIXELFLOW_WATERMARK_TEXT: 'PIXELFLOW',
+      PIXELFLOW_WATERMARK_OPACITY: '1',
+      PIXELFLOW_WATERMARK_MIN_WIDTH: '1000',
+    })
+    const source = await sharp({
+      create: { width: 1200, height: 800, channels: 3, background: '#808080' },
+    })
+      .jpeg()
+      .toBuffer()
     const image = await h.waitSettled((await h.upload(source, 'image/jpeg')).json().id)
-    const pick = (name: string) => image.variants.find((v: any) => v.name === name && v.format === 'webp')
+    const pick = (name: string) =>
+      image.variants.find((v: any) => v.name === name && v.format === 'webp')
     const marked = await cornerDifference(source, pick('medium'), 'southeast')
     const unmarked = await cornerDifference(source, pick('thumb'), 'southeast')
     expect(marked).toBeGreaterThan(4)
@@ -46,12 +66,28 @@ describe('processing options and failures', () => {
   it('an image watermark goes where it is told, with its opacity', async () => {
     const dir = (await startHarness()).dir
     const mark = join(dir, 'mark.png')
-    await writeFile(mark, await sharp({ create: { width: 400, height: 400, channels: 4, background: '#ff0000' } }).png().toBuffer())
-    h = await startHarness({ PIXELFLOW_WATERMARK_IMAGE: mark, PIXELFLOW_WATERMARK_POSITION: 'northwest', PIXELFLOW_WATERMARK_OPACITY: '0.5', PIXELFLOW_WATERMARK_MIN_WIDTH: '300' })
-    const source = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#0000ff' } }).jpeg().toBuffer()
+    await writeFile(
+      mark,
+      await sharp({ create: { width: 400, height: 400, channels: 4, background: '#ff0000' } })
+        .png()
+        .toBuffer(),
+    )
+    h = await startHarness({
+      PIXELFLOW_WATERMARK_IMAGE: mark,
+      PIXELFLOW_WATERMARK_POSITION: 'northwest',
+      PIXELFLOW_WATERMARK_OPACITY: '0.5',
+      PIXELFLOW_WATERMARK_MIN_WIDTH: '300',
+    })
+    const source = await sharp({
+      create: { width: 800, height: 600, channels: 3, background: '#0000ff' },
+    })
+      .jpeg()
+      .toBuffer()
     const image = await h.waitSettled((await h.upload(source, 'image/jpeg')).json().id)
     const thumb = image.variants.find((v: any) => v.name === 'thumb' && v.format === 'webp')
-    const { data } = await sharp(await bytesOf(thumb.url)).raw().toBuffer({ resolveWithObject: true })
+    const { data } = await sharp(await bytesOf(thumb.url))
+      .raw()
+      .toBuffer({ resolveWithObject: true })
     // Half red over blue: both channels near 128 at the top-left; untouched blue at the far corner.
     expect(data[0]).toBeGreaterThan(100)
     expect(data[2]).toBeGreaterThan(100)
@@ -59,14 +95,34 @@ describe('processing options and failures', () => {
   })
 
   it('transient failures retry with backoff, then the job is dead-lettered and the image failed', async () => {
-    h = await startHarness({ PIXELFLOW_WORKER_ENABLED: 'false', PIXELFLOW_QUEUE_MAX_ATTEMPTS: '3', PIXELFLOW_QUEUE_BACKOFF_BASE_MS: '10', PIXELFLOW_QUEUE_BACKOFF_MAX_MS: '50' })
+    h = await startHarness({
+      PIXELFLOW_WORKER_ENABLED: 'false',
+      PIXELFLOW_QUEUE_MAX_ATTEMPTS: '3',
+      PIXELFLOW_QUEUE_BACKOFF_BASE_MS: '10',
+      PIXELFLOW_QUEUE_BACKOFF_MAX_MS: '50',
+    })
     const { id } = (await h.upload(await makeJpeg(), 'image/jpeg')).json()
     // The original vanishes: a storage fault, not the image's fault, so it is retried.
     await h.pf.deps.store.delete(objectKeys.original(id))
     const { queue, metadata, store } = h.pf.deps
     const logger = pino({ level: 'silent' })
-    const handler = createImageProcessor({ metadata, store, processing: h.config.processing, limits: h.config.limits, logger, onChanged: h.pf.invalidate })
-    const worker = startWorker({ queue, handler, concurrency: 1, pollMs: 5, leaseMs: 5000, logger, metrics: createMetrics() })
+    const handler = createImageProcessor({
+      metadata,
+      store,
+      processing: h.config.processing,
+      limits: h.config.limits,
+      logger,
+      onChanged: h.pf.invalidate,
+    })
+    const worker = startWorker({
+      queue,
+      handler,
+      concurrency: 1,
+      pollMs: 5,
+      leaseMs: 5000,
+      logger,
+      metrics: createMetrics(),
+    })
     const image = await h.waitSettled(id)
     await worker.stop(1000)
     expect(image.status).toBe('failed')

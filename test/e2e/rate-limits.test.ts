@@ -1,21 +1,26 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { makeJpeg } from '../fixtures/images.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
+import { makeJpeg } from '../fixtures/images.js'
 
 describe('rate limits in one process', () => {
   let h: Harness | undefined
   afterEach(async () => h?.close())
 
-  const get = (url: string, key?: string) => h!.pf.app.inject({ method: 'GET', url, headers: key ? { authorization: `Bearer ${key}` } : {} })
+  const get = (url: string, key?: string) =>
+    h!.pf.app.inject({ method: 'GET', url, headers: key ? { authorization: `Bearer ${key}` } : {} })
 
   it('lets N reads per window through per owner, then 429 with Retry-After and RateLimit headers', async () => {
-    h = await startHarness({ PIXELFLOW_RATE_LIMIT_READS: '5', PIXELFLOW_RATE_LIMIT_WINDOW_MS: '60000' })
+    h = await startHarness({
+      PIXELFLOW_RATE_LIMIT_READS: '5',
+      PIXELFLOW_RATE_LIMIT_WINDOW_MS: '60000',
+    })
     const statuses: number[] = []
     for (let i = 0; i < 8; i++) {
       const res = await get('/v1/images', h.alice)
       statuses.push(res.statusCode)
       expect(res.headers['ratelimit-policy']).toBe('"reads";q=5;w=60')
-      if (res.statusCode === 200) expect(res.headers.ratelimit).toMatch(new RegExp(`^"reads";r=${4 - i};t=\\d+$`))
+      if (res.statusCode === 200)
+        expect(res.headers.ratelimit).toMatch(new RegExp(`^"reads";r=${4 - i};t=\\d+$`))
       else {
         expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1)
         expect(res.json().code).toBe('RATE_LIMITED')
@@ -27,7 +32,11 @@ describe('rate limits in one process', () => {
   })
 
   it('limits uploads separately from reads, and counts uploads in flight', async () => {
-    h = await startHarness({ PIXELFLOW_RATE_LIMIT_UPLOADS: '2', PIXELFLOW_RATE_LIMIT_READS: '100', PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS: '1' })
+    h = await startHarness({
+      PIXELFLOW_RATE_LIMIT_UPLOADS: '2',
+      PIXELFLOW_RATE_LIMIT_READS: '100',
+      PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS: '1',
+    })
     const body = await makeJpeg(64, 64)
     expect((await h.upload(body, 'image/jpeg')).statusCode).toBe(202)
     expect((await h.upload(body, 'image/jpeg')).statusCode).toBe(202)
@@ -38,7 +47,10 @@ describe('rate limits in one process', () => {
   })
 
   it('refuses a second concurrent upload of one owner while the first is in flight', async () => {
-    h = await startHarness({ PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS: '1', PIXELFLOW_RATE_LIMIT_UPLOADS: '100' })
+    h = await startHarness({
+      PIXELFLOW_RATE_LIMIT_CONCURRENT_UPLOADS: '1',
+      PIXELFLOW_RATE_LIMIT_UPLOADS: '100',
+    })
     await h.pf.app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = h.pf.app.server.address() as { port: number }
     const url = `http://127.0.0.1:${port}/v1/images`
@@ -68,7 +80,8 @@ describe('rate limits in one process', () => {
   it('limits anonymous delivery and failed authentication per IP', async () => {
     h = await startHarness({ PIXELFLOW_RATE_LIMIT_ANONYMOUS: '3' })
     const statuses: number[] = []
-    for (let i = 0; i < 5; i++) statuses.push((await get('/v1/images', 'pf_wrongwrongwr_' + 'x'.repeat(43))).statusCode)
+    for (let i = 0; i < 5; i++)
+      statuses.push((await get('/v1/images', `pf_wrongwrongwr_${'x'.repeat(43)}`)).statusCode)
     expect(statuses).toEqual([401, 401, 401, 429, 429])
     const delivery = await get('/i/01m8j61pb6298v8qvprnfs9ff879s/thumb.webp')
     expect(delivery.statusCode).toBe(429)

@@ -21,10 +21,12 @@ describe('pixelflow shards', () => {
     expect(status).toMatch(/Directory epoch 1, strategy hash, 4 shards, 4096 buckets/)
     expect(status).toMatch(/^0\s+1024\s+0\s+0 B/m)
 
-    expect(cli(env, 'shards', 'add', join(dir, 'shards', 'shard-4.db'))).toMatch(/Registered shard 4 .*holding no buckets/)
+    expect(cli(env, 'shards', 'add', join(dir, 'shards', 'shard-4.db'))).toMatch(
+      /Registered shard 4 .*holding no buckets/,
+    )
     const dryRun = cli(env, 'shards', 'rebalance', '--dry-run')
     expect(dryRun).toMatch(/Plan: move 819 of 4096 buckets/)
-    expect(dryRun).toMatch(/shard 0 → 4: 204 buckets\n  shard 1 → 4: 205 buckets/)
+    expect(dryRun).toMatch(/shard 0 → 4: 204 buckets\n {2}shard 1 → 4: 205 buckets/)
     expect(cli(env, 'shards', 'status')).toMatch(/^4\s+0\s/m) // a dry run moves nothing
 
     const partial = cli(env, 'shards', 'rebalance', '--max-moves', '10')
@@ -40,9 +42,19 @@ describe('pixelflow shards', () => {
   })
 
   it('refuses bad input with a message and a non-zero exit', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, ['dist/start/main.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' })
-    expect(run('shards', 'move', '--owner', 'alice', '--to', '9')).toMatchObject({ status: 1, stdout: expect.stringMatching(/No shard 9/) })
-    expect(run('shards', 'place', '--owner', 'new', '--bucket', '3')).toMatchObject({ status: 1, stdout: expect.stringMatching(/directory/) })
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['dist/start/main.js', ...args], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      })
+    expect(run('shards', 'move', '--owner', 'alice', '--to', '9')).toMatchObject({
+      status: 1,
+      stdout: expect.stringMatching(/No shard 9/),
+    })
+    expect(run('shards', 'place', '--owner', 'new', '--bucket', '3')).toMatchObject({
+      status: 1,
+      stdout: expect.stringMatching(/directory/),
+    })
     expect(run('shards', 'frobnicate').status).toBe(2)
   })
 })

@@ -9,7 +9,10 @@ import { createVhost, deleteVhost, vhostUrl } from '../integration/fixtures/rabb
 import { checkLedger } from './ledger.js'
 
 const RABBITMQ_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL
-if (!RABBITMQ_URL) console.info('faults: the RabbitMQ runs are skipped; set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run them')
+if (!RABBITMQ_URL)
+  console.info(
+    'faults: the RabbitMQ runs are skipped; set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run them',
+  )
 
 /**
  * How each queue driver is set up for a test. RabbitMQ gets a vhost of its own per test, and a
@@ -24,7 +27,10 @@ const QUEUES = [
       const vhost = await createVhost()
       const url = new URL(vhostUrl(RABBITMQ_URL!, vhost))
       url.searchParams.set('heartbeat', '2')
-      return { env: { PIXELFLOW_QUEUE_DRIVER: 'rabbitmq', PIXELFLOW_RABBITMQ_URL: url.href }, teardown: () => deleteVhost(vhost) }
+      return {
+        env: { PIXELFLOW_QUEUE_DRIVER: 'rabbitmq', PIXELFLOW_RABBITMQ_URL: url.href },
+        teardown: () => deleteVhost(vhost),
+      }
     },
   },
 ]
@@ -33,165 +39,214 @@ const QUEUES = [
  * Separate `api` and `worker` processes of the real binary, killed and stalled on purpose, on
  * each queue driver. Each test ends with the ledger check.
  */
-describe.each(QUEUES.filter((q) => q.run))('faults across api and worker processes ($name queue)', (queue) => {
-  let dir: string
-  let env: Record<string, string>
-  let key: string
-  let teardown: () => Promise<void>
-  const running: ServeProcess[] = []
+describe.each(QUEUES.filter((q) => q.run))(
+  'faults across api and worker processes ($name queue)',
+  (queue) => {
+    let dir: string
+    let env: Record<string, string>
+    let key: string
+    let teardown: () => Promise<void>
+    const running: ServeProcess[] = []
 
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pixelflow-faults-'))
-    const driver = await queue.setup()
-    teardown = driver.teardown
-    env = {
-      ...driver.env,
-      PIXELFLOW_DATA_DIR: dir,
-      PIXELFLOW_QUEUE_LEASE_MS: '1500',
-      PIXELFLOW_QUEUE_MAX_ATTEMPTS: '50',
-      PIXELFLOW_QUEUE_BACKOFF_BASE_MS: '50',
-      PIXELFLOW_QUEUE_BACKOFF_MAX_MS: '200',
-      PIXELFLOW_WORKER_POLL_MS: '50',
-      PIXELFLOW_LOG_LEVEL: 'info',
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'pixelflow-faults-'))
+      const driver = await queue.setup()
+      teardown = driver.teardown
+      env = {
+        ...driver.env,
+        PIXELFLOW_DATA_DIR: dir,
+        PIXELFLOW_QUEUE_LEASE_MS: '1500',
+        PIXELFLOW_QUEUE_MAX_ATTEMPTS: '50',
+        PIXELFLOW_QUEUE_BACKOFF_BASE_MS: '50',
+        PIXELFLOW_QUEUE_BACKOFF_MAX_MS: '200',
+        PIXELFLOW_WORKER_POLL_MS: '50',
+        PIXELFLOW_LOG_LEVEL: 'info',
+      }
+      key = cli(env, 'keys', 'create', '--owner', 'ledger')
+    })
+    afterEach(async () => {
+      for (const p of running.splice(0)) {
+        p.child.kill('SIGKILL')
+        await p.exited
+      }
+      await rm(dir, { recursive: true, force: true })
+      await teardown()
+    })
+
+    async function start(role: string, extra: Record<string, string> = {}): Promise<ServeProcess> {
+      const p = await startRole({ ...env, ...extra }, await freePort(), role)
+      running.push(p)
+      return p
     }
-    key = cli(env, 'keys', 'create', '--owner', 'ledger')
-  })
-  afterEach(async () => {
-    for (const p of running.splice(0)) {
-      p.child.kill('SIGKILL')
-      await p.exited
+
+    async function upload(api: ServeProcess, body: Buffer): Promise<string> {
+      const res = await fetch(`${api.url}/v1/images`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'image/jpeg' },
+        body: new Uint8Array(body),
+      })
+      expect(res.status).toBe(202)
+      return ((await res.json()) as { id: string }).id
     }
-    await rm(dir, { recursive: true, force: true })
-    await teardown()
-  })
 
-  async function start(role: string, extra: Record<string, string> = {}): Promise<ServeProcess> {
-    const p = await startRole({ ...env, ...extra }, await freePort(), role)
-    running.push(p)
-    return p
-  }
-
-  async function upload(api: ServeProcess, body: Buffer): Promise<string> {
-    const res = await fetch(`${api.url}/v1/images`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'image/jpeg' }, body: new Uint8Array(body) })
-    expect(res.status).toBe(202)
-    return ((await res.json()) as { id: string }).id
-  }
-
-  async function statuses(api: ServeProcess): Promise<string[]> {
-    const page: any = await (await fetch(`${api.url}/v1/images?limit=100`, { headers: { authorization: `Bearer ${key}` } })).json()
-    return page.items.map((i: any) => i.status)
-  }
-
-  async function waitSettled(api: ServeProcess, count: number, timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      const all = await statuses(api)
-      if (all.length === count && all.every((s) => s === 'ready' || s === 'failed')) return
-      await sleep(100)
+    async function statuses(api: ServeProcess): Promise<string[]> {
+      const page: any = await (
+        await fetch(`${api.url}/v1/images?limit=100`, {
+          headers: { authorization: `Bearer ${key}` },
+        })
+      ).json()
+      return page.items.map((i: any) => i.status)
     }
-    throw new Error(`not settled: ${await statuses(api)}`)
-  }
 
-  async function metric(p: ServeProcess, pattern: RegExp): Promise<number> {
-    const text = await (await fetch(`${p.url}/metrics`)).text()
-    return Number(pattern.exec(text)?.[1] ?? 0)
-  }
-
-  it('kill -9 a worker mid-job, 20 times in a row: every image ends once', async () => {
-    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
-    const ids: string[] = []
-    for (let i = 0; i < 10; i++) ids.push(await upload(api, await makeJpeg(2400 + i * 16, 1600)))
-    for (let round = 0; round < 20; round++) {
-      const worker = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '2' })
-      // Kill while it works: as soon as it has started a job, after a varying extra moment.
-      for (let i = 0; i < 100 && (await metric(worker, /pixelflow_queue_depth\{state="in_flight"\} (\d+)/)) === 0; i++) await sleep(20)
-      await sleep((round % 5) * 60)
-      worker.child.kill('SIGKILL')
-      await worker.exited
-      running.splice(running.indexOf(worker), 1)
+    async function waitSettled(
+      api: ServeProcess,
+      count: number,
+      timeoutMs = 120_000,
+    ): Promise<void> {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        const all = await statuses(api)
+        if (all.length === count && all.every((s) => s === 'ready' || s === 'failed')) return
+        await sleep(100)
+      }
+      throw new Error(`not settled: ${await statuses(api)}`)
     }
-    await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '2' })
-    await waitSettled(api, ids.length)
-    const images = await checkLedger(api.url, key, ids, 6)
-    expect(images.every((i) => i.status === 'ready')).toBe(true)
-    // The kills really landed mid-job: some images were started more than once.
-    expect(images.some((i) => i.attempts > 1)).toBe(true)
-  }, 300_000)
 
-  it('a separate API shows what a worker elsewhere did at once, without a shared cache', async () => {
-    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
-    await start('worker')
-    const id = await upload(api, await makeJpeg(300, 200))
-    const started = Date.now()
-    let status = ''
-    while (status !== 'ready' && Date.now() - started < 20_000) {
-      // By id: the read that goes through the metadata cache, unlike the listing.
-      status = ((await (await fetch(`${api.url}/v1/images/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as any).status
-      await sleep(50)
+    async function metric(p: ServeProcess, pattern: RegExp): Promise<number> {
+      const text = await (await fetch(`${p.url}/metrics`)).text()
+      return Number(pattern.exec(text)?.[1] ?? 0)
     }
-    // The cache TTL is 60 s: a stale cached `queued` would still be served here.
-    expect(status).toBe('ready')
-  })
 
-  it('kill the API between commit and publish: the relay publishes after the restart', async () => {
-    // Without its relay the API commits image rows and their outbox rows, and publishes nothing.
-    const api = await start('api', { PIXELFLOW_RELAY_ENABLED: 'false' })
-    const ids = [await upload(api, await makeJpeg(400, 300)), await upload(api, await makeJpeg(401, 300))]
-    await sleep(1000)
-    expect(await statuses(api)).toEqual(['queued', 'queued'])
-    expect(await metric(api, /pixelflow_queue_depth\{state="visible"\} (\d+)/)).toBe(0)
-    api.child.kill('SIGKILL')
-    await api.exited
-    const restarted = await start('api')
-    await start('worker')
-    await waitSettled(restarted, ids.length)
-    await checkLedger(restarted.url, key, ids, 6)
-  })
+    it('kill -9 a worker mid-job, 20 times in a row: every image ends once', async () => {
+      const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
+      const ids: string[] = []
+      for (let i = 0; i < 10; i++) ids.push(await upload(api, await makeJpeg(2400 + i * 16, 1600)))
+      for (let round = 0; round < 20; round++) {
+        const worker = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '2' })
+        // Kill while it works: as soon as it has started a job, after a varying extra moment.
+        for (
+          let i = 0;
+          i < 100 &&
+          (await metric(worker, /pixelflow_queue_depth\{state="in_flight"\} (\d+)/)) === 0;
+          i++
+        )
+          await sleep(20)
+        await sleep((round % 5) * 60)
+        worker.child.kill('SIGKILL')
+        await worker.exited
+        running.splice(running.indexOf(worker), 1)
+      }
+      await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '2' })
+      await waitSettled(api, ids.length)
+      const images = await checkLedger(api.url, key, ids, 6)
+      expect(images.every((i) => i.status === 'ready')).toBe(true)
+      // The kills really landed mid-job: some images were started more than once.
+      expect(images.some((i) => i.attempts > 1)).toBe(true)
+    }, 300_000)
 
-  it('a worker stalled past its lease: another finishes the job and the late ack is refused', async () => {
-    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
-    const id = await upload(api, await makeJpeg(5000, 3500))
-    const stalled = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
-    for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
-    stalled.child.kill('SIGSTOP') // frozen: no heartbeat, the lease runs out
-    const rescuer = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
-    await waitSettled(api, 1)
-    stalled.child.kill('SIGCONT')
-    // The stalled worker wakes, finishes its copy, finds the image done and its lease gone.
-    for (let i = 0; i < 200 && (await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)) === 0; i++) await sleep(50)
-    expect(await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)).toBe(1)
-    expect(await metric(rescuer, /pixelflow_jobs_total\{outcome="ready"\} (\d+)/)).toBe(1)
-    await checkLedger(api.url, key, [id], 6)
-  })
+    it('a separate API shows what a worker elsewhere did at once, without a shared cache', async () => {
+      const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
+      await start('worker')
+      const id = await upload(api, await makeJpeg(300, 200))
+      const started = Date.now()
+      let status = ''
+      while (status !== 'ready' && Date.now() - started < 20_000) {
+        // By id: the read that goes through the metadata cache, unlike the listing.
+        status = (
+          (await (
+            await fetch(`${api.url}/v1/images/${id}`, {
+              headers: { authorization: `Bearer ${key}` },
+            })
+          ).json()) as any
+        ).status
+        await sleep(50)
+      }
+      // The cache TTL is 60 s: a stale cached `queued` would still be served here.
+      expect(status).toBe('ready')
+    })
 
-  it('a poison job is dead-lettered after the limit while the others keep flowing', async () => {
-    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
-    const ids = [await upload(api, await makeJpeg(300, 200)), await upload(api, await makeJpeg(301, 200)), await upload(api, await makeJpeg(302, 200))]
-    const poison = ids[1]!
-    // A storage fault that no retry can fix: the original is gone.
-    await rm(join(dir, 'objects', 'images', poison, 'original'))
-    await start('worker', { PIXELFLOW_QUEUE_MAX_ATTEMPTS: '4' })
-    await waitSettled(api, ids.length)
-    const images = await checkLedger(api.url, key, ids, 6)
-    const failed = images.find((i) => i.id === poison)
-    expect(failed).toMatchObject({ status: 'failed', failure: { code: 'RETRIES_EXHAUSTED' }, attempts: 4 })
-    expect(images.filter((i) => i.status === 'ready')).toHaveLength(2)
-    const dead = JSON.parse(cli(env, 'dead', 'list'))
-    expect(dead).toHaveLength(1)
-    expect(dead[0]).toMatchObject({ id: poison, attempts: 4 })
-    expect(dead[0].errors).toHaveLength(4)
-  })
+    it('kill the API between commit and publish: the relay publishes after the restart', async () => {
+      // Without its relay the API commits image rows and their outbox rows, and publishes nothing.
+      const api = await start('api', { PIXELFLOW_RELAY_ENABLED: 'false' })
+      const ids = [
+        await upload(api, await makeJpeg(400, 300)),
+        await upload(api, await makeJpeg(401, 300)),
+      ]
+      await sleep(1000)
+      expect(await statuses(api)).toEqual(['queued', 'queued'])
+      expect(await metric(api, /pixelflow_queue_depth\{state="visible"\} (\d+)/)).toBe(0)
+      api.child.kill('SIGKILL')
+      await api.exited
+      const restarted = await start('api')
+      await start('worker')
+      await waitSettled(restarted, ids.length)
+      await checkLedger(restarted.url, key, ids, 6)
+    })
 
-  it('SIGTERM on a worker with jobs in flight releases them at once', async () => {
-    const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false', PIXELFLOW_QUEUE_LEASE_MS: '600000' })
-    const id = await upload(api, await makeJpeg(5000, 3500))
-    const worker = await start('worker', { PIXELFLOW_SHUTDOWN_GRACE_MS: '0', PIXELFLOW_QUEUE_LEASE_MS: '600000' })
-    for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
-    worker.child.kill('SIGTERM')
-    expect(await worker.exited).toBe(0)
-    // With a ten-minute lease, only a release lets the next worker start at once.
-    await start('worker', { PIXELFLOW_QUEUE_LEASE_MS: '600000' })
-    await waitSettled(api, 1, 60_000)
-    await checkLedger(api.url, key, [id], 6)
-  })
-})
+    it('a worker stalled past its lease: another finishes the job and the late ack is refused', async () => {
+      const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
+      const id = await upload(api, await makeJpeg(5000, 3500))
+      const stalled = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
+      for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
+      stalled.child.kill('SIGSTOP') // frozen: no heartbeat, the lease runs out
+      const rescuer = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
+      await waitSettled(api, 1)
+      stalled.child.kill('SIGCONT')
+      // The stalled worker wakes, finishes its copy, finds the image done and its lease gone.
+      for (
+        let i = 0;
+        i < 200 && (await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)) === 0;
+        i++
+      )
+        await sleep(50)
+      expect(await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)).toBe(1)
+      expect(await metric(rescuer, /pixelflow_jobs_total\{outcome="ready"\} (\d+)/)).toBe(1)
+      await checkLedger(api.url, key, [id], 6)
+    })
+
+    it('a poison job is dead-lettered after the limit while the others keep flowing', async () => {
+      const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
+      const ids = [
+        await upload(api, await makeJpeg(300, 200)),
+        await upload(api, await makeJpeg(301, 200)),
+        await upload(api, await makeJpeg(302, 200)),
+      ]
+      const poison = ids[1]!
+      // A storage fault that no retry can fix: the original is gone.
+      await rm(join(dir, 'objects', 'images', poison, 'original'))
+      await start('worker', { PIXELFLOW_QUEUE_MAX_ATTEMPTS: '4' })
+      await waitSettled(api, ids.length)
+      const images = await checkLedger(api.url, key, ids, 6)
+      const failed = images.find((i) => i.id === poison)
+      expect(failed).toMatchObject({
+        status: 'failed',
+        failure: { code: 'RETRIES_EXHAUSTED' },
+        attempts: 4,
+      })
+      expect(images.filter((i) => i.status === 'ready')).toHaveLength(2)
+      const dead = JSON.parse(cli(env, 'dead', 'list'))
+      expect(dead).toHaveLength(1)
+      expect(dead[0]).toMatchObject({ id: poison, attempts: 4 })
+      expect(dead[0].errors).toHaveLength(4)
+    })
+
+    it('SIGTERM on a worker with jobs in flight releases them at once', async () => {
+      const api = await start('api', {
+        PIXELFLOW_WORKER_ENABLED: 'false',
+        PIXELFLOW_QUEUE_LEASE_MS: '600000',
+      })
+      const id = await upload(api, await makeJpeg(5000, 3500))
+      const worker = await start('worker', {
+        PIXELFLOW_SHUTDOWN_GRACE_MS: '0',
+        PIXELFLOW_QUEUE_LEASE_MS: '600000',
+      })
+      for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
+      worker.child.kill('SIGTERM')
+      expect(await worker.exited).toBe(0)
+      // With a ten-minute lease, only a release lets the next worker start at once.
+      await start('worker', { PIXELFLOW_QUEUE_LEASE_MS: '600000' })
+      await waitSettled(api, 1, 60_000)
+      await checkLedger(api.url, key, [id], 6)
+    })
+  },
+)

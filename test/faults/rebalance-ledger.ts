@@ -37,7 +37,14 @@ export class Ledger {
   private readonly liveByOwner = new Map<string, Set<string>>()
 
   seed(image: Image): void {
-    this.set(image.id, { ownerId: image.ownerId, bucket: image.bucket, exists: true, attempts: 0, status: 'queued', variants: 0 })
+    this.set(image.id, {
+      ownerId: image.ownerId,
+      bucket: image.bucket,
+      exists: true,
+      attempts: 0,
+      status: 'queued',
+      variants: 0,
+    })
   }
 
   ack(id: string, next: Expected, started: number): void {
@@ -53,7 +60,10 @@ export class Ledger {
   }
 
   expectAnswer(id: string, op: string, got: unknown, want: unknown): void {
-    if (JSON.stringify(got) !== JSON.stringify(want)) this.contradictions.push(`${op}(${id}) answered ${JSON.stringify(got)}, the ledger expected ${JSON.stringify(want)}`)
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      this.contradictions.push(
+        `${op}(${id}) answered ${JSON.stringify(got)}, the ledger expected ${JSON.stringify(want)}`,
+      )
   }
 
   live(ownerId: string): string[] {
@@ -70,14 +80,25 @@ export class Ledger {
 }
 
 /** The first `count` owner ids `${prefix}-0`, `${prefix}-1`, … whose bucket passes `accept` (about 4096 tries per bucket). */
-export function findOwners(metadata: ShardedMetadata, prefix: string, count: number, accept: (bucket: number) => boolean): string[] {
+export function findOwners(
+  metadata: ShardedMetadata,
+  prefix: string,
+  count: number,
+  accept: (bucket: number) => boolean,
+): string[] {
   const found: string[] = []
-  for (let n = 0; found.length < count; n++) if (accept(metadata.bucketOfOwner(`${prefix}-${n}`))) found.push(`${prefix}-${n}`)
+  for (let n = 0; found.length < count; n++)
+    if (accept(metadata.bucketOfOwner(`${prefix}-${n}`))) found.push(`${prefix}-${n}`)
   return found
 }
 
 /** `perOwner` images for each owner, in the ledger as seeds; returns owner → ids. */
-export async function seed(metadata: ShardedMetadata, ledger: Ledger, owners: readonly string[], perOwner: number): Promise<Map<string, string[]>> {
+export async function seed(
+  metadata: ShardedMetadata,
+  ledger: Ledger,
+  owners: readonly string[],
+  perOwner: number,
+): Promise<Map<string, string[]>> {
   const byOwner = new Map<string, string[]>()
   await Promise.all(
     owners.map(async (ownerId) => {
@@ -94,7 +115,12 @@ export async function seed(metadata: ShardedMetadata, ledger: Ledger, owners: re
 }
 
 /** Writers that loop until stopped, each through its own router, on its own owners only (so it knows their state). */
-export function startWriters(routers: readonly ShardedMetadata[], ledger: Ledger, ownersOf: readonly string[][], pauseMs: number) {
+export function startWriters(
+  routers: readonly ShardedMetadata[],
+  ledger: Ledger,
+  ownersOf: readonly string[][],
+  pauseMs: number,
+) {
   let running = true
   const loops = routers.map(async (metadata, w) => {
     const owners = ownersOf[w] ?? []
@@ -115,7 +141,11 @@ export function startWriters(routers: readonly ShardedMetadata[], ledger: Ledger
 }
 
 /** One random write: insert, startProcessing (attempts + 1), completeImage (ready, 2 variants) or delete. */
-async function writeOnce(metadata: ShardedMetadata, ledger: Ledger, ownerId: string): Promise<void> {
+async function writeOnce(
+  metadata: ShardedMetadata,
+  ledger: Ledger,
+  ownerId: string,
+): Promise<void> {
   const live = ledger.live(ownerId)
   const id = live[Math.floor(Math.random() * live.length)]
   const roll = Math.random()
@@ -125,15 +155,24 @@ async function writeOnce(metadata: ShardedMetadata, ledger: Ledger, ownerId: str
   const pending = PENDING.includes(before.status)
   if (roll < 0.6) {
     return attempt(ledger, id, async () => {
-      const after = pending ? { ...before, status: 'processing' as const, attempts: before.attempts + 1 } : before
+      const after = pending
+        ? { ...before, status: 'processing' as const, attempts: before.attempts + 1 }
+        : before
       const image = await store.startProcessing(id, Date.now())
-      ledger.expectAnswer(id, 'startProcessing', image && [image.attempts, image.status], [after.attempts, after.status])
+      ledger.expectAnswer(id, 'startProcessing', image && [image.attempts, image.status], [
+        after.attempts,
+        after.status,
+      ])
       return after
     })
   }
   if (roll < 0.8) {
     return attempt(ledger, id, async () => {
-      const done = await store.completeImage(id, { variants: variantsOf(id), placeholder: null }, Date.now())
+      const done = await store.completeImage(
+        id,
+        { variants: variantsOf(id), placeholder: null },
+        Date.now(),
+      )
       ledger.expectAnswer(id, 'completeImage', done, pending)
       return pending ? { ...before, status: 'ready', variants: 2 } : before
     })
@@ -148,8 +187,15 @@ async function writeOnce(metadata: ShardedMetadata, ledger: Ledger, ownerId: str
 function insert(metadata: ShardedMetadata, ledger: Ledger, ownerId: string): Promise<void> {
   const row = newImageRow(metadata, ownerId)
   return attempt(ledger, row.id, async () => {
-    const created = await metadata.forBucket(row.bucket).createImage(row, JSON.stringify({ imageId: row.id }), Date.now())
-    ledger.expectAnswer(row.id, 'createImage', 'existing' in created ? 'a replay' : created.id, row.id)
+    const created = await metadata
+      .forBucket(row.bucket)
+      .createImage(row, JSON.stringify({ imageId: row.id }), Date.now())
+    ledger.expectAnswer(
+      row.id,
+      'createImage',
+      'existing' in created ? 'a replay' : created.id,
+      row.id,
+    )
     return { ownerId, bucket: row.bucket, exists: true, attempts: 0, status: 'queued', variants: 0 }
   })
 }
@@ -174,7 +220,10 @@ export interface ReadReport {
  * Pages through the cross-shard listing and through each stable owner's images, pass after pass,
  * while buckets move. Stable images are never written, so every pass must show each of them once.
  */
-export function startReader(metadata: ShardedMetadata, stable: ReadonlyMap<string, readonly string[]>) {
+export function startReader(
+  metadata: ShardedMetadata,
+  stable: ReadonlyMap<string, readonly string[]>,
+) {
   const report: ReadReport = { passes: 0, retried: 0, problems: [] }
   const everyStable = [...stable.values()].flat()
   let running = true
@@ -182,8 +231,23 @@ export function startReader(metadata: ShardedMetadata, stable: ReadonlyMap<strin
     while (running) {
       const pass = report.passes + 1
       try {
-        report.problems.push(...compare(`pass ${pass} listAll`, await listAllPass(metadata, report), everyStable, false))
-        for (const [ownerId, ids] of stable) report.problems.push(...compare(`pass ${pass} listImages(${ownerId})`, await ownerPass(metadata, ownerId), ids, true))
+        report.problems.push(
+          ...compare(
+            `pass ${pass} listAll`,
+            await listAllPass(metadata, report),
+            everyStable,
+            false,
+          ),
+        )
+        for (const [ownerId, ids] of stable)
+          report.problems.push(
+            ...compare(
+              `pass ${pass} listImages(${ownerId})`,
+              await ownerPass(metadata, ownerId),
+              ids,
+              true,
+            ),
+          )
       } catch (error) {
         report.problems.push(`pass ${pass}: ${(error as Error).message}`)
       }
@@ -201,13 +265,21 @@ export function startReader(metadata: ShardedMetadata, stable: ReadonlyMap<strin
 }
 
 /** No id twice, every expected id present, and (`exact`) nothing else. */
-function compare(what: string, seen: string[], expected: readonly string[], exact: boolean): string[] {
+function compare(
+  what: string,
+  seen: string[],
+  expected: readonly string[],
+  exact: boolean,
+): string[] {
   const problems: string[] = []
   const unique = new Set(seen)
-  if (unique.size !== seen.length) problems.push(`${what}: ${seen.length - unique.size} ids listed twice`)
+  if (unique.size !== seen.length)
+    problems.push(`${what}: ${seen.length - unique.size} ids listed twice`)
   const missing = expected.filter((id) => !unique.has(id))
-  if (missing.length > 0) problems.push(`${what}: ${missing.length} stable images missing, e.g. ${missing[0]}`)
-  if (exact && unique.size !== expected.length) problems.push(`${what}: ${unique.size} images listed, ${expected.length} expected`)
+  if (missing.length > 0)
+    problems.push(`${what}: ${missing.length} stable images missing, e.g. ${missing[0]}`)
+  if (exact && unique.size !== expected.length)
+    problems.push(`${what}: ${unique.size} images listed, ${expected.length} expected`)
   return problems
 }
 
@@ -257,23 +329,41 @@ export async function ledgerProblems(metadata: ShardedMetadata, ledger: Ledger):
     }
     const seen = got && { attempts: got.attempts, status: got.status, variants: got.variants }
     const expected = { attempts: want.attempts, status: want.status, variants: want.variants }
-    if (JSON.stringify(seen) !== JSON.stringify(expected)) problems.push(`lost write: ${id} is ${JSON.stringify(seen)}, acknowledged ${JSON.stringify(expected)}`)
+    if (JSON.stringify(seen) !== JSON.stringify(expected))
+      problems.push(
+        `lost write: ${id} is ${JSON.stringify(seen)}, acknowledged ${JSON.stringify(expected)}`,
+      )
   }
-  for (const id of stored.keys()) if (!ledger.images.has(id) && !ledger.uncertain.has(id)) problems.push(`phantom: ${id} was never written`)
+  for (const id of stored.keys())
+    if (!ledger.images.has(id) && !ledger.uncertain.has(id))
+      problems.push(`phantom: ${id} was never written`)
   return problems
 }
 
 /** Every image row of every shard with its variant count (a row on two shards: the last one read). */
 async function storedImages(metadata: ShardedMetadata) {
-  const stored = new Map<string, { shard: number; attempts: number; status: ImageStatus; variants: number }>()
+  const stored = new Map<
+    string,
+    { shard: number; attempts: number; status: ImageStatus; variants: number }
+  >()
   for (const { id: shard } of metadata.shards()) {
     const { db } = await metadata.shard(shard)
     const [images, variants] = await Promise.all([
       db.selectFrom('images').select(['id', 'attempts', 'status']).execute(),
-      db.selectFrom('variants').select((eb) => ['image_id', eb.fn.countAll<number>().as('n')]).groupBy('image_id').execute(),
+      db
+        .selectFrom('variants')
+        .select((eb) => ['image_id', eb.fn.countAll<number>().as('n')])
+        .groupBy('image_id')
+        .execute(),
     ])
     const counts = new Map(variants.map((v) => [v.image_id, Number(v.n)]))
-    for (const row of images) stored.set(row.id, { shard, attempts: Number(row.attempts), status: row.status, variants: counts.get(row.id) ?? 0 })
+    for (const row of images)
+      stored.set(row.id, {
+        shard,
+        attempts: Number(row.attempts),
+        status: row.status,
+        variants: counts.get(row.id) ?? 0,
+      })
   }
   return stored
 }
@@ -286,13 +376,22 @@ export async function placementProblems(metadata: ShardedMetadata): Promise<stri
   for (const [shard, rows] of await rowsByShard(metadata)) {
     for (const row of rows) {
       const named = directory.shardOf[row.bucket]
-      if (named !== shard) problems.push(`${row.id} (bucket ${row.bucket}) is on shard ${shard}, the directory names shard ${named}`)
-      if (holder.has(row.id)) problems.push(`${row.id} is on shards ${holder.get(row.id)} and ${shard}`)
+      if (named !== shard)
+        problems.push(
+          `${row.id} (bucket ${row.bucket}) is on shard ${shard}, the directory names shard ${named}`,
+        )
+      if (holder.has(row.id))
+        problems.push(`${row.id} is on shards ${holder.get(row.id)} and ${shard}`)
       holder.set(row.id, shard)
     }
     const { db } = await metadata.shard(shard)
-    const orphans = await db.selectFrom('variants').select('image_id').where('image_id', 'not in', (eb) => eb.selectFrom('images').select('id')).execute()
-    for (const orphan of orphans) problems.push(`shard ${shard}: variant of ${orphan.image_id} without its image`)
+    const orphans = await db
+      .selectFrom('variants')
+      .select('image_id')
+      .where('image_id', 'not in', (eb) => eb.selectFrom('images').select('id'))
+      .execute()
+    for (const orphan of orphans)
+      problems.push(`shard ${shard}: variant of ${orphan.image_id} without its image`)
   }
   return problems
 }
@@ -304,16 +403,28 @@ export async function leftoverProblems(metadata: ShardedMetadata): Promise<strin
   for (const { id } of metadata.shards()) {
     const { db } = await metadata.shard(id)
     const changes = await db.selectFrom('bucket_changes').select(['bucket', 'image_id']).execute()
-    if (changes.length > 0) problems.push(`shard ${id}: ${changes.length} bucket_changes rows left, e.g. bucket ${changes[0]!.bucket}`)
+    if (changes.length > 0)
+      problems.push(
+        `shard ${id}: ${changes.length} bucket_changes rows left, e.g. bucket ${changes[0]!.bucket}`,
+      )
     const states = await db.selectFrom('bucket_ownership').select(['bucket', 'state']).execute()
     for (const { bucket, state } of states) {
-      if (state !== 'owned' || directory.shardOf[bucket] !== id) problems.push(`shard ${id}: bucket ${bucket} is ${state}, the directory names shard ${directory.shardOf[bucket]}`)
+      if (state !== 'owned' || directory.shardOf[bucket] !== id)
+        problems.push(
+          `shard ${id}: bucket ${bucket} is ${state}, the directory names shard ${directory.shardOf[bucket]}`,
+        )
     }
     const named = directory.shardOf.filter((shard) => shard === id).length
-    if (states.length !== named) problems.push(`shard ${id} has ${states.length} ownership rows, the directory gives it ${named} buckets`)
+    if (states.length !== named)
+      problems.push(
+        `shard ${id} has ${states.length} ownership rows, the directory gives it ${named} buckets`,
+      )
   }
   for (const move of await metadata.directoryStore.moves.list()) {
-    if (move.phase !== 'done') problems.push(`bucket_moves: bucket ${move.bucket} is ${move.phase}${move.detail ? ` (${move.detail})` : ''}`)
+    if (move.phase !== 'done')
+      problems.push(
+        `bucket_moves: bucket ${move.bucket} is ${move.phase}${move.detail ? ` (${move.detail})` : ''}`,
+      )
   }
   return problems
 }

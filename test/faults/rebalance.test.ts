@@ -6,13 +6,23 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { BucketState } from '../../src/metadata/db.js'
 import { createMover } from '../../src/metadata/mover.js'
 import { stateOf } from '../../src/metadata/ownership.js'
-import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import type { ShardStore } from '../../src/metadata/shard-store.js'
+import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import { insertImage, newImageRow, variantsOf } from '../fixtures/image-rows.js'
 import { createMetadataEnv, METADATA_DIALECTS, type MetadataEnv } from '../fixtures/metadata-env.js'
 import { describeWithPostgres } from '../fixtures/postgres.js'
 import type { KillPoint } from './fixtures/mover-child.js'
-import { findOwners, Ledger, ledgerProblems, leftoverProblems, placementProblems, type ReadReport, seed, startReader, startWriters } from './rebalance-ledger.js'
+import {
+  findOwners,
+  Ledger,
+  ledgerProblems,
+  leftoverProblems,
+  placementProblems,
+  type ReadReport,
+  seed,
+  startReader,
+  startWriters,
+} from './rebalance-ledger.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const MOVER_CHILD = 'test/faults/fixtures/mover-child.ts'
@@ -27,7 +37,10 @@ const DEAD_MS = 500
  * before it does anything, so the source and target states are those the previous phase left.
  * 'copy' is killed at step 1: one chunk copied and its cursor persisted, the rest not.
  */
-const KILLS: readonly (Omit<KillPoint, 'move'> & { source: BucketState | null; target: BucketState | null })[] = [
+const KILLS: readonly (Omit<KillPoint, 'move'> & {
+  source: BucketState | null
+  target: BucketState | null
+})[] = [
   { phase: 'capture', step: 0, source: 'owned', target: null },
   { phase: 'copy', step: 1, source: 'capturing', target: 'incoming' },
   { phase: 'catchup', step: 0, source: 'capturing', target: 'incoming' },
@@ -68,11 +81,20 @@ for (const dialect of METADATA_DIALECTS) {
     it('moves ~819 buckets to a 5th shard under 8 writers and a reader: nothing lost, duplicated or left behind', async () => {
       const { env, main, plan } = await fiveShards()
       const moving = new Set(plan.map((m) => m.bucket))
-      const owners = (prefix: string, count: number, inMove: boolean) => findOwners(main, prefix, count, (b) => moving.has(b) === inMove)
+      const owners = (prefix: string, count: number, inMove: boolean) =>
+        findOwners(main, prefix, count, (b) => moving.has(b) === inMove)
       // About a fifth of the buckets move; each writer gets two owners among them for sure.
-      const writerOwners = Array.from({ length: WRITERS }, (_, w) => [...owners(`w${w}-moving`, 2, true), ...owners(`w${w}-still`, 6, false)])
+      const writerOwners = Array.from({ length: WRITERS }, (_, w) => [
+        ...owners(`w${w}-moving`, 2, true),
+        ...owners(`w${w}-still`, 6, false),
+      ])
       const ledger = new Ledger()
-      const stable = await seed(main, ledger, [...owners('stable-moving', 8, true), ...owners('stable-still', 28, false)], 4)
+      const stable = await seed(
+        main,
+        ledger,
+        [...owners('stable-moving', 8, true), ...owners('stable-still', 28, false)],
+        4,
+      )
       await seed(main, ledger, writerOwners.flat(), 4)
 
       const load = await startLoad(env, main, ledger, writerOwners, stable, 3)
@@ -91,64 +113,82 @@ for (const dialect of METADATA_DIALECTS) {
       await expectConsistent(main, ledger, read)
     }, 180_000)
 
-    it.each(KILLS)('a mover SIGKILLed at $phase (step $step) of its 3rd move resumes, and the writers held by it recover', async (kill) => {
-      const { env, main, plan } = await fiveShards()
-      const six = plan.slice(0, 6)
-      const killed = six[2]!
-      const others = six.filter((m) => m !== killed)
-      const inBucket = (prefix: string, bucket: number) => findOwners(main, prefix, 1, (b) => b === bucket)
-      // Every writer writes to the killed move's bucket, to another of the six and to one that stays.
-      const writerOwners = Array.from({ length: WRITERS }, (_, w) => [
-        ...inBucket(`w${w}-killed`, killed.bucket),
-        ...inBucket(`w${w}-moving`, others[w % others.length]!.bucket),
-        ...findOwners(main, `w${w}-still`, 1, (b) => !six.some((m) => m.bucket === b)),
-      ])
-      const ledger = new Ledger()
-      await seed(main, ledger, writerOwners.flat(), 3)
-      // 30 stable images more in the killed bucket: with chunks of 5 the copy takes many steps.
-      const stable = new Map([
-        ...(await seed(main, ledger, inBucket('stable-killed', killed.bucket), 30)),
-        ...(await seed(main, ledger, inBucket('stable-moving', others[0]!.bucket), 4)),
-      ])
+    it.each(KILLS)(
+      'a mover SIGKILLed at $phase (step $step) of its 3rd move resumes, and the writers held by it recover',
+      async (kill) => {
+        const { env, main, plan } = await fiveShards()
+        const six = plan.slice(0, 6)
+        const killed = six[2]!
+        const others = six.filter((m) => m !== killed)
+        const inBucket = (prefix: string, bucket: number) =>
+          findOwners(main, prefix, 1, (b) => b === bucket)
+        // Every writer writes to the killed move's bucket, to another of the six and to one that stays.
+        const writerOwners = Array.from({ length: WRITERS }, (_, w) => [
+          ...inBucket(`w${w}-killed`, killed.bucket),
+          ...inBucket(`w${w}-moving`, others[w % others.length]!.bucket),
+          ...findOwners(main, `w${w}-still`, 1, (b) => !six.some((m) => m.bucket === b)),
+        ])
+        const ledger = new Ledger()
+        await seed(main, ledger, writerOwners.flat(), 3)
+        // 30 stable images more in the killed bucket: with chunks of 5 the copy takes many steps.
+        const stable = new Map([
+          ...(await seed(main, ledger, inBucket('stable-killed', killed.bucket), 30)),
+          ...(await seed(main, ledger, inBucket('stable-moving', others[0]!.bucket), 4)),
+        ])
 
-      const load = await startLoad(env, main, ledger, writerOwners, stable, 15)
-      const crashed = await runMover(env, {
-        MOVER_CHILD_MOVES: JSON.stringify(six),
-        MOVER_CHILD_KILL: JSON.stringify({ move: 3, phase: kill.phase, step: kill.step } satisfies KillPoint),
-        MOVER_CHILD_CHUNK: '5',
-        MOVER_CHILD_PARALLEL: '2',
-      })
-      const killedAt = Date.now()
-      expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
-      const row = await main.directoryStore.moves.get(killed.bucket)
-      expect(row?.phase).toBe(kill.phase)
-      if (kill.phase === 'copy') expect([row?.rows_copied, row?.copy_cursor === null]).toEqual([5, false])
-      expect(await stateOf((await main.shard(killed.from)).db, killed.bucket)).toBe(kill.source)
-      expect(await stateOf((await main.shard(killed.to)).db, killed.bucket)).toBe(kill.target)
+        const load = await startLoad(env, main, ledger, writerOwners, stable, 15)
+        const crashed = await runMover(env, {
+          MOVER_CHILD_MOVES: JSON.stringify(six),
+          MOVER_CHILD_KILL: JSON.stringify({
+            move: 3,
+            phase: kill.phase,
+            step: kill.step,
+          } satisfies KillPoint),
+          MOVER_CHILD_CHUNK: '5',
+          MOVER_CHILD_PARALLEL: '2',
+        })
+        const killedAt = Date.now()
+        expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
+        const row = await main.directoryStore.moves.get(killed.bucket)
+        expect(row?.phase).toBe(kill.phase)
+        if (kill.phase === 'copy')
+          expect([row?.rows_copied, row?.copy_cursor === null]).toEqual([5, false])
+        expect(await stateOf((await main.shard(killed.from)).db, killed.bucket)).toBe(kill.source)
+        expect(await stateOf((await main.shard(killed.to)).db, killed.bucket)).toBe(kill.target)
 
-      // The dead mover's state stays a moment under the writers: a fence it left holds them up.
-      await sleep(DEAD_MS)
-      const resumedAt = Date.now()
-      await createMover({ metadata: main, chunkSize: 5 }).run(six)
-      await sleep(300)
-      const read = await load.stop()
+        // The dead mover's state stays a moment under the writers: a fence it left holds them up.
+        await sleep(DEAD_MS)
+        const resumedAt = Date.now()
+        await createMover({ metadata: main, chunkSize: 5 }).run(six)
+        await sleep(300)
+        const read = await load.stop()
 
-      const directory = await main.refresh()
-      expect(six.filter((m) => directory.shardOf[m.bucket] !== m.to)).toEqual([])
-      const toKilled = ledger.acks.filter((a) => a.bucket === killed.bucket)
-      const whileDead = toKilled.filter((a) => a.started > killedAt && a.ended < resumedAt)
-      if (kill.source === 'fenced') {
-        // The dead mover's fence refuses every write until the resumed mover switches: the writers
-        // caught by it (all of them, within a few operations) waited and then went through.
-        expect(whileDead, 'writes that slipped through the fence').toEqual([])
-        const held = toKilled.filter((a) => a.started < resumedAt - DEAD_MS / 2 && a.ended > resumedAt)
-        expect(held.length, 'writes held by the fence for a while, then acknowledged').toBeGreaterThan(0)
-      } else {
-        expect(whileDead.length, 'writes to the killed bucket while its mover was dead').toBeGreaterThan(0)
-      }
-      report(`${dialect} killed at ${kill.phase}/${kill.step}`, ledger, read)
-      await expectConsistent(main, ledger, read)
-    }, 90_000)
+        const directory = await main.refresh()
+        expect(six.filter((m) => directory.shardOf[m.bucket] !== m.to)).toEqual([])
+        const toKilled = ledger.acks.filter((a) => a.bucket === killed.bucket)
+        const whileDead = toKilled.filter((a) => a.started > killedAt && a.ended < resumedAt)
+        if (kill.source === 'fenced') {
+          // The dead mover's fence refuses every write until the resumed mover switches: the writers
+          // caught by it (all of them, within a few operations) waited and then went through.
+          expect(whileDead, 'writes that slipped through the fence').toEqual([])
+          const held = toKilled.filter(
+            (a) => a.started < resumedAt - DEAD_MS / 2 && a.ended > resumedAt,
+          )
+          expect(
+            held.length,
+            'writes held by the fence for a while, then acknowledged',
+          ).toBeGreaterThan(0)
+        } else {
+          expect(
+            whileDead.length,
+            'writes to the killed bucket while its mover was dead',
+          ).toBeGreaterThan(0)
+        }
+        report(`${dialect} killed at ${kill.phase}/${kill.step}`, ledger, read)
+        await expectConsistent(main, ledger, read)
+      },
+      90_000,
+    )
 
     /**
      * Requests that meet a switch at the wrong moment, the moment widened by wrapping one method
@@ -164,7 +204,15 @@ for (const dialect of METADATA_DIALECTS) {
         const bucket = app.metadata.bucketOfOwner(owner)
         const source = app.metadata.directory().shardOf[bucket]!
         const move = () => createMover({ metadata: admin.metadata }).moveBucket(bucket, 1 - source)
-        return { app: app.metadata, admin: admin.metadata, stale: stale.metadata, owner, bucket, source, move }
+        return {
+          app: app.metadata,
+          admin: admin.metadata,
+          stale: stale.metadata,
+          owner,
+          bucket,
+          source,
+          move,
+        }
       }
 
       /** The whole move runs the first time `store` reads an image back. */
@@ -207,7 +255,15 @@ for (const dialect of METADATA_DIALECTS) {
         vi.spyOn(admin.directoryStore, 'switchBucket').mockImplementationOnce(async (...args) => {
           const switched = await switchBucket(...args)
           await app.refresh()
-          seen.push(await app.forImageId(image.id)!.completeImage(image.id, { variants: variantsOf(image.id), placeholder: null }, Date.now()))
+          seen.push(
+            await app
+              .forImageId(image.id)!
+              .completeImage(
+                image.id,
+                { variants: variantsOf(image.id), placeholder: null },
+                Date.now(),
+              ),
+          )
           seen.push((await stale.forImageId(image.id)!.getImage(image.id))?.status)
           return switched
         })
@@ -228,8 +284,17 @@ const children = new Set<ChildProcess>()
  * Eight writers, each on a router of its own (env.open: its own directory copy and connections),
  * and a reader on `main`, whose directory is as stale as theirs until a refusal or a switch it sees.
  */
-async function startLoad(env: MetadataEnv, main: ShardedMetadata, ledger: Ledger, writerOwners: string[][], stable: ReadonlyMap<string, readonly string[]>, pauseMs: number) {
-  const routers = await Promise.all(Array.from({ length: WRITERS }, async () => (await env.open({ poolSize: 1 })).metadata))
+async function startLoad(
+  env: MetadataEnv,
+  main: ShardedMetadata,
+  ledger: Ledger,
+  writerOwners: string[][],
+  stable: ReadonlyMap<string, readonly string[]>,
+  pauseMs: number,
+) {
+  const routers = await Promise.all(
+    Array.from({ length: WRITERS }, async () => (await env.open({ poolSize: 1 })).metadata),
+  )
   const writers = startWriters(routers, ledger, writerOwners, pauseMs)
   const reader = startReader(main, stable)
   const load = {
@@ -246,7 +311,11 @@ async function startLoad(env: MetadataEnv, main: ShardedMetadata, ledger: Ledger
 /** Runs mover-child.ts with the env's metadata variables plus `extra`; resolves when it exits, however it exits. */
 async function runMover(env: MetadataEnv, extra: Record<string, string>) {
   const started = Date.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', MOVER_CHILD], { cwd: ROOT, env: { ...process.env, ...env.env, PIXELFLOW_SHARD_POOL_SIZE: '2', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', MOVER_CHILD], {
+    cwd: ROOT,
+    env: { ...process.env, ...env.env, PIXELFLOW_SHARD_POOL_SIZE: '2', ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.add(child)
   child.on('exit', () => children.delete(child))
   let stdout = ''
@@ -260,7 +329,9 @@ async function runMover(env: MetadataEnv, extra: Record<string, string>) {
 /** The end of every test: the ledger holds, rows are where the directory says, no move is left half done, reads were whole. */
 async function expectConsistent(metadata: ShardedMetadata, ledger: Ledger, read: ReadReport) {
   expect(ledger.acks.length).toBeGreaterThan(100)
-  expect(ledger.errors.length, ledger.errors.slice(0, 5).join('\n')).toBeLessThan(ledger.acks.length * MAX_FAILED_SHARE)
+  expect(ledger.errors.length, ledger.errors.slice(0, 5).join('\n')).toBeLessThan(
+    ledger.acks.length * MAX_FAILED_SHARE,
+  )
   expectNone(ledger.contradictions, 'answers contradicting the ledger')
   expect(read.passes).toBeGreaterThan(0)
   expectNone(read.problems, 'listing problems')

@@ -26,7 +26,9 @@ describe('the SQLite queue under 4 processes × 8 concurrency', () => {
   it('never leases a job to two holders at once', async () => {
     const path = join(dir, 'queue.db')
     const seed = createSqliteQueue({ path, ...OPTIONS })
-    await seed.enqueue(Array.from({ length: JOBS }, (_, i) => ({ id: `job-${i}`, payload: String(i) })))
+    await seed.enqueue(
+      Array.from({ length: JOBS }, (_, i) => ({ id: `job-${i}`, payload: String(i) })),
+    )
     await seed.close()
     const script = join(dir, 'consumer.mts')
     await writeFile(script, consumerScript(), 'utf8')
@@ -85,7 +87,11 @@ function runConsumer(script: string, path: string) {
     child.on('close', () => reject(new Error(`consumer exited before it was ready: ${err}`)))
   })
   const done = new Promise<{ ids: string[]; refusedAcks: number }>((resolve, reject) => {
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.slice('ready\n'.length))) : reject(new Error(`consumer exited with ${code}: ${err}`))))
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.slice('ready\n'.length)))
+        : reject(new Error(`consumer exited with ${code}: ${err}`)),
+    )
   })
   return { ready, done, go: () => child.stdin.end('go\n') }
 }

@@ -8,10 +8,13 @@ import type { Cache } from '../../src/cache/cache.js'
 import { createRedisCache } from '../../src/cache/drivers/redis.js'
 import { describeCache, slowLoader } from '../contracts/cache.contract.js'
 import { freePort } from '../fixtures/serve-process.js'
-import { HAS_REDIS_SERVER, type OwnRedis, ownRedis as makeOwnRedis } from './fixtures/own-redis.js'
+import { HAS_REDIS_SERVER, ownRedis as makeOwnRedis, type OwnRedis } from './fixtures/own-redis.js'
 
 const REDIS_URL = process.env.PIXELFLOW_TEST_REDIS_URL ?? ''
-if (!REDIS_URL) console.info('cache.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it')
+if (!REDIS_URL)
+  console.info(
+    'cache.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it',
+  )
 const PEER = fileURLToPath(new URL('./fixtures/cache-peer.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -59,7 +62,11 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
 
   it('keeps a load that raced another process’s delete or set out of Redis', async () => {
     const space = randomUUID()
-    const [a, b, fresh] = [await redisCache(REDIS_URL, space), await redisCache(REDIS_URL, space), await redisCache(REDIS_URL, space)]
+    const [a, b, fresh] = [
+      await redisCache(REDIS_URL, space),
+      await redisCache(REDIS_URL, space),
+      await redisCache(REDIS_URL, space),
+    ]
     const deleted = a.getOrLoad('del', slowLoader('stale', 100))
     const replaced = a.getOrLoad('set', slowLoader('stale', 100))
     await sleep(30)
@@ -73,8 +80,16 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
     const space = randomUUID()
     const cache = await redisCache(REDIS_URL, space)
     await cache.set('shared', 'from the test')
-    const args = { url: REDIS_URL, prefix: `pixelflow-test:${space}:`, channel: `pixelflow-test:${space}:invalidate`, key: 'shared' }
-    const peer = spawn(process.execPath, ['--import', 'tsx', PEER, JSON.stringify(args)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const args = {
+      url: REDIS_URL,
+      prefix: `pixelflow-test:${space}:`,
+      channel: `pixelflow-test:${space}:invalidate`,
+      key: 'shared',
+    }
+    const peer = spawn(process.execPath, ['--import', 'tsx', PEER, JSON.stringify(args)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     try {
       const lines = createInterface({ input: peer.stdout })[Symbol.asyncIterator]()
       expect((await lines.next()).value).toBe('ready from the test')
@@ -95,14 +110,22 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
       expect(await cache.getOrLoad('warm', slowLoader('cached', 1))).toBe('cached')
       await server.kill()
       for (let i = 0; i < 20; i++) {
-        const { result, ms } = await timed(cache.getOrLoad(`cold-${i}`, slowLoader(`loaded-${i}`, 1)))
+        const { result, ms } = await timed(
+          cache.getOrLoad(`cold-${i}`, slowLoader(`loaded-${i}`, 1)),
+        )
         expect(result).toBe(`loaded-${i}`)
         expect(ms).toBeLessThan(500)
       }
-      const burst = await timed(Promise.all(Array.from({ length: 50 }, (_, i) => cache.getOrLoad(`burst-${i}`, slowLoader(i, 1)))))
+      const burst = await timed(
+        Promise.all(
+          Array.from({ length: 50 }, (_, i) => cache.getOrLoad(`burst-${i}`, slowLoader(i, 1))),
+        ),
+      )
       expect(burst.result).toHaveLength(50)
       expect(burst.ms).toBeLessThan(500)
-      expect((await timed(cache.getOrLoad('warm', slowLoader('reloaded', 1)))).result).toBe('cached')
+      expect((await timed(cache.getOrLoad('warm', slowLoader('reloaded', 1)))).result).toBe(
+        'cached',
+      )
       const miss = await timed(cache.get('nothing'))
       expect(miss.result).toBeUndefined()
       expect(miss.ms).toBeLessThan(500)
@@ -125,7 +148,9 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
     })
 
     it('starts and serves loads when Redis is unreachable from the start', async () => {
-      const { result: cache, ms: startMs } = await timed(redisCache(`redis://127.0.0.1:${await freePort()}`))
+      const { result: cache, ms: startMs } = await timed(
+        redisCache(`redis://127.0.0.1:${await freePort()}`),
+      )
       expect(startMs).toBeLessThan(1500)
       const { result, ms } = await timed(cache.getOrLoad('k', slowLoader({ id: 'k' }, 1)))
       expect(result).toEqual({ id: 'k' })
@@ -135,7 +160,9 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
     it('clears L1 once the subscriber reconnects (invalidations may have been missed)', async () => {
       const first = await ownRedis()
       const cache = await redisCache(first.url)
-      expect(await cache.getOrLoad('k', slowLoader('before the outage', 1))).toBe('before the outage')
+      expect(await cache.getOrLoad('k', slowLoader('before the outage', 1))).toBe(
+        'before the outage',
+      )
       await first.kill()
       expect(await cache.getOrLoad('k', slowLoader('during', 1))).toBe('before the outage')
       await first.start()

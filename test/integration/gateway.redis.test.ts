@@ -9,7 +9,10 @@ import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-p
 import { type OwnRedis, ownRedis } from './fixtures/own-redis.js'
 
 const REDIS_URL = process.env.PIXELFLOW_TEST_REDIS_URL
-if (!REDIS_URL) console.info('gateway.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it')
+if (!REDIS_URL)
+  console.info(
+    'gateway.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it',
+  )
 
 /**
  * Several real API processes sharing one data folder and one Redis, as a scaled-out gateway:
@@ -28,14 +31,22 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
   })
 
   async function serve(extra: Record<string, string> = {}): Promise<ServeProcess> {
-    const process = await startRole({ ...env, PIXELFLOW_REDIS_PREFIX: prefix, ...extra }, await freePort())
+    const process = await startRole(
+      { ...env, PIXELFLOW_REDIS_PREFIX: prefix, ...extra },
+      await freePort(),
+    )
     processes.push(process)
     return process
   }
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pixelflow-gateway-'))
-    env = { PIXELFLOW_DATA_DIR: dir, PIXELFLOW_REDIS_URL: REDIS_URL!, PIXELFLOW_LOG_LEVEL: 'warn', PIXELFLOW_WORKER_CONCURRENCY: '1' }
+    env = {
+      PIXELFLOW_DATA_DIR: dir,
+      PIXELFLOW_REDIS_URL: REDIS_URL!,
+      PIXELFLOW_LOG_LEVEL: 'warn',
+      PIXELFLOW_WORKER_CONCURRENCY: '1',
+    }
     key = cli(env, 'keys', 'create', '--owner', 'fleet-owner')
   })
   afterEach(async () => {
@@ -53,10 +64,20 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
     // A long window, so replenishment during the test adds well under 1 % of N.
     // A generous Redis timeout: on a loaded CI machine a slow answer would fall back to the local
     // limiters (fail open, by design), which is what the Redis-stopped tests check, not this one.
-    const settings = { PIXELFLOW_RATE_LIMIT_READS: String(limit), PIXELFLOW_RATE_LIMIT_WINDOW_MS: '3600000', PIXELFLOW_RATE_LIMIT_TIMEOUT_MS: '2000', PIXELFLOW_WORKER_ENABLED: 'false' }
+    const settings = {
+      PIXELFLOW_RATE_LIMIT_READS: String(limit),
+      PIXELFLOW_RATE_LIMIT_WINDOW_MS: '3600000',
+      PIXELFLOW_RATE_LIMIT_TIMEOUT_MS: '2000',
+      PIXELFLOW_WORKER_ENABLED: 'false',
+    }
     const fleet = await Promise.all([0, 1, 2].map(() => serve(settings)))
     const results = await Promise.all(
-      Array.from({ length: 240 }, (_, i) => fetch(`${fleet[i % 3]!.url}/v1/images`, { headers: auth() }).then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after') }))),
+      Array.from({ length: 240 }, (_, i) =>
+        fetch(`${fleet[i % 3]!.url}/v1/images`, { headers: auth() }).then(async (res) => ({
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+        })),
+      ),
     )
     const allowed = results.filter((r) => r.status === 200).length
     const refused = results.filter((r) => r.status === 429)
@@ -68,12 +89,25 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
 
   it('a delete in one process is seen by another within one second', async () => {
     const [a, b] = await Promise.all([serve(), serve({ PIXELFLOW_WORKER_ENABLED: 'false' })])
-    const upload = await fetch(`${a!.url}/v1/images`, { method: 'POST', headers: { ...auth(), 'content-type': 'image/jpeg' }, body: new Uint8Array(await makeJpeg(200, 100)) })
+    const upload = await fetch(`${a!.url}/v1/images`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'image/jpeg' },
+      body: new Uint8Array(await makeJpeg(200, 100)),
+    })
     const { id } = (await upload.json()) as { id: string }
     // B reads it: now it sits in B's in-process cache and in Redis.
-    for (let i = 0; i < 100 && (await (await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).json() as any).status !== 'ready'; i++) await sleep(100)
+    for (
+      let i = 0;
+      i < 100 &&
+      ((await (await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).json()) as any)
+        .status !== 'ready';
+      i++
+    )
+      await sleep(100)
     expect((await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).status).toBe(200)
-    expect((await fetch(`${a!.url}/v1/images/${id}`, { method: 'DELETE', headers: auth() })).status).toBe(204)
+    expect(
+      (await fetch(`${a!.url}/v1/images/${id}`, { method: 'DELETE', headers: auth() })).status,
+    ).toBe(204)
     const deletedAt = Date.now()
     let seenAfter = Number.POSITIVE_INFINITY
     while (Date.now() - deletedAt < 3000) {
@@ -101,7 +135,13 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
     }
 
     it('fail open: requests are served by the local limiter, none hangs', async () => {
-      const p = await serve({ PIXELFLOW_REDIS_URL: redis.url, PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'open', PIXELFLOW_RATE_LIMIT_READS: '5', PIXELFLOW_RATE_LIMIT_WINDOW_MS: '3600000', PIXELFLOW_WORKER_ENABLED: 'false' })
+      const p = await serve({
+        PIXELFLOW_REDIS_URL: redis.url,
+        PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'open',
+        PIXELFLOW_RATE_LIMIT_READS: '5',
+        PIXELFLOW_RATE_LIMIT_WINDOW_MS: '3600000',
+        PIXELFLOW_WORKER_ENABLED: 'false',
+      })
       expect((await timedGet(`${p.url}/v1/images`)).status).toBe(200)
       await redis.kill()
       const after = []
@@ -113,7 +153,11 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
     })
 
     it('fail closed: 503 RATE_LIMITER_UNAVAILABLE at once, none hangs', async () => {
-      const p = await serve({ PIXELFLOW_REDIS_URL: redis.url, PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'closed', PIXELFLOW_WORKER_ENABLED: 'false' })
+      const p = await serve({
+        PIXELFLOW_REDIS_URL: redis.url,
+        PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'closed',
+        PIXELFLOW_WORKER_ENABLED: 'false',
+      })
       expect((await timedGet(`${p.url}/v1/images`)).status).toBe(200)
       await redis.kill()
       for (let i = 0; i < 5; i++) {
@@ -124,7 +168,8 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
       }
       await redis.start()
       let status = 0
-      for (let i = 0; i < 50 && status !== 200; i++, await sleep(100)) status = (await timedGet(`${p.url}/v1/images`)).status
+      for (let i = 0; i < 50 && status !== 200; i++, await sleep(100))
+        status = (await timedGet(`${p.url}/v1/images`)).status
       expect(status).toBe(200)
     })
   })

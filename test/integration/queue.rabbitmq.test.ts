@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RabbitQueueOptions } from '../../src/queue/drivers/rabbitmq.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
+import { expectPoisonDeadLettered } from './fixtures/poison.js'
 import {
   closeConnections,
   createVhost,
@@ -18,13 +19,18 @@ import {
   vhostUrl,
   waitUntil,
 } from './fixtures/rabbitmq-broker.js'
-import { expectPoisonDeadLettered } from './fixtures/poison.js'
 
 const BASE_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL ?? ''
 const LOCAL_VERSION = BASE_URL ? localRabbitmqVersion(BASE_URL) : null
 const HAS_RABBITMQCTL = LOCAL_VERSION !== null
-if (!BASE_URL) console.info('queue.rabbitmq.test.ts skipped: set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run it')
-else if (!HAS_RABBITMQCTL) console.info('queue.rabbitmq.test.ts: rabbitmqctl cannot manage this broker, so the server-side fault tests are skipped')
+if (!BASE_URL)
+  console.info(
+    'queue.rabbitmq.test.ts skipped: set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run it',
+  )
+else if (!HAS_RABBITMQCTL)
+  console.info(
+    'queue.rabbitmq.test.ts: rabbitmqctl cannot manage this broker, so the server-side fault tests are skipped',
+  )
 const PRODUCER = fileURLToPath(new URL('./fixtures/rabbitmq-producer.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -87,7 +93,9 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
 
   it('keeps every confirmed enqueue although the producer is killed right after', async () => {
     const queue = uniqueQueue('confirms')
-    const child = spawn(process.execPath, ['--import', 'tsx', PRODUCER, url, queue, '300'], { cwd: ROOT })
+    const child = spawn(process.execPath, ['--import', 'tsx', PRODUCER, url, queue, '300'], {
+      cwd: ROOT,
+    })
     let out = ''
     let err = ''
     child.stderr.on('data', (chunk) => (err += chunk))
@@ -166,7 +174,10 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
       const produce = (async () => {
         for (let n = 0; running; ) {
           // An enqueue that failed may still have landed: the same id is retried, a duplicate is fine.
-          const ok = await producer.enqueue([{ id: `m-${n}`, payload: '' }]).then(() => true, () => false)
+          const ok = await producer.enqueue([{ id: `m-${n}`, payload: '' }]).then(
+            () => true,
+            () => false,
+          )
           if (ok) confirmed.add(`m-${n++}`)
           else await sleep(100)
         }
@@ -207,7 +218,9 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
       await consume
       expect([...confirmed].filter((id) => !received.has(id))).toEqual([])
       expect(confirmed.size).toBeGreaterThan(100)
-      console.info(`broker restart: ${confirmed.size} confirmed, all delivered; both drivers back ${reconnectMs} ms after start_app`)
+      console.info(
+        `broker restart: ${confirmed.size} confirmed, all delivered; both drivers back ${reconnectMs} ms after start_app`,
+      )
     })
   })
 })

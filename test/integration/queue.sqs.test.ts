@@ -1,13 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { type SqsQueueOptions, createSqsQueue } from '../../src/queue/drivers/sqs.js'
+import { createSqsQueue, type SqsQueueOptions } from '../../src/queue/drivers/sqs.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
-import { type QueueContractSetup, describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
-import { SQS_CREDENTIALS, SQS_ENDPOINT, SQS_REGION, createQueueFactory } from './fixtures/sqs-broker.js'
+import {
+  describeQueueDriver,
+  type QueueContractSetup,
+  realClock,
+} from '../contracts/queue-driver.contract.js'
 import { expectPoisonDeadLettered } from './fixtures/poison.js'
+import {
+  createQueueFactory,
+  SQS_CREDENTIALS,
+  SQS_ENDPOINT,
+  SQS_REGION,
+} from './fixtures/sqs-broker.js'
 
 if (!SQS_ENDPOINT) {
-  console.info('queue.sqs.test.ts skipped: start `node scripts/sqs-server.mjs &` and set PIXELFLOW_TEST_SQS_ENDPOINT=http://127.0.0.1:4576 to run it')
+  console.info(
+    'queue.sqs.test.ts skipped: start `node scripts/sqs-server.mjs &` and set PIXELFLOW_TEST_SQS_ENDPOINT=http://127.0.0.1:4576 to run it',
+  )
 }
 
 /**
@@ -32,7 +43,9 @@ const queues = SQS_ENDPOINT ? createQueueFactory() : null
 const opened: QueueDriver[] = []
 
 async function open(options: Partial<SqsQueueOptions> = {}, fifo = false): Promise<QueueDriver> {
-  const pair = options.queueUrl ? { queueUrl: options.queueUrl, deadQueueUrl: options.deadQueueUrl } : await queues!.pair({ fifo })
+  const pair = options.queueUrl
+    ? { queueUrl: options.queueUrl, deadQueueUrl: options.deadQueueUrl }
+    : await queues!.pair({ fifo })
   const queue = await createSqsQueue({
     region: SQS_REGION,
     endpoint: SQS_ENDPOINT,
@@ -69,7 +82,11 @@ describe.skipIf(!SQS_ENDPOINT)('sqs queue', () => {
 
   describeQueueDriver('sqs standard queue', CONTRACT, (opts) => open(opts))
   // FIFO deduplicates a repeated job id, but only for SQS's 5-minute window: true within a test.
-  describeQueueDriver('sqs FIFO queue', { ...CONTRACT, capabilities: { dedupesById: true, reportsOldestAge: false } }, (opts) => open(opts, true))
+  describeQueueDriver(
+    'sqs FIFO queue',
+    { ...CONTRACT, capabilities: { dedupesById: true, reportsOldestAge: false } },
+    (opts) => open(opts, true),
+  )
 
   it('long polling returns a job enqueued during the wait, and an empty poll waits it out', async () => {
     const pair = await queues!.pair()
@@ -87,7 +104,7 @@ describe.skipIf(!SQS_ENDPOINT)('sqs queue', () => {
     expect(Date.now() - pollStarted).toBeLessThan(1_800) // answered on arrival, not at the end of the wait
   })
 
-  it('refuses a stalled holder\'s late ack once its lease expired and another holder has the job', async () => {
+  it("refuses a stalled holder's late ack once its lease expired and another holder has the job", async () => {
     const pair = await queues!.pair()
     const stalled = await open({ ...pair, leaseMs: 2_000 })
     const other = await open({ ...pair, leaseMs: 2_000 }) // another worker process: leases of its own

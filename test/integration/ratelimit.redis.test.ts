@@ -10,7 +10,10 @@ import { hammer } from './fixtures/hammer.js'
 import { HAS_REDIS_SERVER, type OwnRedis, ownRedis } from './fixtures/own-redis.js'
 
 const REDIS_URL = process.env.PIXELFLOW_TEST_REDIS_URL
-if (!REDIS_URL) console.info('ratelimit.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it')
+if (!REDIS_URL)
+  console.info(
+    'ratelimit.redis.test.ts skipped: set PIXELFLOW_TEST_REDIS_URL=redis://127.0.0.1:6379 to run it',
+  )
 // Every key of this run lives under its own prefix.
 const PREFIX = `pixelflow-test:${randomUUID()}:`
 
@@ -19,26 +22,39 @@ describe.skipIf(!REDIS_URL)('rate limiter on Redis', () => {
     // Keys expire by themselves, some only after an hour: leave the shared Redis as we found it.
     const { Redis } = await import('ioredis')
     const redis = new Redis(REDIS_URL!)
-    for await (const keys of redis.scanStream({ match: `${PREFIX}*`, count: 500 })) if (keys.length) await redis.unlink(...keys)
+    for await (const keys of redis.scanStream({ match: `${PREFIX}*`, count: 500 }))
+      if (keys.length) await redis.unlink(...keys)
     await redis.quit()
   })
 
   describeRateLimiter(
     'redis',
-    () => ({ limiter: createRedisRateLimiter({ url: REDIS_URL!, prefix: PREFIX, commandTimeoutMs: 1_000 }), wait: (ms) => sleep(ms) }),
+    () => ({
+      limiter: createRedisRateLimiter({ url: REDIS_URL!, prefix: PREFIX, commandTimeoutMs: 1_000 }),
+      wait: (ms) => sleep(ms),
+    }),
     // One unit per 200 ms: far above a round trip even with a busy event loop, short enough to stay quick.
     { windowMs: 1_000, slackMs: 100, slotTtlMs: 300 },
   )
 
   describe('one limit across 3 OS processes hammering one key', () => {
-    const base = () => ({ url: REDIS_URL, prefix: PREFIX, key: `shared-${randomUUID()}`, concurrency: 8 })
+    const base = () => ({
+      url: REDIS_URL,
+      prefix: PREFIX,
+      key: `shared-${randomUUID()}`,
+      concurrency: 8,
+    })
 
     it('allows N in total within one window, not N per process', async () => {
       const rule = { name: 'xproc', limit: 100, windowMs: 3_600_000 }
       const reports = await hammer(3, { ...base(), rule, durationMs: 1_500 })
       const allowed = reports.reduce((sum, r) => sum + r.allowed, 0)
-      console.info(`3 processes, limit ${rule.limit}/h: allowed ${allowed} of ${reports.map((r) => r.attempts).join(' + ')} attempts`)
-      expect(Math.max(...reports.map((r) => r.firstAt))).toBeLessThan(Math.min(...reports.map((r) => r.lastAt))) // they did overlap
+      console.info(
+        `3 processes, limit ${rule.limit}/h: allowed ${allowed} of ${reports.map((r) => r.attempts).join(' + ')} attempts`,
+      )
+      expect(Math.max(...reports.map((r) => r.firstAt))).toBeLessThan(
+        Math.min(...reports.map((r) => r.lastAt)),
+      ) // they did overlap
       expect(reports.every((r) => r.attempts > rule.limit)).toBe(true)
       expect(allowed).toBeLessThanOrEqual(rule.limit * 1.01 + 1)
       expect(allowed).toBeGreaterThanOrEqual(rule.limit)
@@ -48,11 +64,16 @@ describe.skipIf(!REDIS_URL)('rate limiter on Redis', () => {
       const rule = { name: 'xproc', limit: 20, windowMs: 500 }
       const reports = await hammer(3, { ...base(), rule, durationMs: 2_000 })
       const allowed = reports.reduce((sum, r) => sum + r.allowed, 0)
-      const spanMs = Math.max(...reports.map((r) => r.lastAt)) - Math.min(...reports.map((r) => r.firstAt))
+      const spanMs =
+        Math.max(...reports.map((r) => r.lastAt)) - Math.min(...reports.map((r) => r.firstAt))
       const ideal = rule.limit + (rule.limit * spanMs) / rule.windowMs
-      console.info(`3 processes, ${rule.limit} per ${rule.windowMs} ms over ${spanMs} ms: allowed ${allowed}, GCRA bound ${ideal.toFixed(1)}`)
+      console.info(
+        `3 processes, ${rule.limit} per ${rule.windowMs} ms over ${spanMs} ms: allowed ${allowed}, GCRA bound ${ideal.toFixed(1)}`,
+      )
       expect(allowed).toBeLessThanOrEqual(ideal * 1.01 + 1)
-      expect(allowed).toBeGreaterThanOrEqual(rule.limit + (rule.limit * 2_000 * 0.9) / rule.windowMs)
+      expect(allowed).toBeGreaterThanOrEqual(
+        rule.limit + (rule.limit * 2_000 * 0.9) / rule.windowMs,
+      )
     })
   })
 })
@@ -71,17 +92,29 @@ describe.skipIf(!REDIS_URL || !HAS_REDIS_SERVER)('resilient limiter when its Red
   beforeAll(async () => {
     redis = await ownRedis()
     await redis.start()
-    primary = createRedisRateLimiter({ url: redis.url, prefix: PREFIX, commandTimeoutMs: TIMEOUT_MS })
+    primary = createRedisRateLimiter({
+      url: redis.url,
+      prefix: PREFIX,
+      commandTimeoutMs: TIMEOUT_MS,
+    })
     await primary.consume('warm-up', rule, 0) // connected and the scripts loaded before any deadline counts
     const wrap = (policy: 'open' | 'closed') =>
-      createResilientLimiter({ primary, fallback: createMemoryRateLimiter({ maxKeys: 100 }), policy, timeoutMs: TIMEOUT_MS, onFailure: (e) => failures.push(e) })
+      createResilientLimiter({
+        primary,
+        fallback: createMemoryRateLimiter({ maxKeys: 100 }),
+        policy,
+        timeoutMs: TIMEOUT_MS,
+        onFailure: (e) => failures.push(e),
+      })
     open = wrap('open')
     closed = wrap('closed')
   })
   afterAll(async () => {
     await Promise.allSettled([open?.close(), closed?.close()])
     await redis?.kill()
-    console.info(`resilient limiter: slowest call during the outages ${slowestMs.toFixed(1)} ms (timeoutMs ${TIMEOUT_MS})`)
+    console.info(
+      `resilient limiter: slowest call during the outages ${slowestMs.toFixed(1)} ms (timeoutMs ${TIMEOUT_MS})`,
+    )
   })
 
   /** Runs `call`, asserting it settles within the deadline plus a margin; returns its outcome. */
@@ -114,11 +147,18 @@ describe.skipIf(!REDIS_URL || !HAS_REDIS_SERVER)('resilient limiter when its Red
     await redis.kill()
     const decisions = []
     for (let i = 0; i < 4; i++) decisions.push(await timely(() => open.consume('down', rule)))
-    expect(decisions.map((d) => d.status === 'fulfilled' && d.value.allowed)).toEqual([true, true, true, false])
+    expect(decisions.map((d) => d.status === 'fulfilled' && d.value.allowed)).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ])
     expect((await timely(() => open.acquire('down', 1, 10_000))).status).toBe('fulfilled')
     for (let i = 0; i < 3; i++) {
       const outcome = await timely(() => closed.consume('down', rule))
-      expect(outcome.status === 'rejected' && outcome.reason).toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
+      expect(outcome.status === 'rejected' && outcome.reason).toMatchObject({
+        code: RATE_LIMITER_UNAVAILABLE,
+      })
     }
     expect((await timely(() => closed.acquire('down', 1, 10_000))).status).toBe('rejected')
     expect(failures.length).toBeGreaterThanOrEqual(9)
@@ -145,7 +185,9 @@ describe.skipIf(!REDIS_URL || !HAS_REDIS_SERVER)('resilient limiter when its Red
       const outcome = await timely(() => open.consume('frozen', rule))
       expect(outcome.status === 'fulfilled' && outcome.value.allowed).toBe(true)
       const refused = await timely(() => closed.consume('frozen', rule))
-      expect(refused.status === 'rejected' && refused.reason).toMatchObject({ code: RATE_LIMITER_UNAVAILABLE })
+      expect(refused.status === 'rejected' && refused.reason).toMatchObject({
+        code: RATE_LIMITER_UNAVAILABLE,
+      })
       const slot = await timely(() => open.acquire('frozen', 1, 10_000))
       expect(slot.status === 'fulfilled' && slot.value.acquired).toBe(true)
     } finally {

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type Harness, startHarness } from '../fixtures/harness.js'
 import { makeJpeg } from '../fixtures/images.js'
-import { startHarness, type Harness } from '../fixtures/harness.js'
-import { createTestDatabases, describeWithPostgres, PG_URL, type TestDatabases } from '../fixtures/postgres.js'
+import {
+  createTestDatabases,
+  describeWithPostgres,
+  PG_URL,
+  type TestDatabases,
+} from '../fixtures/postgres.js'
 import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.js'
 
 /**
@@ -37,7 +42,12 @@ describeWithPostgres('shard-down.postgres.test.ts')('a PostgreSQL shard that is 
     await dbs?.drop()
   })
 
-  const list = (key: string) => h.pf.app.inject({ method: 'GET', url: '/v1/images', headers: { authorization: `Bearer ${key}` } })
+  const list = (key: string) =>
+    h.pf.app.inject({
+      method: 'GET',
+      url: '/v1/images',
+      headers: { authorization: `Bearer ${key}` },
+    })
 
   it('fails only its own owners with 503 SHARD_UNAVAILABLE, serves everyone else, and recovers', async () => {
     const jpeg = await makeJpeg(64, 48)
@@ -69,12 +79,20 @@ describeWithPostgres('shard-down.postgres.test.ts')('a PostgreSQL shard that is 
     await proxy.up()
     const recovered = await eventually(async () => (await list(keys.down)).statusCode === 200)
     expect(recovered).toBe(true)
-    expect((await list(keys.down)).json().items.map((i: { id: string }) => i.id)).toContain(before.id)
+    expect((await list(keys.down)).json().items.map((i: { id: string }) => i.id)).toContain(
+      before.id,
+    )
   }, 90_000)
 
   async function waitReady(id: string, key: string): Promise<{ id: string; status: string }> {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-      const body = (await h.pf.app.inject({ method: 'GET', url: `/v1/images/${id}`, headers: { authorization: `Bearer ${key}` } })).json()
+      const body = (
+        await h.pf.app.inject({
+          method: 'GET',
+          url: `/v1/images/${id}`,
+          headers: { authorization: `Bearer ${key}` },
+        })
+      ).json()
       if (body.status === 'ready' || body.status === 'failed') return body
       await new Promise((r) => setTimeout(r, 50))
     }

@@ -6,7 +6,6 @@ import { Readable } from 'node:stream'
 import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
@@ -51,13 +50,19 @@ function s3Store(overrides: Partial<S3StoreOptions> = {}): Promise<ObjectStore> 
 
 /** The raw SDK, to look at the bucket behind the driver's back. */
 function rawClient(): S3Client {
-  return new S3Client({ region: REGION, endpoint: S3_URL, forcePathStyle: true, credentials: CREDENTIALS })
+  return new S3Client({
+    region: REGION,
+    endpoint: S3_URL,
+    forcePathStyle: true,
+    credentials: CREDENTIALS,
+  })
 }
 
 /** `bytes` as a stream of 64 KiB chunks, like a request body. */
 function chunkedStream(bytes: Buffer, chunkSize = 64 * 1024): Readable {
   const chunks: Buffer[] = []
-  for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, at + chunkSize))
+  for (let at = 0; at < bytes.length; at += chunkSize)
+    chunks.push(bytes.subarray(at, at + chunkSize))
   return Readable.from(chunks)
 }
 
@@ -72,7 +77,9 @@ async function getBytes(store: ObjectStore, key: string, range?: { start: number
  * whatever the server supports. Headers pass unchanged, so signatures still hold. The
  * operation named `refuse` is answered 405 instead, as s3rver answers AbortMultipartUpload.
  */
-async function recordingProxy(refuse?: string): Promise<{ url: string; calls: string[]; close: () => Promise<void> }> {
+async function recordingProxy(
+  refuse?: string,
+): Promise<{ url: string; calls: string[]; close: () => Promise<void> }> {
   const calls: string[] = []
   const server = createServer((req, res) => {
     const target = new URL(req.url ?? '/', S3_URL)
@@ -81,7 +88,9 @@ async function recordingProxy(refuse?: string): Promise<{ url: string; calls: st
     if (operation === refuse) {
       req.resume()
       res.writeHead(405, { 'content-type': 'application/xml' })
-      res.end('<Error><Code>MethodNotAllowed</Code><Message>Refused by the test proxy</Message></Error>')
+      res.end(
+        '<Error><Code>MethodNotAllowed</Code><Message>Refused by the test proxy</Message></Error>',
+      )
       return
     }
     const upstream = request(target, { method: req.method, headers: req.headers }, (answer) => {
@@ -98,7 +107,15 @@ async function recordingProxy(refuse?: string): Promise<{ url: string; calls: st
 function operationOf(method: string, query: URLSearchParams): string {
   if (query.has('uploads')) return 'CreateMultipartUpload'
   if (query.has('uploadId')) {
-    return ({ PUT: 'UploadPart', POST: 'CompleteMultipartUpload', DELETE: 'AbortMultipartUpload' } as Record<string, string>)[method] ?? method
+    return (
+      (
+        {
+          PUT: 'UploadPart',
+          POST: 'CompleteMultipartUpload',
+          DELETE: 'AbortMultipartUpload',
+        } as Record<string, string>
+      )[method] ?? method
+    )
   }
   return query.get('x-id') ?? `${method} ${[...query.keys()].join('&')}`
 }
@@ -123,12 +140,16 @@ async function listsMultipartUploads(client: S3Client): Promise<boolean> {
   const Key = `${RUN}/probe-${randomUUID()}`
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key }))
   try {
-    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: Key }))
+    const listed = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: Key }),
+    )
     return (listed.Uploads ?? []).some((upload) => upload.UploadId === UploadId)
   } catch {
     return false
   } finally {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key, UploadId })).catch(() => {})
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key, UploadId }))
+      .catch(() => {})
   }
 }
 
@@ -156,7 +177,9 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     const prefix = `${RUN}/prefixed-${randomUUID()}`
     const store = await s3Store({ prefix: `/${prefix}/` })
     await store.put('a/b', Buffer.from('x'))
-    const listed = await rawClient().send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${RUN}/prefixed-` }))
+    const listed = await rawClient().send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${RUN}/prefixed-` }),
+    )
     expect(listed.Contents?.map((object) => object.Key)).toEqual([`${prefix}/a/b`])
   })
 
@@ -174,7 +197,10 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     const store = await s3Store({ endpoint: proxy.url, partSizeBytes: 5 * MiB })
     const bytes = randomBytes(12_000_000)
 
-    expect(await store.put('big/original', chunkedStream(bytes))).toEqual({ key: 'big/original', size: bytes.length })
+    expect(await store.put('big/original', chunkedStream(bytes))).toEqual({
+      key: 'big/original',
+      size: bytes.length,
+    })
     expect(proxy.calls).toEqual([
       'CreateMultipartUpload',
       'UploadPart',
@@ -185,8 +211,14 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     expect(await store.head('big/original')).toEqual({ key: 'big/original', size: bytes.length })
     expect((await getBytes(store, 'big/original'))?.equals(bytes)).toBe(true)
     const boundaries = [5 * MiB, 10 * MiB]
-    const ranges = [[0, 0], [0, 5 * MiB - 1], [bytes.length - 1, bytes.length - 1], [3 * MiB, 11 * MiB]]
-    for (const boundary of boundaries) ranges.push([boundary - 1, boundary], [boundary - 100, boundary + 99])
+    const ranges = [
+      [0, 0],
+      [0, 5 * MiB - 1],
+      [bytes.length - 1, bytes.length - 1],
+      [3 * MiB, 11 * MiB],
+    ]
+    for (const boundary of boundaries)
+      ranges.push([boundary - 1, boundary], [boundary - 100, boundary + 99])
     for (const [start = 0, end = 0] of ranges) {
       const got = await getBytes(store, 'big/original', { start, end })
       expect(got?.equals(bytes.subarray(start, end + 1)), `bytes ${start}-${end}`).toBe(true)
@@ -197,7 +229,11 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     const proxy = await recordingProxy()
     cleanups.push(proxy.close)
     const cleanupErrors: unknown[] = []
-    const store = await s3Store({ endpoint: proxy.url, partSizeBytes: 5 * MiB, onCleanupError: (e) => cleanupErrors.push(e) })
+    const store = await s3Store({
+      endpoint: proxy.url,
+      partSizeBytes: 5 * MiB,
+      onCleanupError: (e) => cleanupErrors.push(e),
+    })
     const chunks = Array.from({ length: 6 }, () => randomBytes(1_000_000))
 
     await expect(store.put('big/broken', failingStream(chunks))).rejects.toThrow('client went away')
@@ -210,10 +246,14 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
 
     const client = rawClient()
     if (!(await listsMultipartUploads(client))) {
-      console.info('storage.s3.test.ts: this server does not list multipart uploads; checked the AbortMultipartUpload call only')
+      console.info(
+        'storage.s3.test.ts: this server does not list multipart uploads; checked the AbortMultipartUpload call only',
+      )
       return
     }
-    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: RUN }))
+    const listed = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: RUN }),
+    )
     expect(listed.Uploads ?? []).toEqual([])
   })
 
@@ -221,10 +261,16 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     const proxy = await recordingProxy('AbortMultipartUpload')
     cleanups.push(proxy.close)
     const cleanupErrors: unknown[] = []
-    const store = await s3Store({ endpoint: proxy.url, partSizeBytes: 5 * MiB, onCleanupError: (e) => cleanupErrors.push(e) })
+    const store = await s3Store({
+      endpoint: proxy.url,
+      partSizeBytes: 5 * MiB,
+      onCleanupError: (e) => cleanupErrors.push(e),
+    })
     const chunks = Array.from({ length: 6 }, () => randomBytes(1_000_000))
 
-    await expect(store.put('big/unaborted', failingStream(chunks))).rejects.toThrow('client went away')
+    await expect(store.put('big/unaborted', failingStream(chunks))).rejects.toThrow(
+      'client went away',
+    )
     expect(proxy.calls.at(-1)).toBe('AbortMultipartUpload')
     expect(cleanupErrors).toHaveLength(1)
     expect(cleanupErrors[0]).toMatchObject({
@@ -237,7 +283,9 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
   it('checks a reachable bucket, and refuses a missing one', async () => {
     await expect((await s3Store()).check()).resolves.toBeUndefined()
     const missing = await s3Store({ bucket: `pixelflow-missing-${randomUUID().slice(0, 8)}` })
-    await expect(missing.check()).rejects.toThrow(/S3 check bucket "pixelflow-missing-[^"]+" failed/)
+    await expect(missing.check()).rejects.toThrow(
+      /S3 check bucket "pixelflow-missing-[^"]+" failed/,
+    )
   })
 
   it('keeps errors other than a missing key as errors, with the S3 error as cause', async () => {
@@ -248,7 +296,10 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
   })
 
   it('check() rejects for an endpoint where nothing listens, quickly', async () => {
-    const store = await s3Store({ endpoint: `http://127.0.0.1:${await freePort()}`, maxAttempts: 2 })
+    const store = await s3Store({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      maxAttempts: 2,
+    })
     const started = performance.now()
     await expect(store.check()).rejects.toThrow(/ECONNREFUSED/)
     expect(performance.now() - started).toBeLessThan(3000)
@@ -260,7 +311,12 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     silent.on('connection', (socket) => sockets.add(socket))
     const endpoint = await listen(silent)
     cleanups.push(() => closeServer(silent))
-    const store = await s3Store({ endpoint, requestTimeoutMs: 300, connectionTimeoutMs: 300, maxAttempts: 2 })
+    const store = await s3Store({
+      endpoint,
+      requestTimeoutMs: 300,
+      connectionTimeoutMs: 300,
+      maxAttempts: 2,
+    })
 
     const started = performance.now()
     await expect(store.check()).rejects.toThrow(/TimeoutError/)

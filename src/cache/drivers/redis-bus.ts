@@ -25,7 +25,10 @@ export interface InvalidationBusOptions {
  * may predate them. Clearing after the SUBSCRIBE is acknowledged (clear also aborts in-flight
  * loads, see entry-lru.ts) means every later L1 entry was read while we were listening.
  */
-export function listenForInvalidations(subscriber: Redis, options: InvalidationBusOptions): Promise<void> {
+export function listenForInvalidations(
+  subscriber: Redis,
+  options: InvalidationBusOptions,
+): Promise<void> {
   subscriber.on('message', (channel: string, message: string) => {
     if (channel !== options.channel) return
     const space = message.indexOf(' ')

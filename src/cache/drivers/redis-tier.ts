@@ -49,7 +49,8 @@ export interface RedisTierOptions {
  * can never put its old value back into Redis after that write's invalidation.
  */
 export function createRedisTier<V>(client: Redis, options: RedisTierOptions) {
-  const keysOf = (key: string) => [`${options.prefix}v:${key}`, `${options.prefix}g:${key}`] as const
+  const keysOf = (key: string) =>
+    [`${options.prefix}v:${key}`, `${options.prefix}g:${key}`] as const
   // While disconnected every command fails at once; the connection's own 'error' event has
   // already reported that, so only failures of a live connection (timeouts, script errors) are.
   const report = (error: unknown) => {

@@ -39,10 +39,20 @@ export async function createRedisCache<V>(options: RedisCacheOptions): Promise<C
   const { commandTimeoutMs = 250, connectWaitMs = 1000, onError = () => {} } = options
   const origin = randomUUID()
   const client = new Redis(options.url, clientOptions(commandTimeoutMs)).on('error', onError)
-  const subscriber = new Redis(options.url, { ...clientOptions(commandTimeoutMs), autoResubscribe: false })
+  const subscriber = new Redis(options.url, {
+    ...clientOptions(commandTimeoutMs),
+    autoResubscribe: false,
+  })
   subscriber.on('error', onError)
-  const l2 = createRedisTier<V>(client, { prefix: options.prefix, channel: options.channel, origin, onError })
-  const l1 = createEntryLru<V, LoadContext<V>>(options.l1, (key, context, l1Options) => fill(l2, key, context, l1Options))
+  const l2 = createRedisTier<V>(client, {
+    prefix: options.prefix,
+    channel: options.channel,
+    origin,
+    onError,
+  })
+  const l1 = createEntryLru<V, LoadContext<V>>(options.l1, (key, context, l1Options) =>
+    fill(l2, key, context, l1Options),
+  )
   const l1Ttl = (ttlMs: number) => Math.min(options.l1.ttlMs, ttlMs)
   const subscribed = listenForInvalidations(subscriber, {
     channel: options.channel,
@@ -55,7 +65,10 @@ export async function createRedisCache<V>(options: RedisCacheOptions): Promise<C
   // invalidations are heard. With Redis down we start anyway, L1-only, and catch up when it
   // comes back. (Not events.once: it rejects on 'error', and a down Redis must not fail startup.)
   const ready = new Promise((resolve) => client.once('ready', resolve))
-  await Promise.race([Promise.all([ready, subscribed]), sleep(connectWaitMs, undefined, { ref: false })])
+  await Promise.race([
+    Promise.all([ready, subscribed]),
+    sleep(connectWaitMs, undefined, { ref: false }),
+  ])
 
   return {
     driver: 'redis',

@@ -29,7 +29,11 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute()
       // Newest-first listing per owner: ids are time-sortable, so (owner_id, id) is the order.
-      await db.schema.createIndex('images_owner_id').on('images').columns(['owner_id', 'id']).execute()
+      await db.schema
+        .createIndex('images_owner_id')
+        .on('images')
+        .columns(['owner_id', 'id'])
+        .execute()
       await db.schema
         .createIndex('images_owner_idempotency')
         .on('images')
@@ -75,7 +79,10 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
   },
   '0004-visibility': {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('images').addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public')).execute()
+      await db.schema
+        .alterTable('images')
+        .addColumn('visibility', 'varchar(16)', (c) => c.notNull().defaultTo('public'))
+        .execute()
     },
   },
   '0005-bucket-ownership': {
@@ -94,10 +101,18 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .addColumn('bucket', 'integer', (c) => c.notNull())
         .addColumn('image_id', 'varchar(32)', (c) => c.notNull())
         .execute()
-      await db.schema.createIndex('bucket_changes_bucket').on('bucket_changes').columns(['bucket', 'seq']).execute()
+      await db.schema
+        .createIndex('bucket_changes_bucket')
+        .on('bucket_changes')
+        .columns(['bucket', 'seq'])
+        .execute()
       // Copying a bucket walks it in id order, chunk by chunk.
       await db.schema.dropIndex('images_bucket').execute()
-      await db.schema.createIndex('images_bucket_id').on('images').columns(['bucket', 'id']).execute()
+      await db.schema
+        .createIndex('images_bucket_id')
+        .on('images')
+        .columns(['bucket', 'id'])
+        .execute()
     },
   },
 }
@@ -118,7 +133,12 @@ export const CONTROL_MIGRATIONS: Record<string, Migration> = {
   },
   '0002-key-scopes-and-settings': {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('api_keys').addColumn('scopes', 'varchar(255)', (c) => c.notNull().defaultTo('images:read images:write')).execute()
+      await db.schema
+        .alterTable('api_keys')
+        .addColumn('scopes', 'varchar(255)', (c) =>
+          c.notNull().defaultTo('images:read images:write'),
+        )
+        .execute()
       await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner_id').execute()
       await db.schema
         .createTable('settings')

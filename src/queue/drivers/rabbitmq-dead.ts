@@ -54,7 +54,9 @@ export function createDeadLetters(options: DeadOptions): DeadLetters {
         const session = await link.ready(options.waitMs)
         const held = await hold(session.admin, Math.max(0, limit))
         try {
-          return held.map((message) => toDeadJob(message, topology.main, topology.deliveryLimit, now()))
+          return held.map((message) =>
+            toDeadJob(message, topology.main, topology.deliveryLimit, now()),
+          )
         } finally {
           requeue(session, held)
         }
@@ -71,7 +73,13 @@ export function createDeadLetters(options: DeadOptions): DeadLetters {
           // One fresh copy with its attempts reset and its history kept (as the SQLite driver does);
           // confirmed before the dead copies are acked, so a crash in between leaves a duplicate.
           const job = { ...decodeJob(first, now()), attempts: 0 }
-          await publishConfirmed(session.publisher, () => session.returns, topology.main, [encodeJob(job)], options.publishTimeoutMs)
+          await publishConfirmed(
+            session.publisher,
+            () => session.returns,
+            topology.main,
+            [encodeJob(job)],
+            options.publishTimeoutMs,
+          )
           for (const message of matching) session.admin.ack(message)
           matching.length = 0
           return true

@@ -40,7 +40,11 @@ export interface LeaseTable {
  * stalled worker's late ack is refused. The deadline is also checked on every call, so a lease
  * whose timer has not run yet (a busy event loop) is still refused once it is past due.
  */
-export function createLeaseTable(options: { leaseMs: number; now: () => number; expired: (delivery: Delivery) => void }): LeaseTable {
+export function createLeaseTable(options: {
+  leaseMs: number
+  now: () => number
+  expired: (delivery: Delivery) => void
+}): LeaseTable {
   const { leaseMs, now } = options
   let waiting: Delivery[] = []
   const leases = new Map<string, Lease>()
@@ -110,7 +114,10 @@ export function createLeaseTable(options: { leaseMs: number; now: () => number; 
       return all
     },
     counts() {
-      const oldest = waiting.reduce<number | null>((min, d) => (min === null || d.job.createdAt < min ? d.job.createdAt : min), null)
+      const oldest = waiting.reduce<number | null>(
+        (min, d) => (min === null || d.job.createdAt < min ? d.job.createdAt : min),
+        null,
+      )
       return { buffered: waiting.length, leased: leases.size, oldestCreatedAt: oldest }
     },
   }

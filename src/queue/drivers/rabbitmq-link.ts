@@ -73,7 +73,9 @@ export function openLink(options: LinkOptions): Link {
     // Filled in below; the close handlers need the object before the channels exist.
     const s = { connection, returns: 0, live: true } as Session
     connection.on('error', (error: Error) => (lastError = error))
-    connection.on('close', (error?: Error) => lost(s, error ?? new Error('[rabbitmq] connection closed')))
+    connection.on('close', (error?: Error) =>
+      lost(s, error ?? new Error('[rabbitmq] connection closed')),
+    )
     connection.on('blocked', (reason: string) => (s.blocked = reason))
     connection.on('unblocked', () => (s.blocked = undefined))
     try {
@@ -83,7 +85,10 @@ export function openLink(options: LinkOptions): Link {
       // Returned = routed nowhere: a queue was deleted under us. Reconnecting declares it again.
       s.publisher.on('return', () => {
         s.returns++
-        lost(s, new Error('[rabbitmq] a publish was returned unroutable; declaring the queues again'))
+        lost(
+          s,
+          new Error('[rabbitmq] a publish was returned unroutable; declaring the queues again'),
+        )
       })
       await options.setup(s)
     } catch (error) {
@@ -113,7 +118,8 @@ export function openLink(options: LinkOptions): Link {
     }, delayMs)
   }
 
-  const notConnected = () => new Error(`[rabbitmq] not connected${lastError ? `: ${lastError.message}` : ''}`)
+  const notConnected = () =>
+    new Error(`[rabbitmq] not connected${lastError ? `: ${lastError.message}` : ''}`)
   schedule(0)
 
   return {

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { ConfirmChannel, Message, Options } from 'amqplib'
-import type { DeadJob } from '../queue.js'
 import type { JobRecord } from '../job-record.js'
+import type { DeadJob } from '../queue.js'
 
 export type { JobRecord }
-
 
 const ATTEMPTS = 'x-pixelflow-attempts'
 const CREATED_AT = 'x-pixelflow-created-at'
@@ -26,8 +25,14 @@ export function encodeJob(job: JobRecord, expirationMs?: number): Outgoing {
       persistent: true,
       // Unroutable (the queue was deleted): the broker returns it instead of confirming a drop.
       mandatory: true,
-      headers: { [ATTEMPTS]: job.attempts, [CREATED_AT]: job.createdAt, [ERRORS]: JSON.stringify(job.errors) },
-      ...(expirationMs === undefined ? {} : { expiration: String(Math.max(0, Math.round(expirationMs))) }),
+      headers: {
+        [ATTEMPTS]: job.attempts,
+        [CREATED_AT]: job.createdAt,
+        [ERRORS]: JSON.stringify(job.errors),
+      },
+      ...(expirationMs === undefined
+        ? {}
+        : { expiration: String(Math.max(0, Math.round(expirationMs))) }),
     },
   }
 }
@@ -36,7 +41,10 @@ export function decodeJob(message: Message, now: number): JobRecord {
   const headers = message.properties.headers ?? {}
   return {
     // Not ours (published by hand without a message id): still deliverable, the worker will fail it.
-    id: typeof message.properties.messageId === 'string' ? message.properties.messageId : `unknown-${randomUUID()}`,
+    id:
+      typeof message.properties.messageId === 'string'
+        ? message.properties.messageId
+        : `unknown-${randomUUID()}`,
     payload: message.content.toString('utf8'),
     attempts: count(headers[ATTEMPTS]),
     createdAt: typeof headers[CREATED_AT] === 'number' ? headers[CREATED_AT] : now,
@@ -55,14 +63,32 @@ export function deliveryCount(message: Message): number {
 }
 
 /** A dead-queue message as a DeadJob; copies the broker dead-lettered (delivery limit) say so. */
-export function toDeadJob(message: Message, main: string, deliveryLimit: number, now: number): DeadJob {
+export function toDeadJob(
+  message: Message,
+  main: string,
+  deliveryLimit: number,
+  now: number,
+): DeadJob {
   const job = decodeJob(message, now)
   const deaths = message.properties.headers?.['x-death']
   const death = Array.isArray(deaths) ? deaths.find((d) => d?.queue === main) : undefined
-  if (!death) return { id: job.id, payload: job.payload, attempts: job.attempts, errors: job.errors, createdAt: job.createdAt }
+  if (!death)
+    return {
+      id: job.id,
+      payload: job.payload,
+      attempts: job.attempts,
+      errors: job.errors,
+      createdAt: job.createdAt,
+    }
   const deliveries = deliveryLimit + 1
   const reason = `dead-lettered by the broker (${String(death.reason)}): delivered ${deliveries} times without an ack or a recorded failure (worker crashes, lease expiries or releases)`
-  return { id: job.id, payload: job.payload, attempts: job.attempts + deliveries, errors: [...job.errors, reason], createdAt: job.createdAt }
+  return {
+    id: job.id,
+    payload: job.payload,
+    attempts: job.attempts + deliveries,
+    errors: [...job.errors, reason],
+    createdAt: job.createdAt,
+  }
 }
 
 /**
@@ -82,12 +108,17 @@ export async function publishConfirmed(
     ({ content, options }) =>
       new Promise<void>((resolve, reject) => {
         // The return value only says the socket buffer is full; amqplib still queues the frame.
-        channel.sendToQueue(queue, content, options, (error) => (error ? reject(asError(error)) : resolve()))
+        channel.sendToQueue(queue, content, options, (error) =>
+          error ? reject(asError(error)) : resolve(),
+        )
       }),
   )
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`[rabbitmq] no publisher confirm within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new Error(`[rabbitmq] no publisher confirm within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
   })
   try {
     await Promise.race([Promise.all(confirms), timeout])
@@ -95,7 +126,8 @@ export async function publishConfirmed(
     clearTimeout(timer)
   }
   // basic.return arrives before the confirm of the same message, so a return is counted by now.
-  if (returns() !== returnsBefore) throw new Error(`[rabbitmq] a message to ${queue} was returned unroutable`)
+  if (returns() !== returnsBefore)
+    throw new Error(`[rabbitmq] a message to ${queue} was returned unroutable`)
 }
 
 function count(value: unknown): number {
@@ -113,5 +145,7 @@ function parseErrors(value: unknown): string[] {
 }
 
 function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(`[rabbitmq] publish not confirmed: ${String(error)}`)
+  return error instanceof Error
+    ? error
+    : new Error(`[rabbitmq] publish not confirmed: ${String(error)}`)
 }

@@ -49,11 +49,21 @@ export function topologyFor(options: TopologyOptions): Topology {
     const ceiling = backoffCeilingMs(attempt, options.backoffBaseMs, options.backoffMaxMs)
     delays.set(ceiling, `${options.queue}.delay.${ceiling}`)
   }
-  return { main: options.queue, dead: `${options.queue}.dead`, delays, deliveryLimit: options.deliveryLimit }
+  return {
+    main: options.queue,
+    dead: `${options.queue}.dead`,
+    delays,
+    deliveryLimit: options.deliveryLimit,
+  }
 }
 
 /** The delay queue a failure of delivery number `attempt` waits in. */
-export function delayQueueFor(topology: Topology, attempt: number, baseMs: number, maxMs: number): { queue: string; ceilingMs: number } {
+export function delayQueueFor(
+  topology: Topology,
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+): { queue: string; ceilingMs: number } {
   const ceilingMs = backoffCeilingMs(attempt, baseMs, maxMs)
   const queue = topology.delays.get(ceilingMs)
   if (!queue) throw new Error(`[rabbitmq] no delay queue for attempt ${attempt}`)
@@ -68,7 +78,10 @@ const atLeastOnceDeadLettering = (target: string) => ({
 })
 
 export async function declareTopology(channel: Channel, topology: Topology): Promise<void> {
-  await channel.assertQueue(topology.dead, { durable: true, arguments: { 'x-queue-type': 'classic' } })
+  await channel.assertQueue(topology.dead, {
+    durable: true,
+    arguments: { 'x-queue-type': 'classic' },
+  })
   await channel.assertQueue(topology.main, {
     durable: true,
     arguments: {
@@ -80,7 +93,11 @@ export async function declareTopology(channel: Channel, topology: Topology): Pro
   for (const [ceiling, queue] of topology.delays) {
     await channel.assertQueue(queue, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', 'x-message-ttl': ceiling, ...atLeastOnceDeadLettering(topology.main) },
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-message-ttl': ceiling,
+        ...atLeastOnceDeadLettering(topology.main),
+      },
     })
   }
 }

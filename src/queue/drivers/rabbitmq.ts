@@ -2,9 +2,15 @@ import type { ConsumeMessage } from 'amqplib'
 import { backoffMs } from '../backoff.js'
 import type { FailOutcome, QueueDriver } from '../queue.js'
 import { createDeadLetters } from './rabbitmq-dead.js'
-import { type Delivery, createLeaseTable } from './rabbitmq-leases.js'
-import { type Session, openLink } from './rabbitmq-link.js'
-import { MAX_ERROR_CHARS, decodeJob, deliveryCount, encodeJob, publishConfirmed } from './rabbitmq-message.js'
+import { createLeaseTable, type Delivery } from './rabbitmq-leases.js'
+import { openLink, type Session } from './rabbitmq-link.js'
+import {
+  decodeJob,
+  deliveryCount,
+  encodeJob,
+  MAX_ERROR_CHARS,
+  publishConfirmed,
+} from './rabbitmq-message.js'
 import type { RabbitQueueOptions } from './rabbitmq-options.js'
 import { declareTopology, delayQueueFor, topologyFor } from './rabbitmq-topology.js'
 
@@ -27,7 +33,11 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
   const topology = topologyFor({ ...options, deliveryLimit: options.deliveryLimit ?? 20 })
   let closing = false
 
-  const leases = createLeaseTable({ leaseMs: options.leaseMs, now, expired: (d) => settle(d, 'reject') })
+  const leases = createLeaseTable({
+    leaseMs: options.leaseMs,
+    now,
+    expired: (d) => settle(d, 'reject'),
+  })
   const link = openLink({
     url: options.url,
     name: `pixelflow ${options.queue}`,
@@ -37,8 +47,14 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
       await declareTopology(session.publisher, topology)
       if (options.consume === false) return
       await session.consumer.prefetch(options.prefetch ?? 10)
-      const args = options.consumerTimeoutMs ? { 'x-consumer-timeout': options.consumerTimeoutMs } : {}
-      const { consumerTag } = await session.consumer.consume(topology.main, (m) => onDelivery(session, m), { arguments: args })
+      const args = options.consumerTimeoutMs
+        ? { 'x-consumer-timeout': options.consumerTimeoutMs }
+        : {}
+      const { consumerTag } = await session.consumer.consume(
+        topology.main,
+        (m) => onDelivery(session, m),
+        { arguments: args },
+      )
       session.consumerTag = consumerTag
     },
   })
@@ -48,7 +64,10 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
 
   function onDelivery(session: Session, message: ConsumeMessage | null): void {
     // null: the broker cancelled the consumer (queue deleted, or a consumer timeout on ≥ 4.3).
-    if (!message) return link.drop(session, new Error('[rabbitmq] consumer cancelled by the broker'))
+    if (!message) {
+      link.drop(session, new Error('[rabbitmq] consumer cancelled by the broker'))
+      return
+    }
     const job = decodeJob(message, now())
     const delivery = { session, message, job, attempts: job.attempts + deliveryCount(message) + 1 }
     if (closing) return void settle(delivery, 'requeue')
@@ -87,8 +106,18 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     try {
       if (isDead) await publish(session, topology.dead, [encodeJob(next)])
       else {
-        const { queue } = delayQueueFor(topology, attempts, options.backoffBaseMs, options.backoffMaxMs)
-        const delay = backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs, options.random)
+        const { queue } = delayQueueFor(
+          topology,
+          attempts,
+          options.backoffBaseMs,
+          options.backoffMaxMs,
+        )
+        const delay = backoffMs(
+          attempts,
+          options.backoffBaseMs,
+          options.backoffMaxMs,
+          options.random,
+        )
         await publish(session, queue, [encodeJob(next, delay)])
       }
     } catch (cause) {
@@ -107,7 +136,9 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
       if (jobs.length === 0) return
       const session = await link.ready(waitMs)
       const createdAt = now()
-      const messages = jobs.map(({ id, payload }) => encodeJob({ id, payload, attempts: 0, createdAt, errors: [] }))
+      const messages = jobs.map(({ id, payload }) =>
+        encodeJob({ id, payload, attempts: 0, createdAt, errors: [] }),
+      )
       await publish(session, topology.main, messages)
     },
     async receive(max) {
@@ -134,14 +165,19 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
       const session = link.current() // fail fast: a metrics scrape must not hang on a reconnect
       if (!session) throw link.notConnected()
       const check = (queue: string) => session.publisher.checkQueue(queue)
-      const [main, deadQueue, ...delays] = await Promise.all([check(topology.main), check(topology.dead), ...[...topology.delays.values()].map(check)])
+      const [main, deadQueue, ...delays] = await Promise.all([
+        check(topology.main),
+        check(topology.dead),
+        ...[...topology.delays.values()].map(check),
+      ])
       const local = leases.counts()
       return {
         visible: main.messageCount + local.buffered,
         inFlight: local.leased,
         delayed: delays.reduce((sum, q) => sum + q.messageCount, 0),
         dead: deadQueue.messageCount,
-        oldestAgeMs: local.oldestCreatedAt === null ? 0 : Math.max(0, now() - local.oldestCreatedAt),
+        oldestAgeMs:
+          local.oldestCreatedAt === null ? 0 : Math.max(0, now() - local.oldestCreatedAt),
         consumers: main.consumerCount,
       }
     },
@@ -150,7 +186,8 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     async check() {
       const session = link.current()
       if (!session) throw link.notConnected()
-      if (session.blocked) throw new Error(`[rabbitmq] the broker blocks publishing: ${session.blocked}`)
+      if (session.blocked)
+        throw new Error(`[rabbitmq] the broker blocks publishing: ${session.blocked}`)
       await session.publisher.checkQueue(topology.main)
     },
     async close() {

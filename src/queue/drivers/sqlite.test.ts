@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describeQueueDriver, fakeClock } from '../../../test/contracts/queue-driver.contract.js'
+import { useTempDirs } from '../../../test/fixtures/temp-dirs.js'
 import type { QueueDriver } from '../queue.js'
 import { createSqliteQueue } from './sqlite.js'
-import { useTempDirs } from '../../../test/fixtures/temp-dirs.js'
 
 const tempDir = useTempDirs('pixelflow-queue-')
 
@@ -22,7 +22,8 @@ describeQueueDriver('sqlite', CONTRACT, async (opts) =>
 )
 
 const FAR_LEASE = { leaseMs: 3_600_000, maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 }
-const jobs = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `job-${i}`, payload: String(i) }))
+const jobs = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `job-${i}`, payload: String(i) }))
 
 /** Every id exactly once: a duplicate means two holders leased the same job at the same time. */
 function expectEachOnce(received: string[], n: number) {
@@ -33,12 +34,17 @@ function expectEachOnce(received: string[], n: number) {
 describe('sqlite queue: several connections on one file', () => {
   it('never leases one job to two connections across interleaved receives', async () => {
     const path = join(await tempDir(), 'queue.db')
-    const drivers: QueueDriver[] = [createSqliteQueue({ path, ...FAR_LEASE }), createSqliteQueue({ path, ...FAR_LEASE })]
+    const drivers: QueueDriver[] = [
+      createSqliteQueue({ path, ...FAR_LEASE }),
+      createSqliteQueue({ path, ...FAR_LEASE }),
+    ]
     try {
       await drivers[0]!.enqueue(jobs(200))
       const received: string[] = []
       for (let round = 0; received.length < 200 && round < 500; round++) {
-        const batches = await Promise.all(drivers.flatMap((d) => [d.receive(1 + (round % 3)), d.receive(2)]))
+        const batches = await Promise.all(
+          drivers.flatMap((d) => [d.receive(1 + (round % 3)), d.receive(2)]),
+        )
         received.push(...batches.flat().map((job) => job.id))
       }
       expectEachOnce(received, 200)

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { DeadJob, FailOutcome, LeasedJob, QueueDriver, QueueStats } from '../queue.js'
 import { backoffMs } from '../backoff.js'
+import type { DeadJob, FailOutcome, LeasedJob, QueueDriver, QueueStats } from '../queue.js'
 
 export interface SqliteQueueOptions {
   path: string
@@ -50,17 +50,23 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
     })
   })
 
-  const failTx = db.transaction((id: string, token: string, error: string, at: number): FailOutcome => {
-    const row = sql.held.get(id, token, at) as { attempts: number; errors: string } | undefined
-    if (!row) return 'stale'
-    const errors = JSON.stringify([...JSON.parse(row.errors), error.slice(0, 2000)])
-    if (row.attempts >= options.maxAttempts) {
-      sql.bury.run(errors, id)
-      return 'dead'
-    }
-    sql.retry.run(at + backoffMs(row.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random), errors, id)
-    return 'retry'
-  })
+  const failTx = db.transaction(
+    (id: string, token: string, error: string, at: number): FailOutcome => {
+      const row = sql.held.get(id, token, at) as { attempts: number; errors: string } | undefined
+      if (!row) return 'stale'
+      const errors = JSON.stringify([...JSON.parse(row.errors), error.slice(0, 2000)])
+      if (row.attempts >= options.maxAttempts) {
+        sql.bury.run(errors, id)
+        return 'dead'
+      }
+      sql.retry.run(
+        at + backoffMs(row.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random),
+        errors,
+        id,
+      )
+      return 'retry'
+    },
+  )
 
   return {
     driver: 'sqlite',
@@ -91,8 +97,22 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
       return readStats(sql, now())
     },
     async listDead(limit) {
-      const rows = sql.dead.all(limit) as { id: string; payload: string; attempts: number; errors: string; created_at: number }[]
-      return rows.map((r): DeadJob => ({ id: r.id, payload: r.payload, attempts: r.attempts, errors: JSON.parse(r.errors), createdAt: r.created_at }))
+      const rows = sql.dead.all(limit) as {
+        id: string
+        payload: string
+        attempts: number
+        errors: string
+        created_at: number
+      }[]
+      return rows.map(
+        (r): DeadJob => ({
+          id: r.id,
+          payload: r.payload,
+          attempts: r.attempts,
+          errors: JSON.parse(r.errors),
+          createdAt: r.created_at,
+        }),
+      )
     },
     async redrive(id) {
       return sql.redrive.run(now(), id).changes === 1
@@ -120,8 +140,12 @@ function openQueueDb(path: string): Database.Database {
 function prepare(db: Database.Database) {
   const held = `id = ? AND lease_token = ? AND available_at > ? AND state = 'ready'`
   return {
-    insert: db.prepare(`INSERT OR IGNORE INTO jobs (id, payload, available_at, created_at) VALUES (?, ?, ?, ?)`),
-    visible: db.prepare(`SELECT id FROM jobs WHERE state = 'ready' AND available_at <= ? ORDER BY available_at, created_at LIMIT ?`),
+    insert: db.prepare(
+      `INSERT OR IGNORE INTO jobs (id, payload, available_at, created_at) VALUES (?, ?, ?, ?)`,
+    ),
+    visible: db.prepare(
+      `SELECT id FROM jobs WHERE state = 'ready' AND available_at <= ? ORDER BY available_at, created_at LIMIT ?`,
+    ),
     lease: db.prepare(
       `UPDATE jobs SET available_at = ?, lease_token = ?, attempts = attempts + 1 WHERE id = ? RETURNING payload, attempts`,
     ),
@@ -129,10 +153,16 @@ function prepare(db: Database.Database) {
     ack: db.prepare(`DELETE FROM jobs WHERE ${held}`),
     extend: db.prepare(`UPDATE jobs SET available_at = ? WHERE ${held}`),
     release: db.prepare(`UPDATE jobs SET available_at = ?, lease_token = NULL WHERE ${held}`),
-    retry: db.prepare(`UPDATE jobs SET available_at = ?, lease_token = NULL, errors = ? WHERE id = ?`),
+    retry: db.prepare(
+      `UPDATE jobs SET available_at = ?, lease_token = NULL, errors = ? WHERE id = ?`,
+    ),
     bury: db.prepare(`UPDATE jobs SET state = 'dead', lease_token = NULL, errors = ? WHERE id = ?`),
-    dead: db.prepare(`SELECT id, payload, attempts, errors, created_at FROM jobs WHERE state = 'dead' ORDER BY created_at LIMIT ?`),
-    redrive: db.prepare(`UPDATE jobs SET state = 'ready', attempts = 0, available_at = ?, lease_token = NULL WHERE id = ? AND state = 'dead'`),
+    dead: db.prepare(
+      `SELECT id, payload, attempts, errors, created_at FROM jobs WHERE state = 'dead' ORDER BY created_at LIMIT ?`,
+    ),
+    redrive: db.prepare(
+      `UPDATE jobs SET state = 'ready', attempts = 0, available_at = ?, lease_token = NULL WHERE id = ? AND state = 'dead'`,
+    ),
     stats: db.prepare(`SELECT
         SUM(state = 'ready' AND available_at <= @now) AS visible,
         SUM(state = 'ready' AND available_at > @now AND lease_token IS NOT NULL) AS inFlight,

@@ -34,7 +34,10 @@ export async function openSqs(options: SqsClientOptions): Promise<SqsLink> {
   const client = new sdk.SQSClient({
     region: options.region,
     endpoint: options.endpoint,
-    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+    credentials:
+      accessKeyId !== undefined && secretAccessKey !== undefined
+        ? { accessKeyId, secretAccessKey }
+        : undefined,
     maxAttempts: options.maxAttempts,
     // Options for @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
     // Without throwOnRequestTimeout a late answer only logs a warning.
@@ -60,7 +63,10 @@ export function toSeconds(ms: number): number {
 export function isLeaseGone(error: unknown): boolean {
   const name = errorName(error)
   if (/MessageNotInflight|ReceiptHandleIsInvalid/.test(name)) return true
-  return /InvalidParameterValue/.test(name) && /receipt ?handle|not available for visibility/i.test(messageOf(error))
+  return (
+    /InvalidParameterValue/.test(name) &&
+    /receipt ?handle|not available for visibility/i.test(messageOf(error))
+  )
 }
 
 /** A request the broker refused for its parameters (e.g. past the 12 h visibility cap). */
@@ -69,7 +75,10 @@ export function isInvalidParameter(error: unknown): boolean {
 }
 
 export function sqsError(action: string, queueUrl: string, cause: unknown): Error {
-  return new Error(`[sqs] ${action} on ${queueUrl} failed: ${errorName(cause)}: ${messageOf(cause)}`, { cause })
+  return new Error(
+    `[sqs] ${action} on ${queueUrl} failed: ${errorName(cause)}: ${messageOf(cause)}`,
+    { cause },
+  )
 }
 
 /**
@@ -81,10 +90,17 @@ export function sqsError(action: string, queueUrl: string, cause: unknown): Erro
  * so the count is per try, not per job: 10 leaves room for shutdown releases. Infrastructure code
  * sets the same two attributes.
  */
-export function mainQueueAttributes(options: { deadQueueArn: string; maxReceiveCount?: number; leaseMs?: number }): Record<string, string> {
+export function mainQueueAttributes(options: {
+  deadQueueArn: string
+  maxReceiveCount?: number
+  leaseMs?: number
+}): Record<string, string> {
   return {
     VisibilityTimeout: String(toSeconds(options.leaseMs ?? 60_000)),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: options.deadQueueArn, maxReceiveCount: options.maxReceiveCount ?? 10 }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: options.deadQueueArn,
+      maxReceiveCount: options.maxReceiveCount ?? 10,
+    }),
   }
 }
 
@@ -93,20 +109,36 @@ export interface RedrivePolicy {
   maxReceiveCount: number
 }
 
-export async function readRedrivePolicy(sqs: SqsLink, queueUrl: string): Promise<RedrivePolicy | null> {
-  const out = await sqs.client.send(new sqs.sdk.GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }))
+export async function readRedrivePolicy(
+  sqs: SqsLink,
+  queueUrl: string,
+): Promise<RedrivePolicy | null> {
+  const out = await sqs.client.send(
+    new sqs.sdk.GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['RedrivePolicy'],
+    }),
+  )
   const raw = out.Attributes?.RedrivePolicy
   if (!raw) return null
-  const policy = JSON.parse(raw) as { deadLetterTargetArn?: string; maxReceiveCount?: string | number }
+  const policy = JSON.parse(raw) as {
+    deadLetterTargetArn?: string
+    maxReceiveCount?: string | number
+  }
   if (!policy.deadLetterTargetArn) return null
-  return { deadLetterTargetArn: policy.deadLetterTargetArn, maxReceiveCount: Number(policy.maxReceiveCount) }
+  return {
+    deadLetterTargetArn: policy.deadLetterTargetArn,
+    maxReceiveCount: Number(policy.maxReceiveCount),
+  }
 }
 
 /** arn:aws:sqs:<region>:<account>:<name> → its queue URL. */
 export async function queueUrlOfArn(sqs: SqsLink, arn: string): Promise<string> {
   const [, , , , account, name] = arn.split(':')
   if (!account || !name) throw new Error(`[sqs] not a queue ARN: ${arn}`)
-  const out = await sqs.client.send(new sqs.sdk.GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+  const out = await sqs.client.send(
+    new sqs.sdk.GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }),
+  )
   if (!out.QueueUrl) throw new Error(`[sqs] no URL for ${arn}`)
   return out.QueueUrl
 }
@@ -123,10 +155,20 @@ function messageOf(error: unknown): string {
 
 /** The approximate counts of one queue. */
 export async function queueCounts(sqs: SqsLink, url: string) {
-  const AttributeNames = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const
-  const out = await sqs.client.send(new sqs.sdk.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...AttributeNames] }))
+  const AttributeNames = [
+    'ApproximateNumberOfMessages',
+    'ApproximateNumberOfMessagesNotVisible',
+    'ApproximateNumberOfMessagesDelayed',
+  ] as const
+  const out = await sqs.client.send(
+    new sqs.sdk.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...AttributeNames] }),
+  )
   const read = (name: (typeof AttributeNames)[number]) => Number(out.Attributes?.[name] ?? 0)
-  return { visible: read(AttributeNames[0]), notVisible: read(AttributeNames[1]), delayed: read(AttributeNames[2]) }
+  return {
+    visible: read(AttributeNames[0]),
+    notVisible: read(AttributeNames[1]),
+    delayed: read(AttributeNames[2]),
+  }
 }
 
 /** Memoises an async lookup; a failure is not kept, so the next call tries again. */

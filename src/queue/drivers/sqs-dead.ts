@@ -1,7 +1,7 @@
 import type { Message } from '@aws-sdk/client-sqs'
 import type { DeadJob } from '../queue.js'
 import type { SqsLink } from './sqs-client.js'
-import { type JobRecord, decodeJob } from './sqs-message.js'
+import { decodeJob, type JobRecord } from './sqs-message.js'
 
 export interface DeadLetters {
   list(limit: number): Promise<DeadJob[]>
@@ -56,7 +56,8 @@ export function createDeadLetters(options: DeadOptions): DeadLetters {
       )
       const messages = out.Messages ?? []
       if (messages.length === 0) break
-      for (const message of messages) held.set(message.MessageId ?? message.ReceiptHandle ?? '', message)
+      for (const message of messages)
+        held.set(message.MessageId ?? message.ReceiptHandle ?? '', message)
     }
     return [...held.values()]
   }
@@ -64,8 +65,14 @@ export function createDeadLetters(options: DeadOptions): DeadLetters {
   /** Best effort: what is not given back becomes visible by itself after HOLD_SECONDS. */
   async function giveBack(url: string, messages: Message[]): Promise<void> {
     for (let at = 0; at < messages.length; at += 10) {
-      const Entries = messages.slice(at, at + 10).map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }))
-      await sqs.client.send(new sqs.sdk.ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries })).catch(() => {})
+      const Entries = messages.slice(at, at + 10).map((message, i) => ({
+        Id: String(i),
+        ReceiptHandle: message.ReceiptHandle,
+        VisibilityTimeout: 0,
+      }))
+      await sqs.client
+        .send(new sqs.sdk.ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries }))
+        .catch(() => {})
     }
   }
 
@@ -107,7 +114,9 @@ export function createDeadLetters(options: DeadOptions): DeadLetters {
           await options.send({ ...job, attempts: 0 }, first.MessageId ?? '')
           keep = held.filter((message) => !matching.includes(message))
           for (let at = 0; at < matching.length; at += 10) {
-            const Entries = matching.slice(at, at + 10).map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle }))
+            const Entries = matching
+              .slice(at, at + 10)
+              .map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle }))
             await sqs.client.send(new sqs.sdk.DeleteMessageBatchCommand({ QueueUrl: url, Entries }))
           }
           return true

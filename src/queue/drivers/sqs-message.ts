@@ -10,7 +10,6 @@ export const MAX_ERRORS = 50
 /** The request size cap of SendMessageBatch on queues created before 2025 (now 1 MiB). */
 const MAX_BATCH_BYTES = 256 * 1024
 
-
 const ID = 'JobId'
 const ATTEMPTS = 'JobAttempts'
 const CREATED_AT = 'JobCreatedAt'
@@ -25,13 +24,17 @@ export function messageBody(job: JobRecord): string {
 }
 
 export function encodeAttributes(job: JobRecord): Record<string, MessageAttributeValue> {
-  const number = (value: number): MessageAttributeValue => ({ DataType: 'Number', StringValue: String(value) })
+  const number = (value: number): MessageAttributeValue => ({
+    DataType: 'Number',
+    StringValue: String(value),
+  })
   const attributes: Record<string, MessageAttributeValue> = {
     [ID]: { DataType: 'String', StringValue: job.id },
     [ATTEMPTS]: number(job.attempts),
     [CREATED_AT]: number(job.createdAt),
   }
-  if (job.errors.length > 0) attributes[ERRORS] = { DataType: 'String', StringValue: JSON.stringify(job.errors) }
+  if (job.errors.length > 0)
+    attributes[ERRORS] = { DataType: 'String', StringValue: JSON.stringify(job.errors) }
   if (job.deadAt !== undefined) attributes[DEAD_AT] = number(job.deadAt)
   if (job.payload === '') attributes[EMPTY] = number(1)
   return attributes
@@ -78,8 +81,11 @@ export function receiveCount(message: Message): number {
  */
 export function cleanError(error: string): string {
   const bounded = error.slice(0, MAX_ERROR_CHARS)
-  // eslint-disable-next-line no-control-regex
-  return bounded.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+  return bounded.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+    /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    '\uFFFD',
+  )
 }
 
 export function appendError(errors: string[], error: string): string[] {
@@ -96,7 +102,9 @@ export function dedupId(value: string): string {
  * Splits batch entries into SendMessageBatch requests: at most 10 entries, and at most 256 KiB of
  * bodies and attributes together (SQS counts attribute names, types and values).
  */
-export function chunkBatch<T extends { MessageBody?: string; MessageAttributes?: Record<string, MessageAttributeValue> }>(entries: T[]): T[][] {
+export function chunkBatch<
+  T extends { MessageBody?: string; MessageAttributes?: Record<string, MessageAttributeValue> },
+>(entries: T[]): T[][] {
   const chunks: T[][] = []
   let current: T[] = []
   let bytes = 0
@@ -114,10 +122,16 @@ export function chunkBatch<T extends { MessageBody?: string; MessageAttributes?:
   return chunks
 }
 
-function entrySize(entry: { MessageBody?: string; MessageAttributes?: Record<string, MessageAttributeValue> }): number {
+function entrySize(entry: {
+  MessageBody?: string
+  MessageAttributes?: Record<string, MessageAttributeValue>
+}): number {
   let size = Buffer.byteLength(entry.MessageBody ?? '')
   for (const [name, value] of Object.entries(entry.MessageAttributes ?? {})) {
-    size += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? '')
+    size +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(value.DataType ?? '') +
+      Buffer.byteLength(value.StringValue ?? '')
   }
   return size
 }

@@ -33,8 +33,11 @@ export function validateOptions(options: SqsQueueOptions, waitTimeSeconds: numbe
   const refuse = (why: string) => {
     throw new Error(`[sqs] ${why}`)
   }
-  if (!Number.isInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) refuse('waitTimeSeconds must be a whole number from 0 to 20')
-  if (options.leaseMs < 1000 || options.leaseMs > 43_200_000) refuse('leaseMs must be from 1 s to 12 h, the visibility timeout range of SQS')
-  if (waitTimeSeconds * 1000 > options.leaseMs / 2) refuse('waitTimeSeconds must be at most half of leaseMs')
+  if (!Number.isInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20)
+    refuse('waitTimeSeconds must be a whole number from 0 to 20')
+  if (options.leaseMs < 1000 || options.leaseMs > 43_200_000)
+    refuse('leaseMs must be from 1 s to 12 h, the visibility timeout range of SQS')
+  if (waitTimeSeconds * 1000 > options.leaseMs / 2)
+    refuse('waitTimeSeconds must be at most half of leaseMs')
   if (options.maxAttempts < 1) refuse('maxAttempts must be at least 1')
 }

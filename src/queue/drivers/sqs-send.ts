@@ -1,6 +1,12 @@
 import type { SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs'
 import type { SqsLink } from './sqs-client.js'
-import { chunkBatch, dedupId, encodeAttributes, type JobRecord, messageBody } from './sqs-message.js'
+import {
+  chunkBatch,
+  dedupId,
+  encodeAttributes,
+  type JobRecord,
+  messageBody,
+} from './sqs-message.js'
 
 export interface Sender {
   /** New jobs: SendMessageBatch, 10 (or 256 KiB) at a time; any entry SQS refused fails the call. */
@@ -20,19 +26,34 @@ export interface Sender {
  * covers an outbox relay publishing again after a crash. Dead-lettering and redrive send under ids
  * of their own, or SQS would drop them as repeats of the original enqueue.
  */
-export function createSender(options: { sqs: SqsLink; queueUrl: string; fifo: boolean; deadUrl: () => Promise<string> }): Sender {
+export function createSender(options: {
+  sqs: SqsLink
+  queueUrl: string
+  fifo: boolean
+  deadUrl: () => Promise<string>
+}): Sender {
   const { sqs, queueUrl, fifo } = options
 
-  function entry(job: JobRecord, isFifo: boolean, dedup: string, delaySeconds = 0): Omit<SendMessageBatchRequestEntry, 'Id'> {
+  function entry(
+    job: JobRecord,
+    isFifo: boolean,
+    dedup: string,
+    delaySeconds = 0,
+  ): Omit<SendMessageBatchRequestEntry, 'Id'> {
     return {
       MessageBody: messageBody(job),
       MessageAttributes: encodeAttributes(job),
       ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}),
-      ...(isFifo ? { MessageGroupId: dedupId(job.id), MessageDeduplicationId: dedupId(dedup) } : {}),
+      ...(isFifo
+        ? { MessageGroupId: dedupId(job.id), MessageDeduplicationId: dedupId(dedup) }
+        : {}),
     }
   }
 
-  async function sendOne(url: string, message: Omit<SendMessageBatchRequestEntry, 'Id'>): Promise<void> {
+  async function sendOne(
+    url: string,
+    message: Omit<SendMessageBatchRequestEntry, 'Id'>,
+  ): Promise<void> {
     await sqs.client.send(new sqs.sdk.SendMessageCommand({ QueueUrl: url, ...message }))
   }
 
@@ -41,13 +62,17 @@ export function createSender(options: { sqs: SqsLink; queueUrl: string; fifo: bo
       const entries = jobs.map((job) => entry(job, fifo, job.id))
       for (const chunk of chunkBatch(entries)) {
         const Entries = chunk.map((message, i) => ({ Id: String(i), ...message }))
-        const out = await sqs.client.send(new sqs.sdk.SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }))
+        const out = await sqs.client.send(
+          new sqs.sdk.SendMessageBatchCommand({ QueueUrl: queueUrl, Entries }),
+        )
         const failed = out.Failed ?? []
         if (failed.length > 0) {
           // Earlier entries went through; the caller (the outbox relay) sends the batch again,
           // and the repeats are duplicates that workers absorb.
           const reasons = failed.map((f) => `${f.Code}: ${f.Message}`).join('; ')
-          throw new Error(`[sqs] SendMessageBatch to ${queueUrl}: ${failed.length} of ${Entries.length} refused (${reasons})`)
+          throw new Error(
+            `[sqs] SendMessageBatch to ${queueUrl}: ${failed.length} of ${Entries.length} refused (${reasons})`,
+          )
         }
       }
     },

@@ -1,6 +1,6 @@
 import { backoffMs } from '../backoff.js'
 import type { FailOutcome, QueueDriver } from '../queue.js'
-import { type SqsLink, isInvalidParameter, isLeaseGone, sqsError, toSeconds } from './sqs-client.js'
+import { isInvalidParameter, isLeaseGone, type SqsLink, sqsError, toSeconds } from './sqs-client.js'
 import type { LeaseTable, RetryMemory } from './sqs-leases.js'
 import { appendError } from './sqs-message.js'
 import type { Sender } from './sqs-send.js'
@@ -34,9 +34,17 @@ export function createSettler(options: SettleOptions): Settler {
   const visibility = toSeconds(options.leaseMs)
 
   const changeVisibility = (receiptHandle: string, seconds: number) =>
-    sqs.client.send(new sqs.sdk.ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }))
+    sqs.client.send(
+      new sqs.sdk.ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    )
   const deleteMessage = (receiptHandle: string) =>
-    sqs.client.send(new sqs.sdk.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }))
+    sqs.client.send(
+      new sqs.sdk.DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }),
+    )
 
   /** True once SQS did it; false if SQS says the handle no longer holds the message. */
   async function settle(action: string, request: () => Promise<unknown>): Promise<boolean> {
@@ -52,9 +60,18 @@ export function createSettler(options: SettleOptions): Settler {
   async function fail(id: string, token: string, error: string): Promise<FailOutcome> {
     const held = leases.take(id, token)
     if (!held) return 'stale'
-    const job = { ...held.job, attempts: held.attempts, errors: appendError(held.job.errors, error) }
+    const job = {
+      ...held.job,
+      attempts: held.attempts,
+      errors: appendError(held.job.errors, error),
+    }
     const isDead = held.attempts >= options.maxAttempts
-    const delay = Math.min(900, toSeconds(backoffMs(held.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random)))
+    const delay = Math.min(
+      900,
+      toSeconds(
+        backoffMs(held.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random),
+      ),
+    )
     try {
       if (isDead) await send.dead({ ...job, deadAt: now() }, held.messageId)
       else if (!options.fifo) await send.retry(job, delay)
@@ -81,7 +98,8 @@ export function createSettler(options: SettleOptions): Settler {
     changeVisibility,
     async ack(id, token) {
       const held = leases.take(id, token)
-      if (!held || !(await settle('DeleteMessage', () => deleteMessage(held.receiptHandle)))) return false
+      if (!held || !(await settle('DeleteMessage', () => deleteMessage(held.receiptHandle))))
+        return false
       retries.forget(held.messageId)
       return true
     },
@@ -102,7 +120,10 @@ export function createSettler(options: SettleOptions): Settler {
     },
     async release(id, token) {
       const held = leases.take(id, token)
-      return held !== null && settle('ChangeMessageVisibility', () => changeVisibility(held.receiptHandle, 0))
+      return (
+        held !== null &&
+        settle('ChangeMessageVisibility', () => changeVisibility(held.receiptHandle, 0))
+      )
     },
     fail,
   }

@@ -1,10 +1,18 @@
 import { once } from 'node:events'
-import { type Socket, createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import type { Message } from '@aws-sdk/client-sqs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSqsQueue } from './sqs.js'
 import { createLeaseTable, createRetryMemory } from './sqs-leases.js'
-import { MAX_ERROR_CHARS, chunkBatch, cleanError, decodeJob, dedupId, encodeAttributes, messageBody } from './sqs-message.js'
+import {
+  chunkBatch,
+  cleanError,
+  decodeJob,
+  dedupId,
+  encodeAttributes,
+  MAX_ERROR_CHARS,
+  messageBody,
+} from './sqs-message.js'
 
 // Nothing listens on port 9: these tests fail before any request, or against a refused connection.
 const OFFLINE = {
@@ -48,7 +56,13 @@ describe('SQS queue, without a server', () => {
     await once(server, 'listening')
     const { port } = server.address() as { port: number }
     const endpoint = `http://127.0.0.1:${port}`
-    const queue = await createSqsQueue({ ...OFFLINE, endpoint, queueUrl: `${endpoint}/0/q`, deadQueueUrl: `${endpoint}/0/d`, checkTimeoutMs: 300 })
+    const queue = await createSqsQueue({
+      ...OFFLINE,
+      endpoint,
+      queueUrl: `${endpoint}/0/q`,
+      deadQueueUrl: `${endpoint}/0/d`,
+      checkTimeoutMs: 300,
+    })
     const started = Date.now()
     await expect(queue.check()).rejects.toThrow('no answer in time')
     expect(Date.now() - started).toBeLessThan(1_500)
@@ -67,14 +81,25 @@ describe('SQS messages', () => {
 
   it('round-trips a job through attributes, an empty payload included', () => {
     for (const payload of ['{"image":"é"}', '']) {
-      const job = { id: 'img_1', payload, attempts: 2, createdAt: 1_700_000_000_000, errors: ['a', 'b'], deadAt: 7 }
+      const job = {
+        id: 'img_1',
+        payload,
+        attempts: 2,
+        createdAt: 1_700_000_000_000,
+        errors: ['a', 'b'],
+        deadAt: 7,
+      }
       expect(decodeJob(asMessage(job), 0)).toEqual(job)
     }
-    expect(messageBody({ id: 'x', payload: '', attempts: 0, createdAt: 0, errors: [] })).not.toBe('') // SQS refuses empty bodies
+    expect(messageBody({ id: 'x', payload: '', attempts: 0, createdAt: 0, errors: [] })).not.toBe(
+      '',
+    ) // SQS refuses empty bodies
   })
 
   it('reads a message that is not ours as a job named by its MessageId', () => {
-    expect(decodeJob({ MessageId: 'm9', Body: 'raw', Attributes: { SentTimestamp: '42' } }, 0)).toEqual({
+    expect(
+      decodeJob({ MessageId: 'm9', Body: 'raw', Attributes: { SentTimestamp: '42' } }, 0),
+    ).toEqual({
       id: 'm9',
       payload: 'raw',
       attempts: 0,
@@ -106,7 +131,14 @@ describe('SQS leases', () => {
   let at = 1_000
   const now = () => at
   const job = { id: 'j', payload: '', attempts: 0, createdAt: 0, errors: [] }
-  const lease = (token: string, leaseUntil: number) => ({ token, job, messageId: 'm', receiptHandle: 'r', attempts: 1, leaseUntil })
+  const lease = (token: string, leaseUntil: number) => ({
+    token,
+    job,
+    messageId: 'm',
+    receiptHandle: 'r',
+    attempts: 1,
+    leaseUntil,
+  })
 
   it('holds a lease for its token until its deadline, not a moment longer', () => {
     const table = createLeaseTable(now)

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { Message } from '@aws-sdk/client-sqs'
 import type { LeasedJob, QueueDriver, QueueStats } from '../queue.js'
-import { once, openSqs, queueCounts, queueUrlOfArn, readRedrivePolicy, sqsError, toSeconds } from './sqs-client.js'
+import {
+  once,
+  openSqs,
+  queueCounts,
+  queueUrlOfArn,
+  readRedrivePolicy,
+  sqsError,
+  toSeconds,
+} from './sqs-client.js'
 import { createDeadLetters } from './sqs-dead.js'
 import { createLeaseTable, createRetryMemory } from './sqs-leases.js'
 import { decodeJob, receiveCount } from './sqs-message.js'
@@ -36,13 +44,22 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
   const deadUrl = once(async () => {
     if (options.deadQueueUrl) return options.deadQueueUrl
     const target = (await policy())?.deadLetterTargetArn
-    if (!target) throw new Error(`[sqs] no deadQueueUrl, and ${queueUrl} has no RedrivePolicy to take one from`)
+    if (!target)
+      throw new Error(
+        `[sqs] no deadQueueUrl, and ${queueUrl} has no RedrivePolicy to take one from`,
+      )
     return queueUrlOfArn(sqs, target)
   })
   const send = createSender({ sqs, queueUrl, fifo, deadUrl })
   const settler = createSettler({ ...options, sqs, fifo, leases, retries, send, now })
   const receiveLimit = async () => (await policy())?.maxReceiveCount ?? null
-  const dead = createDeadLetters({ sqs, deadUrl, now, receiveLimit, send: (job, messageId) => send.redriven(job, messageId) })
+  const dead = createDeadLetters({
+    sqs,
+    deadUrl,
+    now,
+    receiveLimit,
+    send: (job, messageId) => send.redriven(job, messageId),
+  })
 
   function lease(message: Message, sentAt: number): LeasedJob {
     const messageId = message.MessageId ?? ''
@@ -53,7 +70,14 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
     const token = randomUUID()
     // Counted from when the request left, so it never outlasts the broker's visibility timeout.
     const leaseUntil = sentAt + leaseMs
-    leases.add({ token, job, messageId, receiptHandle: message.ReceiptHandle ?? '', attempts, leaseUntil })
+    leases.add({
+      token,
+      job,
+      messageId,
+      receiptHandle: message.ReceiptHandle ?? '',
+      attempts,
+      leaseUntil,
+    })
     return { id: job.id, payload: job.payload, attempts, token, leaseUntil }
   }
 
@@ -77,7 +101,9 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
   return {
     driver: 'sqs',
     async enqueue(jobs) {
-      await send.enqueue(jobs.map(({ id, payload }) => ({ id, payload, attempts: 0, createdAt: now(), errors: [] })))
+      await send.enqueue(
+        jobs.map(({ id, payload }) => ({ id, payload, attempts: 0, createdAt: now(), errors: [] })),
+      )
     },
     async receive(max) {
       if (closing.signal.aborted || max <= 0) return []
@@ -98,7 +124,10 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
     release: settler.release,
     fail: settler.fail,
     async stats() {
-      const [main, deadQueue] = await Promise.all([queueCounts(sqs, queueUrl), deadUrl().then((url) => queueCounts(sqs, url))])
+      const [main, deadQueue] = await Promise.all([
+        queueCounts(sqs, queueUrl),
+        deadUrl().then((url) => queueCounts(sqs, url)),
+      ])
       // On FIFO a retry waiting out its backoff is in flight for SQS; count this process's as delayed.
       const waiting = fifo ? Math.min(retries.waiting(), main.notVisible) : 0
       const stats: QueueStats = {
@@ -115,18 +144,29 @@ export async function createSqsQueue(options: SqsQueueOptions): Promise<QueueDri
     async check() {
       const signal = AbortSignal.timeout(options.checkTimeoutMs ?? 2_000)
       const ping = (url: string) =>
-        sqs.client.send(new sqs.sdk.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }), { abortSignal: signal })
+        sqs.client.send(
+          new sqs.sdk.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+          { abortSignal: signal },
+        )
       try {
         await Promise.all([ping(queueUrl), deadUrl().then(ping)])
       } catch (error) {
-        throw sqsError('check', queueUrl, signal.aborted ? new Error('no answer in time', { cause: error }) : error)
+        throw sqsError(
+          'check',
+          queueUrl,
+          signal.aborted ? new Error('no answer in time', { cause: error }) : error,
+        )
       }
     },
     async close() {
       if (closing.signal.aborted) return
       closing.abort()
       // Give back what is still leased, so it is redelivered now rather than after its lease.
-      await Promise.all(leases.drain().map((held) => settler.changeVisibility(held.receiptHandle, 0).catch(() => {})))
+      await Promise.all(
+        leases
+          .drain()
+          .map((held) => settler.changeVisibility(held.receiptHandle, 0).catch(() => {})),
+      )
       sqs.client.destroy()
     },
   }

@@ -36,7 +36,11 @@ describe('memory rate limiter', () => {
     const refused = await limiter.consume('k', rule)
     expect(refused.retryAfterMs).toBe(334)
     await clock.wait(1000 / 3)
-    expect(await limiter.consume('k', rule)).toMatchObject({ allowed: true, remaining: 0, resetMs: 1000 })
+    expect(await limiter.consume('k', rule)).toMatchObject({
+      allowed: true,
+      remaining: 0,
+      resetMs: 1000,
+    })
   })
 
   it('keeps at most maxKeys keys, forgetting the least recently used in the client’s favour', async () => {

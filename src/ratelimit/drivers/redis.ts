@@ -14,7 +14,12 @@ export interface RedisRateLimiterOptions {
 
 /** The subset of ioredis this driver calls, with the two scripts it defines. */
 interface RedisClient {
-  pfGcra(key: string, limit: number, windowMs: number, cost: number): Promise<[number, number, number, number]>
+  pfGcra(
+    key: string,
+    limit: number,
+    windowMs: number,
+    cost: number,
+  ): Promise<[number, number, number, number]>
   pfAcquire(key: string, max: number, ttlMs: number, token: string): Promise<number>
   zrem(key: string, member: string): Promise<number>
   quit(): Promise<unknown>
@@ -42,7 +47,12 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
       assertConsumable(rule, cost)
       const redis = await client
       const gcraKey = `${prefix}r:${rule.name}:${key}`
-      const [allowed, remaining, resetMs, retryAfterMs] = await redis.pfGcra(gcraKey, rule.limit, rule.windowMs, cost)
+      const [allowed, remaining, resetMs, retryAfterMs] = await redis.pfGcra(
+        gcraKey,
+        rule.limit,
+        rule.windowMs,
+        cost,
+      )
       return { allowed: allowed === 1, limit: rule.limit, remaining, resetMs, retryAfterMs }
     },
     async acquire(key, max, ttlMs) {

@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { assertObjectKey } from '../object-key.js'
-import type { ByteRange, ObjectInfo, ObjectStore } from '../object-store.js'
+import type { ByteRange, ObjectStore } from '../object-store.js'
 
 export interface LocalDiskOptions {
   root: string
@@ -24,7 +24,9 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
       const size = await writeDurably(path, body)
       // A folder made for this object is itself an entry in its parent: sync each one up to the
       // first existing folder, or a power cut could forget the folder and the file with it.
-      if (created) for (let dir = dirname(path); dir !== dirname(created); dir = dirname(dir)) await syncDirectory(dirname(dir))
+      if (created)
+        for (let dir = dirname(path); dir !== dirname(created); dir = dirname(dir))
+          await syncDirectory(dirname(dir))
       return { key, size }
     },
     async get(key, range) {
@@ -43,7 +45,9 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
     async list(prefix) {
       const trimmed = prefix.replace(/\/+$/, '')
       const dir = trimmed === '' ? root : pathOf(trimmed)
-      const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(ifNotFound([]))
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
+        ifNotFound([]),
+      )
       return entries
         .filter((entry) => entry.isFile() && !entry.name.includes('.tmp-'))
         .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))

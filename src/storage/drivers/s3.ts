@@ -47,9 +47,19 @@ const MiB = 1024 * 1024
  * put aborts its multipart upload, so no object (and, cleanup permitting, no part) is left.
  */
 export async function createS3Store(options: S3StoreOptions): Promise<ObjectStore> {
-  const [sdk, { Upload }] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')])
-  const { bucket, partSizeBytes = 8 * MiB, queueSize = 2, listPageSize = 1000, onCleanupError = () => {} } = options
-  if (partSizeBytes < 5 * MiB) throw new Error('S3 store: partSizeBytes must be at least 5 MiB, the S3 minimum')
+  const [sdk, { Upload }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/lib-storage'),
+  ])
+  const {
+    bucket,
+    partSizeBytes = 8 * MiB,
+    queueSize = 2,
+    listPageSize = 1000,
+    onCleanupError = () => {},
+  } = options
+  if (partSizeBytes < 5 * MiB)
+    throw new Error('S3 store: partSizeBytes must be at least 5 MiB, the S3 minimum')
   const client = createClient(sdk.S3Client, options)
   const root = normalisePrefix(options.prefix ?? '')
   const s3Key = (key: string) => root + assertObjectKey(key)
@@ -59,7 +69,12 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
     async put(key, body) {
       const Key = s3Key(key)
       const upload = (Body: Readable | Buffer) =>
-        new Upload({ client, params: { Bucket: bucket, Key, Body }, partSize: partSizeBytes, queueSize }).done()
+        new Upload({
+          client,
+          params: { Bucket: bucket, Key, Body },
+          partSize: partSizeBytes,
+          queueSize,
+        }).done()
       if (Buffer.isBuffer(body)) {
         await upload(body).catch((error: unknown) => {
           throw storeError('put', Key, error)
@@ -76,7 +91,8 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
         // The source's own failure (a disconnect, a refused upload) is what the caller must see,
         // as with local disk; a failure after it (aborting the multipart upload) is secondary.
         if (source.error === undefined) throw storeError('put', Key, error)
-        if (error !== source.error) onCleanupError(storeError('clean-up of the failed put', Key, error))
+        if (error !== source.error)
+          onCleanupError(storeError('clean-up of the failed put', Key, error))
         throw source.error
       }
       return { key, size: source.bytes() }
@@ -84,9 +100,12 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
     async get(key, range) {
       const Key = s3Key(key)
       try {
-        const { Body } = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key, Range: rangeHeader(range) }))
+        const { Body } = await client.send(
+          new sdk.GetObjectCommand({ Bucket: bucket, Key, Range: rangeHeader(range) }),
+        )
         if (Body === undefined) return Readable.from([])
-        if (!(Body instanceof Readable)) throw new Error('GetObject answered a body that is not a Node stream')
+        if (!(Body instanceof Readable))
+          throw new Error('GetObject answered a body that is not a Node stream')
         return Body
       } catch (error) {
         if (errorName(error) === 'NoSuchKey') return null
@@ -96,7 +115,9 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
     async head(key) {
       const Key = s3Key(key)
       try {
-        const { ContentLength } = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key }))
+        const { ContentLength } = await client.send(
+          new sdk.HeadObjectCommand({ Bucket: bucket, Key }),
+        )
         return { key, size: ContentLength ?? 0 }
       } catch (error) {
         // A HEAD answer has no body, so a 404 cannot tell a missing key from a missing bucket;
@@ -123,7 +144,12 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
       try {
         do {
           const page = await client.send(
-            new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix, ContinuationToken, MaxKeys: listPageSize }),
+            new sdk.ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix,
+              ContinuationToken,
+              MaxKeys: listPageSize,
+            }),
           )
           for (const object of page.Contents ?? []) {
             if (object.Key?.startsWith(root)) keys.push(object.Key.slice(root.length))
@@ -146,7 +172,12 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
 }
 
 function createClient(S3: typeof S3Client, options: S3StoreOptions): S3Client {
-  const { accessKeyId, secretAccessKey, connectionTimeoutMs = 5000, requestTimeoutMs = 60_000 } = options
+  const {
+    accessKeyId,
+    secretAccessKey,
+    connectionTimeoutMs = 5000,
+    requestTimeoutMs = 60_000,
+  } = options
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     throw new Error('S3 store: set both accessKeyId and secretAccessKey, or neither')
   }
@@ -154,7 +185,10 @@ function createClient(S3: typeof S3Client, options: S3StoreOptions): S3Client {
     region: options.region,
     endpoint: options.endpoint,
     forcePathStyle: options.forcePathStyle,
-    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+    credentials:
+      accessKeyId !== undefined && secretAccessKey !== undefined
+        ? { accessKeyId, secretAccessKey }
+        : undefined,
     maxAttempts: options.maxAttempts,
     // NodeHttpHandler options. Without throwOnRequestTimeout a late answer only logs a warning;
     // socketTimeout also bounds a response body that stops streaming.
@@ -206,7 +240,8 @@ function errorName(error: unknown): string | undefined {
 }
 
 function isNotFound(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+    ?.httpStatusCode
   return errorName(error) === 'NotFound' || errorName(error) === 'NoSuchKey' || status === 404
 }
 

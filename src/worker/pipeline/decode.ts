@@ -1,6 +1,6 @@
 import sharp, { type OutputInfo } from 'sharp'
-import { AppError } from '../../errors/index.js'
 import type { LimitsConfig } from '../../config/schema.js'
+import { AppError } from '../../errors/index.js'
 import { sourceError } from './sharp-errors.js'
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
@@ -19,12 +19,23 @@ export interface DecodedImage {
  * so a 50 MP JPEG is decoded once, not once per variant. Any failure here is the source's fault:
  * it is mapped to a permanent error.
  */
-export async function decodeSource(input: Buffer, limits: LimitsConfig, maxWidth: number): Promise<DecodedImage> {
+export async function decodeSource(
+  input: Buffer,
+  limits: LimitsConfig,
+  maxWidth: number,
+): Promise<DecodedImage> {
   try {
-    const image = sharp(input, { limitInputPixels: limits.maxInputPixels, failOn: 'error', autoOrient: true })
+    const image = sharp(input, {
+      limitInputPixels: limits.maxInputPixels,
+      failOn: 'error',
+      autoOrient: true,
+    })
     const meta = await image.metadata()
     if ((meta.pages ?? 1) > limits.maxFrames) {
-      throw new AppError('IMAGE_TOO_MANY_FRAMES', `The image has ${meta.pages} frames; the limit is ${limits.maxFrames}`)
+      throw new AppError(
+        'IMAGE_TOO_MANY_FRAMES',
+        `The image has ${meta.pages} frames; the limit is ${limits.maxFrames}`,
+      )
     }
     const sourceWidth = meta.autoOrient.width
     const sourceHeight = meta.autoOrient.height

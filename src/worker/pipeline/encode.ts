@@ -33,11 +33,22 @@ export async function encodeVariant(
   let pipeline = sharp(image.data, { raw: image.info }).resize(size)
   if (overlay && overlay.raw.height <= size.height) pipeline = pipeline.composite([overlay])
   if (format === 'jpeg' && image.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' })
-  const { data, info } = await withFormat(pipeline, format, quality).toBuffer({ resolveWithObject: true })
-  return { data, width: info.width, height: info.height, etag: `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"` }
+  const { data, info } = await withFormat(pipeline, format, quality).toBuffer({
+    resolveWithObject: true,
+  })
+  return {
+    data,
+    width: info.width,
+    height: info.height,
+    etag: `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"`,
+  }
 }
 
-function withFormat(pipeline: Sharp, format: OutputFormatName, quality: ProcessingConfig['quality']): Sharp {
+function withFormat(
+  pipeline: Sharp,
+  format: OutputFormatName,
+  quality: ProcessingConfig['quality'],
+): Sharp {
   switch (format) {
     case 'webp':
       return pipeline.webp({ quality: quality.webp })

@@ -8,7 +8,10 @@ import type { DecodedImage } from './decode.js'
  * A tiny placeholder to show while the real variant loads. ThumbHash wants at most 100×100
  * RGBA; BlurHash is computed from 32 px and 4×3 components, the sizes its authors recommend.
  */
-export async function makePlaceholder(kind: ProcessingConfig['placeholder'], image: DecodedImage): Promise<string | null> {
+export async function makePlaceholder(
+  kind: ProcessingConfig['placeholder'],
+  image: DecodedImage,
+): Promise<string | null> {
   if (kind === 'none') return null
   const side = kind === 'thumbhash' ? 100 : 32
   const { data, info } = await sharp(image.data, { raw: image.info })

@@ -6,8 +6,16 @@ import { AppError } from '../../errors/index.js'
  */
 const RULES: [RegExp, ConstructorParameters<typeof AppError>[0], string][] = [
   [/pixel limit/i, 'IMAGE_TOO_MANY_PIXELS', 'The image has more pixels than allowed'],
-  [/unsupported image format|not a known file format/i, 'UNSUPPORTED_MEDIA_TYPE', 'The image format is not supported'],
-  [/premature end|truncated|unexpected end|not enough data|end of (file|stream)|read error/i, 'IMAGE_TRUNCATED', 'The image data is truncated'],
+  [
+    /unsupported image format|not a known file format/i,
+    'UNSUPPORTED_MEDIA_TYPE',
+    'The image format is not supported',
+  ],
+  [
+    /premature end|truncated|unexpected end|not enough data|end of (file|stream)|read error/i,
+    'IMAGE_TRUNCATED',
+    'The image data is truncated',
+  ],
 ]
 
 export function sourceError(error: unknown): AppError {

@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises'
 import sharp from 'sharp'
 import type { WatermarkConfig } from '../../config/schema.js'
 
-export type Overlay = { input: Buffer; raw: { width: number; height: number; channels: 4 }; gravity: string }
+export type Overlay = {
+  input: Buffer
+  raw: { width: number; height: number; channels: 4 }
+  gravity: string
+}
 
 /** Width of the mark as a share of the variant's width. */
 const MARK_SHARE = 0.25
@@ -32,8 +36,13 @@ async function renderMark(config: WatermarkConfig, width: number): Promise<Overl
     .raw()
     .toBuffer({ resolveWithObject: true })
   // sharp's composite has no opacity: scale the alpha channel of the mark instead.
-  for (let i = 3; i < data.length; i += 4) data[i] = Math.round((data[i] as number) * config.opacity)
-  return { input: data, raw: { width: info.width, height: info.height, channels: 4 }, gravity: config.position }
+  for (let i = 3; i < data.length; i += 4)
+    data[i] = Math.round((data[i] as number) * config.opacity)
+  return {
+    input: data,
+    raw: { width: info.width, height: info.height, channels: 4 },
+    gravity: config.position,
+  }
 }
 
 function textSvg(text: string, width: number): Buffer {

@@ -11,10 +11,21 @@ const PATH = '/v1/admin/images'
  * images are added and buckets move between shards.
  */
 export function listAllImages(app: FastifyInstance, deps: AppDeps): void {
-  const schema = { summary: "List every owner's images across shards, newest first", tags: ['admin'], querystring: PageQuery, response: { 200: ImagePage, ...problems(400, 403) } }
-  app.get<{ Querystring: { limit: number; cursor?: string } }>('/admin/images', { schema, config: { scope: 'admin', rateClass: 'read' } }, async (request, reply) => {
-    const { limit, cursor } = request.query
-    const page = await deps.images.listAll(limit, cursor)
-    return reply.header('cache-control', 'private, no-cache').send(pageView(page, limit, deps.links, PATH, true))
-  })
+  const schema = {
+    summary: "List every owner's images across shards, newest first",
+    tags: ['admin'],
+    querystring: PageQuery,
+    response: { 200: ImagePage, ...problems(400, 403) },
+  }
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
+    '/admin/images',
+    { schema, config: { scope: 'admin', rateClass: 'read' } },
+    async (request, reply) => {
+      const { limit, cursor } = request.query
+      const page = await deps.images.listAll(limit, cursor)
+      return reply
+        .header('cache-control', 'private, no-cache')
+        .send(pageView(page, limit, deps.links, PATH, true))
+    },
+  )
 }

@@ -11,32 +11,60 @@ import { FORMAT_OF_EXTENSION } from '../../views.js'
 /** A public variant's bytes never change for its URL, so any cache may keep them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
-const Params = Type.Object({ id: Type.String({ maxLength: 64 }), file: Type.String({ maxLength: 64, description: '<variant>.<ext>, e.g. thumb.webp' }) })
-const Query = Type.Object({ exp: Type.Optional(Type.String()), kid: Type.Optional(Type.String()), sig: Type.Optional(Type.String()) })
+const Params = Type.Object({
+  id: Type.String({ maxLength: 64 }),
+  file: Type.String({ maxLength: 64, description: '<variant>.<ext>, e.g. thumb.webp' }),
+})
+const Query = Type.Object({
+  exp: Type.Optional(Type.String()),
+  kid: Type.Optional(Type.String()),
+  sig: Type.Optional(Type.String()),
+})
 
 /** GET /i/:id/:variant.:ext: CDN-ready delivery with ETag, 304 and Range; signed URLs for private images. */
 export function getVariant(app: FastifyInstance, deps: AppDeps): void {
-  const schema = { summary: 'Variant bytes', tags: ['delivery'], params: Params, querystring: Query }
-  app.get<{ Params: { id: string; file: string }; Querystring: SignedQuery }>('/i/:id/:file', { schema }, async (request, reply) => {
-    const { image, variant } = await findVariant(deps, request.params.id, request.params.file)
-    reply.header('cache-control', cacheControl(deps, request, image))
-    reply.header('etag', variant.etag).header('accept-ranges', 'bytes').header('content-type', CONTENT_TYPES[variant.format as 'webp'])
-    if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
-    return sendBytes(deps, request, reply, variant)
-  })
+  const schema = {
+    summary: 'Variant bytes',
+    tags: ['delivery'],
+    params: Params,
+    querystring: Query,
+  }
+  app.get<{ Params: { id: string; file: string }; Querystring: SignedQuery }>(
+    '/i/:id/:file',
+    { schema },
+    async (request, reply) => {
+      const { image, variant } = await findVariant(deps, request.params.id, request.params.file)
+      reply.header('cache-control', cacheControl(deps, request, image))
+      reply
+        .header('etag', variant.etag)
+        .header('accept-ranges', 'bytes')
+        .header('content-type', CONTENT_TYPES[variant.format as 'webp'])
+      if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
+      return sendBytes(deps, request, reply, variant)
+    },
+  )
 }
 
 /** Public: immutable for a year. Private: only with a valid signature, and cacheable only by the browser until it expires. */
-function cacheControl(deps: AppDeps, request: FastifyRequest<{ Querystring: SignedQuery }>, image: Image): string {
+function cacheControl(
+  deps: AppDeps,
+  request: FastifyRequest<{ Querystring: SignedQuery }>,
+  image: Image,
+): string {
   if (image.visibility === 'public') return IMMUTABLE
   const path = request.url.split('?')[0]!
   const check = deps.signer.verify(path, request.query)
   if (check === 'expired') throw new AppError('URL_EXPIRED', 'This signed URL has expired')
-  if (check === 'invalid') throw new AppError('SIGNATURE_INVALID', 'A private image needs a valid signed URL')
+  if (check === 'invalid')
+    throw new AppError('SIGNATURE_INVALID', 'A private image needs a valid signed URL')
   return `private, max-age=${deps.signer.remainingSeconds(request.query)}`
 }
 
-async function findVariant(deps: AppDeps, id: string, file: string): Promise<{ image: Image; variant: Variant }> {
+async function findVariant(
+  deps: AppDeps,
+  id: string,
+  file: string,
+): Promise<{ image: Image; variant: Variant }> {
   const dot = file.lastIndexOf('.')
   const name = file.slice(0, dot)
   const format = FORMAT_OF_EXTENSION[file.slice(dot + 1)]
@@ -45,11 +73,17 @@ async function findVariant(deps: AppDeps, id: string, file: string): Promise<{ i
     throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
   }
   const variant = image.variants.find((v) => v.name === name && v.format === format)
-  if (dot < 1 || !variant) throw new AppError('VARIANT_NOT_FOUND', `Image ${id} has no variant ${file}`)
+  if (dot < 1 || !variant)
+    throw new AppError('VARIANT_NOT_FOUND', `Image ${id} has no variant ${file}`)
   return { image, variant }
 }
 
-async function sendBytes(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, variant: Variant) {
+async function sendBytes(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  variant: Variant,
+) {
   const range = satisfiableRange(request, variant)
   if (range === 'unsatisfiable') {
     reply.header('content-range', `bytes */${variant.bytes}`)
@@ -66,7 +100,10 @@ async function sendBytes(deps: AppDeps, request: FastifyRequest, reply: FastifyR
 }
 
 /** One satisfiable range → that range; none, malformed, several or a stale If-Range → the whole body. */
-function satisfiableRange(request: FastifyRequest, variant: Variant): { start: number; end: number } | 'unsatisfiable' | null {
+function satisfiableRange(
+  request: FastifyRequest,
+  variant: Variant,
+): { start: number; end: number } | 'unsatisfiable' | null {
   const header = request.headers.range
   if (!header) return null
   const ifRange = request.headers['if-range']

@@ -8,9 +8,14 @@ export function health(app: FastifyInstance, deps: Pick<AppDeps, 'readiness' | '
   app.get('/readyz', async (_request, reply) => {
     const names = Object.keys(deps.readiness)
     const results = await Promise.allSettled(names.map((name) => deps.readiness[name]!()))
-    const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!.status === 'fulfilled' ? 'ok' : 'failing']))
+    const checks = Object.fromEntries(
+      names.map((name, i) => [name, results[i]!.status === 'fulfilled' ? 'ok' : 'failing']),
+    )
     const ready = results.every((r) => r.status === 'fulfilled')
-    return reply.code(ready ? 200 : 503).header('cache-control', 'no-store').send({ status: ready ? 'ok' : 'unavailable', checks })
+    return reply
+      .code(ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: ready ? 'ok' : 'unavailable', checks })
   })
 
   app.get('/metrics', async (_request, reply) => {
