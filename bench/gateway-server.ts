@@ -17,6 +17,7 @@
  * Protocol: sends { url } once listening; answers "mark" with its counters (CPU, shard loads,
  * Redis commands sent, limiter failures) and "stop" with the same plus peak RSS, then exits.
  */
+
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -28,11 +29,13 @@ import { createAuthenticator } from '../src/auth/authenticator.js'
 import { resolveSigningKeys } from '../src/auth/signing-keys.js'
 import { loadConfig } from '../src/config/load.js'
 import type { Config } from '../src/config/schema.js'
+import { createUrlSigner } from '../src/domain/signed-urls.js'
 import { createImageService } from '../src/images/image-service.js'
-import { createUrlSigner } from '../src/images/signed-urls.js'
 import type { ShardedMetadata } from '../src/metadata/sharded-metadata.js'
 import { createRateLimiter } from '../src/ratelimit/create-rate-limiter.js'
-import { createPixelflow, openDeps } from '../src/start/pixelflow.js'
+import { authTablesOf } from '../src/start/control-db.js'
+import { openDeps } from '../src/start/deps.js'
+import { createPixelflow } from '../src/start/pixelflow.js'
 import { benchConfig, peakRssMb } from './support.js'
 
 export type GatewayServer = 'cache-hit' | 'cache-miss' | 'no-cache' | 'redis' | 'hooks'
@@ -130,7 +133,7 @@ async function assemble(config: Config) {
     quotas: config.quotas,
   })
   const signer = createUrlSigner(
-    await resolveSigningKeys(config.delivery, deps.control),
+    await resolveSigningKeys(config.delivery, authTablesOf(deps.control)),
     config.delivery.signedUrlTtlSeconds,
   )
   const authenticator = createAuthenticator(deps.apiKeys, config.auth)

@@ -32,9 +32,9 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
-import { newImageId } from '../src/images/ids.js'
-import { objectKeys, type Variant } from '../src/images/model.js'
-import { openDeps } from '../src/start/pixelflow.js'
+import { newImageId } from '../src/domain/ids.js'
+import { objectKeys, type Variant } from '../src/domain/image.js'
+import { openDeps } from '../src/start/deps.js'
 // Types only: importing gateway-server.ts for a value would start a server in this process.
 import type {
   GatewayCounters,
@@ -137,7 +137,7 @@ async function seed(dataDir: string): Promise<{ key: string; ids: string[] }> {
         ownerId: OWNER,
         visibility: 'public' as const,
         bucket,
-        format: 'jpeg',
+        format: 'jpeg' as const,
         width: 4000,
         height: 3000,
         frames: 1,

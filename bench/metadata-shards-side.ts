@@ -12,13 +12,11 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Kysely } from 'kysely'
-import { bucketOfId, newImageId } from '../src/images/ids.js'
-import type { NewImage, Variant } from '../src/images/model.js'
-import type { ControlDb } from '../src/metadata/control-db.js'
-import { migrate, openDatabase } from '../src/metadata/database.js'
-import { CONTROL_MIGRATIONS } from '../src/metadata/migrations/index.js'
+import { bucketOfId, newImageId } from '../src/domain/ids.js'
+import type { NewImage, Variant } from '../src/domain/image.js'
 import { claimForWrite } from '../src/metadata/ownership.js'
 import { openShardedMetadata, type ShardedMetadata } from '../src/metadata/sharded-metadata.js'
+import { type ControlDb, directoryTablesOf, openControlDb } from '../src/start/control-db.js'
 import { isMain } from './support.js'
 
 /** Where the metadata lives: what a service process gets from PIXELFLOW_CONTROL_DB, PIXELFLOW_SHARDS and the pool size. */
@@ -33,8 +31,7 @@ export const ownerName = (n: number) => `owner-${n}`
 export async function openMetadata(
   target: Target,
 ): Promise<{ metadata: ShardedMetadata; close(): Promise<void> }> {
-  const control = openDatabase<ControlDb>(target.control, { poolSize: 4 })
-  await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
+  const control = await openControlDb(target.control, { poolSize: 4 })
   const metadata = await openShardedMetadata(
     {
       shards: target.shards,
@@ -44,7 +41,7 @@ export async function openMetadata(
       directoryRefreshMs: 5_000,
       poolSize: target.poolSize,
     },
-    { control, requireAll: true },
+    { control: directoryTablesOf(control), requireAll: true },
   )
   return {
     metadata,

@@ -41,11 +41,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
-import { newImageId } from '../src/images/ids.js'
+import { newImageId } from '../src/domain/ids.js'
 import type { BucketMoveRow, MovePhase } from '../src/metadata/control-db.js'
 import type { MetadataDb } from '../src/metadata/db.js'
-import { createMover } from '../src/metadata/mover.js'
 import type { ShardedMetadata } from '../src/metadata/sharded-metadata.js'
+import { createMover } from '../src/sharding/mover.js'
 import { createTestDatabases, type TestDatabases } from '../test/fixtures/postgres.js'
 import {
   type ChildMessage,

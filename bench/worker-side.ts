@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import sharp, { type Sharp } from 'sharp'
 import { loadConfig } from '../src/config/load.js'
-import type { OutputFormatName } from '../src/config/schema.js'
+import type { OutputFormat } from '../src/domain/formats.js'
 import type { QueueDriver } from '../src/queue/queue.js'
 import { createPixelflow } from '../src/start/pixelflow.js'
 import { createImageProcessor } from '../src/worker/process-image.js'
@@ -40,7 +40,7 @@ const { presets, formats, quality } = loadConfig({}).processing
 const maxWidth = Math.max(...presets.map((p) => p.width))
 
 /** The encoder options of src/worker/pipeline/encode.ts, written out again on purpose: a baseline must not share our code. */
-function encode(pipeline: Sharp, format: OutputFormatName): Sharp {
+function encode(pipeline: Sharp, format: OutputFormat): Sharp {
   if (format === 'webp') return pipeline.webp({ quality: quality.webp })
   if (format === 'jpeg')
     return pipeline

@@ -1,4 +1,4 @@
-// Writes src/metadata/bucket.golden.json: owner id → xxHash64 → bucket, pinned bit for bit.
+// Writes src/domain/bucket.golden.json: owner id → xxHash64 → bucket, pinned bit for bit.
 //
 //   npx tsx scripts/golden-buckets.ts
 //
@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs'
 import { prng, uuidV4 } from '../test/fixtures/seeded.js'
 import { referenceBucket, xxh64 } from '../test/fixtures/xxh64-reference.js'
 
-const OUTPUT = new URL('../src/metadata/bucket.golden.json', import.meta.url)
+const OUTPUT = new URL('../src/domain/bucket.golden.json', import.meta.url)
 
 function integerKeys(): string[] {
   const small = Array.from({ length: 401 }, (_, i) => String(i))

@@ -1,23 +1,9 @@
-import type { Image, Variant } from '../images/model.js'
-import type { UrlSigner } from '../images/signed-urls.js'
-
-/** URL extension of each stored format: `.jpg` is what people and CDNs expect. */
-export const URL_EXTENSION: Record<string, string> = {
-  jpeg: 'jpg',
-  webp: 'webp',
-  avif: 'avif',
-  png: 'png',
-}
-export const FORMAT_OF_EXTENSION: Record<string, string> = {
-  jpg: 'jpeg',
-  jpeg: 'jpeg',
-  webp: 'webp',
-  avif: 'avif',
-  png: 'png',
-}
+import { extensionOf } from '../domain/formats.js'
+import type { Image, Variant } from '../domain/image.js'
+import type { UrlSigner } from '../domain/signed-urls.js'
 
 export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
-  return `/i/${imageId}/${variant.name}.${URL_EXTENSION[variant.format] ?? variant.format}`
+  return `/i/${imageId}/${variant.name}.${extensionOf(variant.format)}`
 }
 
 /** Absolute links; a private image's variant links are signed afresh on every read. */

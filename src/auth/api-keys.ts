@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { ControlDb } from '../metadata/control-db.js'
 import { DEFAULT_SCOPES, type Principal, parseScopes, type Scope } from './principal.js'
+import type { AuthTables } from './tables.js'
 
 export interface KeyInfo {
   id: string
@@ -16,7 +16,7 @@ export interface KeyInfo {
  * argon2) protects low-entropy passwords; these secrets are 256 random bits, so a fast hash is
  * as safe and keeps per-request verification cheap.
  */
-export function createApiKeys(db: Kysely<ControlDb>) {
+export function createApiKeys(db: Kysely<AuthTables>) {
   async function create(
     ownerId: string,
     scopes: readonly Scope[] = DEFAULT_SCOPES,

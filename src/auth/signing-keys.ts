@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { DeliveryConfig } from '../config/schema.js'
-import type { SigningKey } from '../images/signed-urls.js'
-import type { ControlDb } from '../metadata/control-db.js'
+import type { SigningKey } from '../domain/signed-urls.js'
+import type { AuthTables } from './tables.js'
 
 const SETTING = 'url_signing_key'
 
@@ -14,7 +14,7 @@ const SETTING = 'url_signing_key'
  */
 export async function resolveSigningKeys(
   config: DeliveryConfig,
-  control: Kysely<ControlDb>,
+  control: Kysely<AuthTables>,
 ): Promise<SigningKey[]> {
   if (config.signingKeys.length > 0) return [...config.signingKeys]
   const generated = randomBytes(32).toString('base64url')

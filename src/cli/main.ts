@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util'
+import type { ApiKeys } from '../auth/api-keys.js'
 import { parseScopes, SCOPES } from '../auth/principal.js'
-import type { Config } from '../config/schema.js'
-import { openDeps } from '../start/pixelflow.js'
+import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import type { QueueDriver } from '../queue/queue.js'
 import { SHARDS_USAGE, shardsCommand } from './shards.js'
 
 const USAGE = `Usage: pixelflow <command>
@@ -23,11 +24,22 @@ const USAGE = `Usage: pixelflow <command>
 ${SHARDS_USAGE}
 `
 
-/** Admin commands. Each opens the ports it needs from the already-loaded config. */
-export async function runCli(config: Config, command: string, args: string[]): Promise<number> {
+/** The ports the admin commands use; the entry point opens them (every shard up) and closes them. */
+export interface CliDeps {
+  apiKeys: ApiKeys
+  queue: QueueDriver
+  metadata: ShardedMetadata
+  close(): Promise<void>
+}
+
+/** Admin commands. `open` is called only for a command that needs the ports. */
+export async function runCli(
+  command: string,
+  args: string[],
+  open: () => Promise<CliDeps>,
+): Promise<number> {
   if (command === 'help' || command === '--help') return print(USAGE, 0)
-  // Admin commands touch every shard: a down one is an error here, not something to serve around.
-  const deps = await openDeps(config, { requireAllShards: true })
+  const deps = await open()
   try {
     switch (command) {
       case 'keys':
@@ -45,11 +57,11 @@ export async function runCli(config: Config, command: string, args: string[]): P
         return print(`Unknown command: ${command}\n\n${USAGE}`, 2)
     }
   } finally {
-    await Promise.allSettled([deps.queue.close(), deps.metadata.close(), deps.control.destroy()])
+    await deps.close()
   }
 }
 
-type Deps = Awaited<ReturnType<typeof openDeps>>
+type Deps = CliDeps
 
 async function keys(deps: Deps, args: string[]): Promise<number> {
   const options = {

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
-import { BUCKET_COUNT } from '../metadata/bucket.js'
-import { createMover } from '../metadata/mover.js'
-import type { BucketMove } from '../metadata/rebalance-plan.js'
+import { BUCKET_COUNT } from '../domain/bucket.js'
 import { redact } from '../metadata/shard-set.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import { createMover } from '../sharding/mover.js'
+import type { BucketMove } from '../sharding/rebalance-plan.js'
 
 export const SHARDS_USAGE = `  shards status [--json]         buckets, rows and bytes per shard, hottest owners, moves in progress
   shards add <url>               migrate a new database (SQLite path or postgres:// URL) and register it

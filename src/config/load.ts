@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
-import { validateRangeSplits } from '../metadata/owner-strategy.js'
+import { validateRangeSplits } from '../domain/owner-strategy.js'
 import { type Config, ConfigSchema } from './schema.js'
 
 export const DEFAULT_SHARD_COUNT = 4
@@ -91,7 +91,7 @@ function fromEnv(env: Env): unknown {
       directoryRefreshMs: env.PIXELFLOW_DIRECTORY_REFRESH_MS,
       poolSize: env.PIXELFLOW_SHARD_POOL_SIZE,
     },
-    relay: { enabled: env.PIXELFLOW_RELAY_ENABLED },
+    relay: { enabled: env.PIXELFLOW_RELAY_ENABLED, intervalMs: env.PIXELFLOW_RELAY_INTERVAL_MS },
     worker: {
       enabled: env.PIXELFLOW_WORKER_ENABLED,
       concurrency: env.PIXELFLOW_WORKER_CONCURRENCY ?? availableParallelism(),
@@ -110,6 +110,7 @@ function fromEnv(env: Env): unknown {
         webp: env.PIXELFLOW_WEBP_QUALITY,
         avif: env.PIXELFLOW_AVIF_QUALITY,
       },
+      vipsCacheMb: env.PIXELFLOW_VIPS_CACHE_MB,
       placeholder: env.PIXELFLOW_PLACEHOLDER,
       watermark: watermark(env),
     },

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
+import { OUTPUT_FORMATS } from '../domain/formats.js'
 
 /**
  * The one configuration schema. Defaults that do not depend on other values live here;
@@ -12,12 +13,7 @@ export const PresetSchema = Type.Object({
   width: Type.Integer({ minimum: 1, maximum: 8192 }),
 })
 
-export const OutputFormat = Type.Union([
-  Type.Literal('webp'),
-  Type.Literal('jpeg'),
-  Type.Literal('avif'),
-  Type.Literal('png'),
-])
+export const OutputFormat = Type.Union(OUTPUT_FORMATS.map((format) => Type.Literal(format)))
 
 export const WatermarkSchema = Type.Object({
   text: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -112,7 +108,11 @@ export const ConfigSchema = Type.Object(
       /** Connections per PostgreSQL shard pool. */
       poolSize: Int(1, 10),
     }),
-    relay: Type.Object({ enabled: Type.Boolean({ default: true }) }),
+    relay: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      /** How often the relay sweeps the outbox when nothing nudged it (a new upload does). */
+      intervalMs: Int(10, 500),
+    }),
     worker: Type.Object({
       enabled: Type.Boolean({ default: true }),
       concurrency: Int(1, 2),
@@ -131,6 +131,11 @@ export const ConfigSchema = Type.Object(
         webp: Int(1, 80),
         avif: Int(1, 55),
       }),
+      /**
+       * libvips' operation cache, in MB. It helps only when the same image is processed twice,
+       * which a worker never does on purpose, so by default it holds no memory.
+       */
+      vipsCacheMb: Int(0, 0),
       placeholder: Type.Union(
         [Type.Literal('thumbhash'), Type.Literal('blurhash'), Type.Literal('none')],
         {
@@ -212,7 +217,6 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>
 export type Preset = Static<typeof PresetSchema>
-export type OutputFormatName = Static<typeof OutputFormat>
 export type WatermarkConfig = Static<typeof WatermarkSchema>
 export type ServerConfig = Config['server']
 export type StorageConfig = Config['storage']

@@ -2,15 +2,20 @@ import type { Readable } from 'node:stream'
 import { finished } from 'node:stream'
 import type { Cache } from '../cache/cache.js'
 import type { LimitsConfig } from '../config/schema.js'
+import {
+  contentTypeOf,
+  formatOfContentType,
+  type InputFormat,
+  looksComplete,
+} from '../domain/formats.js'
+import { newImageId } from '../domain/ids.js'
+import { type Image, objectKeys, type Visibility } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
 import type { Quota } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
-import { deleteObjects } from '../worker/process-image.js'
-import { INPUT_MIME, type InputFormat, looksComplete } from './formats.js'
-import { newImageId } from './ids.js'
-import { type Image, objectKeys, type Visibility } from './model.js'
 import { readHeader } from './read-header.js'
 import { type InspectedUpload, UploadInspector } from './upload-inspector.js'
 
@@ -40,11 +45,6 @@ export interface UploadResult {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
-const MIME_ALIASES: Record<string, string> = {
-  'image/jpg': 'image/jpeg',
-  'image/pjpeg': 'image/jpeg',
-  'image/x-png': 'image/png',
-}
 const UNDECLARED = new Set(['', 'application/octet-stream'])
 
 /** One more row than the page was fetched: its presence says whether there is a next page. */
@@ -104,7 +104,7 @@ export function createImageService(deps: ImageServiceDeps) {
       // Row first: a crash after it leaves unreferenced objects (harmless), never a row without its bytes.
       await metadata.forImageId(id)?.deleteImage(id)
       await deps.invalidate?.(id)
-      await deleteObjects(store, id)
+      await deletePrefix(store, objectKeys.prefix(id))
     },
 
     /**
@@ -200,10 +200,10 @@ export const imageKey = (id: string) => `image:${id}`
 function checkDeclaredType(declared: string | undefined, actual: InputFormat): void {
   const type = (declared ?? '').split(';')[0]!.trim().toLowerCase()
   if (UNDECLARED.has(type)) return
-  if ((MIME_ALIASES[type] ?? type) !== INPUT_MIME[actual]) {
+  if (formatOfContentType(type) !== actual) {
     throw new AppError(
       'CONTENT_TYPE_MISMATCH',
-      `Declared as ${type}, but the bytes are ${INPUT_MIME[actual]}`,
+      `Declared as ${type}, but the bytes are ${contentTypeOf(actual)}`,
     )
   }
 }

@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
-import { TAIL_BYTES } from './formats.js'
+import { TAIL_BYTES } from '../domain/formats.js'
 import { UploadInspector } from './upload-inspector.js'
 
 const MB = 1024 * 1024

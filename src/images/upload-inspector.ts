@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
+import { type InputFormat, SNIFF_BYTES, sniffFormat, TAIL_BYTES } from '../domain/formats.js'
 import { AppError } from '../errors/index.js'
-import { type InputFormat, SNIFF_BYTES, sniffFormat, TAIL_BYTES } from './formats.js'
 
 /** Bytes kept from the start of an upload for reading the image header without decoding it. */
 export const HEAD_BYTES = 1024 * 1024

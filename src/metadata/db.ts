@@ -1,15 +1,16 @@
 import type { Generated } from 'kysely'
+import type { InputFormat, OutputFormat } from '../domain/formats.js'
+import type { ImageStatus, Visibility } from '../domain/image.js'
 
 /** Table shapes of one metadata shard. Times are epoch milliseconds. */
-export type ImageStatus = 'queued' | 'processing' | 'ready' | 'failed'
 
 export interface ImagesTable {
   id: string
   owner_id: string
   bucket: number
-  visibility: 'public' | 'private'
+  visibility: Visibility
   status: ImageStatus
-  format: string
+  format: InputFormat
   width: number
   height: number
   frames: number
@@ -29,7 +30,7 @@ export interface VariantsTable {
   image_id: string
   bucket: number
   name: string
-  format: string
+  format: OutputFormat
   width: number
   height: number
   bytes: number

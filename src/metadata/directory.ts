@@ -1,8 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
-import { BUCKET_COUNT } from './bucket.js'
-import type { BucketMoveRow, ControlDb, MovePhase } from './control-db.js'
-import { dialectOf } from './database.js'
-import type { StrategyConfig } from './owner-strategy.js'
+import { dialectOf } from '../db/database.js'
+import { BUCKET_COUNT } from '../domain/bucket.js'
+import type { StrategyConfig } from '../domain/owner-strategy.js'
+import type { BucketMoveRow, DirectoryDb, MovePhase } from './control-db.js'
 
 /** A snapshot of the control database's routing state; `epoch` grows with every bucket switch. */
 export interface Directory {
@@ -20,9 +20,9 @@ export interface Directory {
  * registry, per-owner placements and the moves in progress. Every switch is one transaction that
  * moves the bucket and bumps the epoch, conditional on the bucket still being where the mover thinks.
  */
-export function createDirectoryStore(control: Kysely<ControlDb>) {
+export function createDirectoryStore(control: Kysely<DirectoryDb>) {
   async function epoch(
-    db: Kysely<ControlDb> | Transaction<ControlDb> = control,
+    db: Kysely<DirectoryDb> | Transaction<DirectoryDb> = control,
   ): Promise<number | null> {
     const row = await db
       .selectFrom('directory_meta')
@@ -224,7 +224,7 @@ export type DirectoryStore = ReturnType<typeof createDirectoryStore>
  * let both see "no directory yet"). SQLite: a write as the first statement takes the file's
  * write lock before anything is read.
  */
-async function lockDirectory(trx: Transaction<ControlDb>): Promise<void> {
+async function lockDirectory(trx: Transaction<DirectoryDb>): Promise<void> {
   if (dialectOf(trx) === 'postgres')
     await sql`select pg_advisory_xact_lock(${DIRECTORY_LOCK})`.execute(trx)
   else

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely'
-import { dialectOf } from './database.js'
+import { dialectOf } from '../db/database.js'
 import type { BucketState, MetadataDb } from './db.js'
 
 /** States in which a shard answers reads of a bucket. */

@@ -1,12 +1,11 @@
 import type { MetadataConfig } from '../config/schema.js'
-import { BUCKET_COUNT } from './bucket.js'
-import { migrate, openDatabase } from './database.js'
+import { migrate, openDatabase } from '../db/database.js'
+import { BUCKET_COUNT, initialLayout } from '../domain/bucket.js'
+import type { StrategyConfig } from '../domain/owner-strategy.js'
 import type { MetadataDb } from './db.js'
 import type { Directory, DirectoryStore } from './directory.js'
 import { SHARD_MIGRATIONS } from './migrations/index.js'
-import type { StrategyConfig } from './owner-strategy.js'
 import { seedOwnership } from './ownership.js'
-import { initialLayout } from './rebalance-plan.js'
 import { createShardStore, type ShardStore } from './shard-store.js'
 
 export interface ShardHandle {

@@ -1,7 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
+import { isUniqueViolation } from '../db/database.js'
+import type { Image, NewImage, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
-import type { Image, NewImage, Variant } from '../images/model.js'
-import { isUniqueViolation } from './database.js'
 import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
 import {
   assertReadable,

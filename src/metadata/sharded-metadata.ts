@@ -1,15 +1,15 @@
 import type { Kysely } from 'kysely'
 import type { MetadataConfig } from '../config/schema.js'
+import { isUnavailable, migrate, openDatabase } from '../db/database.js'
+import { BUCKET_COUNT } from '../domain/bucket.js'
+import { bucketOfId } from '../domain/ids.js'
+import type { Image } from '../domain/image.js'
+import { createOwnerStrategy } from '../domain/owner-strategy.js'
 import { AppError } from '../errors/index.js'
-import { bucketOfId } from '../images/ids.js'
-import type { Image } from '../images/model.js'
-import { BUCKET_COUNT } from './bucket.js'
-import type { ControlDb } from './control-db.js'
-import { isUnavailable, migrate, openDatabase } from './database.js'
+import type { DirectoryDb } from './control-db.js'
 import { createDirectoryStore, type Directory, type DirectoryStore } from './directory.js'
 import { mergeNewestFirst } from './merge.js'
 import { SHARD_MIGRATIONS } from './migrations/index.js'
-import { createOwnerStrategy } from './owner-strategy.js'
 import { BucketNotServed } from './ownership.js'
 import { bootstrapDirectory, createShardSet, type ShardHandle } from './shard-set.js'
 import type { ShardStats, ShardStore } from './shard-store.js'
@@ -62,7 +62,7 @@ export interface ShardedMetadata {
 export type ShardReport = { id: number; url: string; stats: ShardStats | null; error?: string }
 
 export interface ShardedMetadataOptions {
-  control: Kysely<ControlDb>
+  control: Kysely<DirectoryDb>
   /** Fail at startup when a shard is down (the `migrate` command); serving starts without it. */
   requireAll?: boolean
   onShardError?: (error: Error, shardId: number) => void

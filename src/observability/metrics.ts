@@ -1,11 +1,23 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { QueueDriver } from '../queue/queue.js'
+
+/** What the queue gauges read at scrape time: a queue driver's `stats()` has this shape. */
+export interface QueueGaugeSource {
+  stats(): Promise<{
+    visible: number
+    inFlight: number
+    delayed: number
+    dead: number
+    /** Consumer slots as the broker reports them, when it does. */
+    consumers?: number
+    oldestAgeMs?: number
+  }>
+}
 
 /**
  * Every Prometheus metric of a process, on its own registry (no global state, so tests can build
  * several apps in one process). The queue gauges are read from the driver at scrape time.
  */
-export function createMetrics(queue?: QueueDriver) {
+export function createMetrics(queue?: QueueGaugeSource) {
   const registry = new Registry()
   const queueStats = queue && sharedFor(STATS_REUSE_MS, () => queue.stats())
   collectDefaultMetrics({ register: registry })

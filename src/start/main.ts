@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { runCli } from '../cli/main.js'
 import { loadConfig } from '../config/load.js'
+import { closeDeps, openDeps } from './deps.js'
 import { createPixelflow, type Role } from './pixelflow.js'
 
 /**
@@ -13,7 +14,12 @@ import { createPixelflow, type Role } from './pixelflow.js'
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env)
   const [command = 'serve', ...rest] = argv
-  if (!isRole(command)) return runCli(config, command, rest)
+  // Admin commands touch every shard: a down one is an error there, not something to serve around.
+  const openForCli = async () => {
+    const deps = await openDeps(config, { requireAllShards: true })
+    return { ...deps, close: () => closeDeps(deps) }
+  }
+  if (!isRole(command)) return runCli(command, rest, openForCli)
   parseArgs({ args: rest, options: {}, strict: true })
   const logger = pino({ level: config.log.level }).child({ role: command })
   const pixelflow = await createPixelflow(config, logger, command)

@@ -1,33 +1,23 @@
 import type { FastifyInstance } from 'fastify'
-import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
-import sharp from 'sharp'
 import { buildApp } from '../api/app.js'
 import { buildHealthApp } from '../api/health-app.js'
 import { createRateLimits } from '../api/rate-limit.js'
 import { createLinks } from '../api/views.js'
-import { createApiKeys } from '../auth/api-keys.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
 import type { Cache } from '../cache/cache.js'
 import { createCache } from '../cache/create-cache.js'
 import type { Config } from '../config/schema.js'
+import type { Image } from '../domain/image.js'
+import { createUrlSigner } from '../domain/signed-urls.js'
 import { createImageService, imageKey } from '../images/image-service.js'
-import type { Image } from '../images/model.js'
-import { createUrlSigner } from '../images/signed-urls.js'
-import type { ControlDb } from '../metadata/control-db.js'
-import { migrate, openDatabase } from '../metadata/database.js'
-import { CONTROL_MIGRATIONS } from '../metadata/migrations/index.js'
-import { openShardedMetadata } from '../metadata/sharded-metadata.js'
-import { createMetrics } from '../observability/metrics.js'
-import { createQueue } from '../queue/create-queue.js'
-import { startOutboxRelay } from '../queue/outbox-relay.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
-import { createObjectStore } from '../storage/create-object-store.js'
+import { startOutboxRelay } from '../relay/outbox-relay.js'
 import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
-
-const RELAY_INTERVAL_MS = 500
+import { authTablesOf } from './control-db.js'
+import { type Deps, openDeps } from './deps.js'
 
 /**
  * What one process runs. `serve`: everything (the embedded default). `api`: HTTP API and outbox
@@ -38,41 +28,11 @@ export type Role = 'serve' | 'api' | 'worker' | 'relay'
 
 export interface Pixelflow {
   app: FastifyInstance
-  deps: Awaited<ReturnType<typeof openDeps>>
+  deps: Deps
   /** Drops an image from the metadata cache (for workers assembled outside this process's own). */
   invalidate(imageId: string): Promise<void>
   /** Closes in order (HTTP, relay, worker, then the stores); every step runs even if one fails. */
   close(): Promise<void>
-}
-
-/** Opens every port from the config: the composition root. */
-export interface DepsOptions {
-  /** This process runs workers (a broker queue then holds prefetched jobs for it). */
-  consume?: boolean
-  /** Refuse to start while a shard is down (the `migrate` and `shards` commands). */
-  requireAllShards?: boolean
-  onShardError?: (error: Error, shardId: number) => void
-}
-
-export async function openDeps(config: Config, options: DepsOptions = {}) {
-  const consume = options.consume ?? false
-  const store = await createObjectStore(config.storage)
-  const queue = await createQueue(config.queue, { consume, prefetch: config.worker.concurrency })
-  const control = openDatabase<ControlDb>(config.metadata.control)
-  await migrate(control as Kysely<unknown>, CONTROL_MIGRATIONS)
-  const metadata = await openShardedMetadata(config.metadata, {
-    control,
-    requireAll: options.requireAllShards,
-    onShardError: options.onShardError,
-  })
-  return {
-    store,
-    queue,
-    metadata,
-    control,
-    apiKeys: createApiKeys(control),
-    metrics: createMetrics(queue),
-  }
 }
 
 export async function createPixelflow(
@@ -110,7 +70,7 @@ export async function createPixelflow(
           metadata,
           queue,
           logger,
-          intervalMs: RELAY_INTERVAL_MS,
+          intervalMs: config.relay.intervalMs,
           onPublished: () => worker?.nudge(),
         })
       : null
@@ -154,16 +114,12 @@ export async function createPixelflow(
   }
 }
 
-type Deps = Awaited<ReturnType<typeof openDeps>>
-
 function runWorkerRole(
   config: Config,
   deps: Deps,
   logger: Logger,
   invalidate: (id: string) => Promise<void>,
 ) {
-  // libvips' operation cache only helps when the same image is processed twice; here it just holds memory.
-  sharp.cache(false)
   const { queue, metadata, store, metrics } = deps
   const handler = createImageProcessor({
     metadata,
@@ -207,7 +163,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     onQueued: extras.onQueued,
   })
   const signer = createUrlSigner(
-    await resolveSigningKeys(config.delivery, deps.control),
+    await resolveSigningKeys(config.delivery, authTablesOf(deps.control)),
     config.delivery.signedUrlTtlSeconds,
   )
   const app = await buildApp({

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino'
+import sharp from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
+import { type Image, objectKeys, type ProcessImageJob, type Variant } from '../domain/image.js'
 import { isPermanent } from '../errors/index.js'
-import { type Image, objectKeys, type ProcessImageJob, type Variant } from '../images/model.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { LeasedJob } from '../queue/queue.js'
+import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
@@ -35,6 +37,8 @@ export interface JobHandler {
  * moves a row out of queued/processing, so a redelivered job never makes a second result.
  */
 export function createImageProcessor(deps: ProcessorDeps): JobHandler {
+  // A process-wide libvips setting; the processor is the only user of the pipeline in a process.
+  sharp.cache(deps.processing.vipsCacheMb > 0 ? { memory: deps.processing.vipsCacheMb } : false)
   const watermark = createWatermarker(deps.processing.watermark)
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
   const changed = async (imageId: string) => deps.onChanged?.(imageId)
@@ -88,7 +92,8 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
           return 'ready'
         }
         // Deleted while we worked: the delete could not see the objects we just wrote.
-        if (!(await shard.getImage(image.id))) await deleteObjects(deps.store, image.id)
+        if (!(await shard.getImage(image.id)))
+          await deletePrefix(deps.store, objectKeys.prefix(image.id))
         return 'skipped'
       } catch (error) {
         if (!isPermanent(error)) throw error
@@ -108,9 +113,4 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       await changed(imageId)
     },
   }
-}
-
-export async function deleteObjects(store: ObjectStore, imageId: string): Promise<void> {
-  const keys = await store.list(objectKeys.prefix(imageId))
-  await Promise.all(keys.map((key) => store.delete(key)))
 }

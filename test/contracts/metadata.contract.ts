@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BUCKET_COUNT } from '../../src/metadata/bucket.js'
-import { createMover } from '../../src/metadata/mover.js'
+import { BUCKET_COUNT } from '../../src/domain/bucket.js'
 import { stateOf } from '../../src/metadata/ownership.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
+import { createMover } from '../../src/sharding/mover.js'
 import { insertImage, variantsOf } from '../fixtures/image-rows.js'
 import {
   createMetadataEnv,

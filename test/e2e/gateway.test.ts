@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createUrlSigner } from '../../src/images/signed-urls.js'
+import { createUrlSigner } from '../../src/domain/signed-urls.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
 import { makeJpeg } from '../fixtures/images.js'
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Image, ImageStatus } from '../../src/domain/image.js'
 import { isAppError } from '../../src/errors/index.js'
-import type { Image, ImageStatus } from '../../src/images/model.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import { rowsByShard } from '../contracts/metadata.contract.js'
 import { insertImage, newImageRow, variantsOf } from '../fixtures/image-rows.js'

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { openDatabase } from '../../src/metadata/database.js'
+import { openDatabase } from '../../src/db/database.js'
 import {
   createTestDatabases,
   describeWithPostgres,

@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely'
-import { dialectOf } from '../database.js'
+import { dialectOf } from '../../db/database.js'
 
 /**
  * Shard schema, append-only: never edit a migration that has shipped, add the next one.
@@ -112,80 +112,6 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .createIndex('images_bucket_id')
         .on('images')
         .columns(['bucket', 'id'])
-        .execute()
-    },
-  },
-}
-
-/** Control database (not sharded): API keys, settings, the shard registry and the bucket directory. */
-export const CONTROL_MIGRATIONS: Record<string, Migration> = {
-  '0001-api-keys': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('api_keys')
-        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
-        .addColumn('owner_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('secret_hash', 'varchar(64)', (c) => c.notNull())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('revoked_at', 'bigint')
-        .execute()
-    },
-  },
-  '0002-key-scopes-and-settings': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .alterTable('api_keys')
-        .addColumn('scopes', 'varchar(255)', (c) =>
-          c.notNull().defaultTo('images:read images:write'),
-        )
-        .execute()
-      await db.schema.createIndex('api_keys_owner').on('api_keys').column('owner_id').execute()
-      await db.schema
-        .createTable('settings')
-        .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('value', 'text', (c) => c.notNull())
-        .execute()
-    },
-  },
-  '0003-directory': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('shards')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('url', 'text', (c) => c.notNull().unique())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .execute()
-      // bucket → shard; every change bumps directory_meta.epoch in the same transaction.
-      await db.schema
-        .createTable('bucket_directory')
-        .addColumn('bucket', 'integer', (c) => c.primaryKey())
-        .addColumn('shard_id', 'integer', (c) => c.notNull())
-        .execute()
-      await db.schema
-        .createTable('directory_meta')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('epoch', 'bigint', (c) => c.notNull())
-        .addColumn('strategy', 'text', (c) => c.notNull())
-        .execute()
-      await db.schema
-        .createTable('owner_placements')
-        .addColumn('owner_id', 'varchar(255)', (c) => c.primaryKey())
-        .addColumn('bucket', 'integer', (c) => c.notNull())
-        .execute()
-      // One row per bucket move; the phase is the step to run next, so a restarted mover resumes there.
-      await db.schema
-        .createTable('bucket_moves')
-        .addColumn('bucket', 'integer', (c) => c.primaryKey())
-        .addColumn('source', 'integer', (c) => c.notNull())
-        .addColumn('target', 'integer', (c) => c.notNull())
-        .addColumn('phase', 'varchar(16)', (c) => c.notNull())
-        .addColumn('copy_cursor', 'varchar(32)')
-        .addColumn('rows_copied', 'bigint', (c) => c.notNull().defaultTo(0))
-        .addColumn('changes_applied', 'bigint', (c) => c.notNull().defaultTo(0))
-        .addColumn('started_at', 'bigint', (c) => c.notNull())
-        .addColumn('updated_at', 'bigint', (c) => c.notNull())
-        .addColumn('fenced_at', 'bigint')
-        .addColumn('detail', 'text')
         .execute()
     },
   },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import sharp, { type Sharp } from 'sharp'
-import type { OutputFormatName, ProcessingConfig } from '../../config/schema.js'
+import type { ProcessingConfig } from '../../config/schema.js'
+import type { OutputFormat } from '../../domain/formats.js'
 import type { DecodedImage } from './decode.js'
 import type { Overlay } from './watermark.js'
 
@@ -12,18 +13,11 @@ export interface EncodedVariant {
   etag: string
 }
 
-export const CONTENT_TYPES: Record<OutputFormatName, string> = {
-  webp: 'image/webp',
-  jpeg: 'image/jpeg',
-  avif: 'image/avif',
-  png: 'image/png',
-}
-
 /** Resizes the decoded pixels to `width` (never up), marks them, and encodes one format. */
 export async function encodeVariant(
   image: DecodedImage,
   width: number,
-  format: OutputFormatName,
+  format: OutputFormat,
   quality: ProcessingConfig['quality'],
   overlay: Overlay | null,
 ): Promise<EncodedVariant> {
@@ -46,7 +40,7 @@ export async function encodeVariant(
 
 function withFormat(
   pipeline: Sharp,
-  format: OutputFormatName,
+  format: OutputFormat,
   quality: ProcessingConfig['quality'],
 ): Sharp {
   switch (format) {

@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import parseRange from 'range-parser'
+import { contentTypeOf, formatOfExtension } from '../../../domain/formats.js'
+import type { Image, Variant } from '../../../domain/image.js'
+import type { SignedQuery } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
-import type { Image, Variant } from '../../../images/model.js'
-import type { SignedQuery } from '../../../images/signed-urls.js'
-import { CONTENT_TYPES } from '../../../worker/pipeline/encode.js'
 import type { AppDeps } from '../../deps.js'
-import { FORMAT_OF_EXTENSION } from '../../views.js'
 
 /** A public variant's bytes never change for its URL, so any cache may keep them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
@@ -38,7 +37,7 @@ export function getVariant(app: FastifyInstance, deps: AppDeps): void {
       reply
         .header('etag', variant.etag)
         .header('accept-ranges', 'bytes')
-        .header('content-type', CONTENT_TYPES[variant.format as 'webp'])
+        .header('content-type', contentTypeOf(variant.format))
       if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
       return sendBytes(deps, request, reply, variant)
     },
@@ -67,7 +66,7 @@ async function findVariant(
 ): Promise<{ image: Image; variant: Variant }> {
   const dot = file.lastIndexOf('.')
   const name = file.slice(0, dot)
-  const format = FORMAT_OF_EXTENSION[file.slice(dot + 1)]
+  const format = formatOfExtension(file.slice(dot + 1))
   const image = await deps.images.getPublic(id)
   if (image.status === 'queued' || image.status === 'processing') {
     throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
-import type { QueueDriver } from './queue.js'
+import type { QueueDriver } from '../queue/queue.js'
 
 const NUDGE_COALESCE_MS = 5
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
-import type { MetadataDb } from './db.js'
+import type { MetadataDb } from '../metadata/db.js'
 
 /**
  * The data side of a bucket move, on raw shard databases: copy image rows with their variants,

@@ -1,7 +1,7 @@
-import { BUCKET_COUNT } from './bucket.js'
+import { assertShardIds, BUCKET_COUNT } from '../domain/bucket.js'
 
 /**
- * Pure planning for resharding (DESIGN.md §3): buckets move whole, only from shards above their
+ * Pure planning for resharding (docs/architecture.md, sharding): buckets move whole, only from shards above their
  * share to shards below it, so adding a shard moves about 1/(n+1) of the data and nothing moves
  * between the old shards. Executing a plan (copy, verify, fence, switch) lives elsewhere.
  */
@@ -22,7 +22,7 @@ export function planRebalance(
   directory: ArrayLike<number>,
   shardIds: readonly number[],
 ): BucketMove[] {
-  checkShardIds(shardIds)
+  assertShardIds(shardIds)
   checkDirectory(directory)
   // Sorted ids: the plan depends on the set of shards, not on the order they were listed in.
   const ids = [...shardIds].sort((a, b) => a - b)
@@ -30,17 +30,6 @@ export function planRebalance(
   const targets = chooseTargets(ids, owned)
   const leaving = leavingBuckets(directory, ids, owned, targets)
   return assignToReceivers(directory, leaving, ids, owned, targets)
-}
-
-/** The contiguous initial layout: bucket b → shardIds[floor(b * n / 4096)]. */
-export function initialLayout(shardIds: readonly number[]): number[] {
-  checkShardIds(shardIds)
-  const n = shardIds.length
-  // Same formula as the shard router's derived layout, so the two always agree.
-  return Array.from(
-    { length: BUCKET_COUNT },
-    (_, b) => shardIds[Math.floor((b * n) / BUCKET_COUNT)]!,
-  )
 }
 
 /** Applies moves to a copy of the directory. */
@@ -60,19 +49,6 @@ export function applyMoves(directory: ArrayLike<number>, moves: readonly BucketM
     next[bucket] = to
   }
   return next
-}
-
-function checkShardIds(shardIds: readonly number[]): void {
-  if (shardIds.length === 0) throw new Error('At least one shard id is required')
-  if (shardIds.length > BUCKET_COUNT) {
-    throw new Error(`At most ${BUCKET_COUNT} shards (one bucket each), got ${shardIds.length}`)
-  }
-  const seen = new Set<number>()
-  for (const id of shardIds) {
-    if (!Number.isSafeInteger(id)) throw new Error(`Shard ids must be integers, got ${id}`)
-    if (seen.has(id)) throw new Error(`Duplicate shard id ${id}`)
-    seen.add(id)
-  }
 }
 
 function checkDirectory(directory: ArrayLike<number>): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import xxhash from 'xxhash-wasm'
-import { BUCKET_COUNT, bucketOf } from './bucket.js'
-import { applyMoves, type BucketMove, initialLayout, planRebalance } from './rebalance-plan.js'
+import { BUCKET_COUNT, bucketOf, initialLayout } from '../domain/bucket.js'
+import { applyMoves, type BucketMove, planRebalance } from './rebalance-plan.js'
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
 

@@ -1,10 +1,10 @@
-import type { ImageStatus } from '../metadata/db.js'
+import type { InputFormat, OutputFormat } from './formats.js'
 
-export type { ImageStatus }
+export type ImageStatus = 'queued' | 'processing' | 'ready' | 'failed'
 
 export interface Variant {
   name: string
-  format: string
+  format: OutputFormat
   width: number
   height: number
   bytes: number
@@ -21,7 +21,7 @@ export interface Image {
   visibility: Visibility
   bucket: number
   status: ImageStatus
-  format: string
+  format: InputFormat
   width: number
   height: number
   frames: number

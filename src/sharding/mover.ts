@@ -1,3 +1,6 @@
+import type { BucketMoveRow, MovePhase } from '../metadata/control-db.js'
+import { setState, stateOf } from '../metadata/ownership.js'
+import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import {
   applyChanges,
   deleteBucketRows,
@@ -5,10 +8,7 @@ import {
   nextIds,
   replaceImages,
 } from './bucket-transfer.js'
-import type { BucketMoveRow, MovePhase } from './control-db.js'
-import { setState, stateOf } from './ownership.js'
 import { type BucketMove, planRebalance } from './rebalance-plan.js'
-import type { ShardedMetadata } from './sharded-metadata.js'
 
 /**
  * Online bucket moves. Each move runs these phases in order, persisting the next one in the

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { initialLayout } from '../domain/bucket.js'
 import { BUCKET_COUNT, bucketOf } from './bucket.js'
 import { createOwnerStrategy, rangeBuckets, validateRangeSplits } from './owner-strategy.js'
-import { initialLayout } from './rebalance-plan.js'
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { BUCKET_COUNT } from '../metadata/bucket.js'
+import { BUCKET_COUNT } from './bucket.js'
 
 /**
  * Image ids: 10 chars of millisecond time (sortable), 3 chars of bucket (so an id routes to its

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BUCKET_COUNT } from '../metadata/bucket.js'
+import { BUCKET_COUNT } from './bucket.js'
 import { bucketOfId, ID_LENGTH, isImageId, newImageId } from './ids.js'
 
 const URL_SAFE = /^[A-Za-z0-9_-]+$/
