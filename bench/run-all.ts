@@ -3,36 +3,27 @@
  * for RESULTS.md) on stdout, progress on stderr, and the raw runs in bench/results/<time>.json.
  * Each side of each part runs in its own child process, so its timing and peak RSS are its own.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import sharp from 'sharp'
-import { benchE2e } from './e2e-latency.js'
-import { benchGateway } from './gateway.js'
-import { benchMetadataShards } from './metadata-shards.js'
-import { benchQueues } from './queue-throughput.js'
-import { markdownTable, type PartResult, photoFolder } from './support.js'
-import { benchUploads } from './upload-load.js'
-import { benchWorkers } from './worker-throughput.js'
+import { benchE2e } from './e2e/run.js'
+import { benchGateway } from './gateway/run.js'
+import { machineInfo } from './harness/machine.js'
+import { loadAverage } from './harness/measure.js'
+import { photoFolder } from './harness/photos.js'
+import { markdownTable, type PartResult } from './harness/report.js'
+import { partTables, writeResults } from './harness/standalone.js'
+import { benchQueues } from './queue/run.js'
+import { benchMetadataShards } from './shards/run.js'
+import { benchUploads } from './upload/run.js'
+import { benchWorkers } from './worker/run.js'
 
 const folder = photoFolder()
-const machine = {
-  cores: availableParallelism(),
-  cpu: cpus()[0]?.model ?? 'unknown',
-  memoryGb: Math.round(totalmem() / 2 ** 30),
-  node: process.version,
-  sharp: sharp.versions.sharp,
-  libvips: sharp.versions.vips,
-  commit: gitCommit(),
-}
+const machine = machineInfo()
 const started = new Date()
 console.error(
   `Pixelflow bench, ${started.toISOString()}, ${machine.cores} cores (${machine.cpu}), photos from ${folder}`,
 )
 
 const parts: PartResult[] = []
-const loadAverages: number[] = [loadavg()[0]!]
+const loadAverages: number[] = [loadAverage()]
 for (const [name, part] of [
   ['worker throughput', () => benchWorkers(folder)],
   ['upload acceptance', () => benchUploads(folder)],
@@ -52,7 +43,7 @@ for (const [name, part] of [
     continue
   console.error(`\n${name}:`)
   parts.push(...[await part()].flat())
-  loadAverages.push(loadavg()[0]!)
+  loadAverages.push(loadAverage())
 }
 
 const minutes = (Date.now() - started.getTime()) / 60_000
@@ -64,23 +55,5 @@ console.log(
 )
 console.log(markdownTable(parts))
 // Parts with more columns than the summary has also print their own table.
-for (const part of parts)
-  if ('table' in part) console.log(`\n${part.title}\n\n${String(part.table)}`)
-
-const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
-mkdirSync(resultsDir, { recursive: true })
-const file = `${resultsDir}${started.toISOString().replace(/[:.]/g, '-')}.json`
-writeFileSync(file, JSON.stringify({ started, machine, folder, loadAverages, parts }, null, 2))
-console.error(`\nRaw runs written to ${file}`)
-
-/** The commit measured, marked dirty when the tree has changes: figures belong to a version. */
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim()
-  } catch {
-    return 'unknown'
-  }
-}
+for (const text of partTables(parts)) console.log(text)
+writeResults('', started, { started, machine, folder, loadAverages, parts })

@@ -14,7 +14,7 @@ import { health } from './routes/health/health.js'
 import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
-import { uploadImage } from './routes/images/upload-image.js'
+import { acceptRawImages, uploadImage } from './routes/images/upload-image.js'
 import { ImageView, Problem } from './schemas.js'
 import { securityHeaders } from './security-headers.js'
 
@@ -22,6 +22,8 @@ export type { AppDeps } from './deps.js'
 
 /** Builds the HTTP app from its dependencies. Never listens: tests use inject(), start/ listens. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Each route is a plugin given only the ports and use cases it calls.
+  const { images, signer, store, links, metrics } = deps
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => validRequestId(request.headers['x-request-id']) ?? randomUUID(),
@@ -45,19 +47,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   await app.register(swagger, { openapi: OPENAPI })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  health(app, deps)
+  await app.register(health, { readiness: deps.readiness, metrics })
   await app.register(async (anonymous) => {
     anonymous.addHook('onRequest', deps.rateLimits.perIp)
     anonymous.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-    getVariant(anonymous, deps)
+    await anonymous.register(getVariant, { images, signer, store })
   })
   await app.register(
     async (v1) => {
       await v1.register(multipart)
+      // On all of /v1, like multipart, not only in the upload plugin: a body on another /v1 route
+      // (a DELETE with an image body) stays accepted instead of becoming a 415.
+      acceptRawImages(v1)
       v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
       v1.addHook('onRequest', deps.rateLimits.perOwner)
-      for (const route of [uploadImage, getImage, listImages, deleteImage, listAllImages])
-        route(v1, deps)
+      const { maxUploadBytes } = deps.limits
+      await v1.register(uploadImage, { images, metrics, links, maxUploadBytes })
+      await v1.register(getImage, { images, links })
+      await v1.register(listImages, { images, links })
+      await v1.register(deleteImage, { images })
+      await v1.register(listAllImages, { images, links })
     },
     { prefix: '/v1' },
   )

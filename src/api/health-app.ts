@@ -12,6 +12,6 @@ export async function buildHealthApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger })
   installErrorHandling(app)
-  health(app, deps)
+  await app.register(health, { readiness: deps.readiness, metrics: deps.metrics })
   return app
 }

@@ -1,6 +1,7 @@
 import { extensionOf } from '../domain/formats.js'
 import type { Image, Variant } from '../domain/image.js'
 import type { UrlSigner } from '../domain/signed-urls.js'
+import type { ImagePageBody, ImageViewBody } from './schemas.js'
 
 export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
   return `/i/${imageId}/${variant.name}.${extensionOf(variant.format)}`
@@ -20,8 +21,8 @@ export function createLinks(baseUrl: string, signer: UrlSigner) {
 
 export type Links = ReturnType<typeof createLinks>
 
-/** The public shape of an image in API responses. */
-export function imageView(image: Image, links: Links) {
+/** The public shape of an image in API responses; the schema's key order is the JSON's. */
+export function imageView(image: Image, links: Links): ImageViewBody {
   return {
     id: image.id,
     status: image.status,
@@ -34,7 +35,6 @@ export function imageView(image: Image, links: Links) {
     sha256: image.sha256,
     placeholder: image.placeholder,
     failure: image.failure,
-    /** Worker starts on this image: more than 1 after a crash, a timeout or a retry. */
     attempts: image.attempts,
     createdAt: new Date(image.createdAt).toISOString(),
     updatedAt: new Date(image.updatedAt).toISOString(),
@@ -57,7 +57,7 @@ export function pageView(
   links: Links,
   path?: string,
   withOwner = false,
-) {
+): ImagePageBody {
   return {
     items: page.images.map((image) => ({
       ...imageView(image, links),

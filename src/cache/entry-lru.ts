@@ -3,6 +3,13 @@ import { LRUCache } from 'lru-cache'
 export interface LruOptions {
   maxEntries: number
   ttlMs: number
+  /**
+   * The clock every TTL decision reads, in milliseconds from any fixed origin (only differences
+   * count). Tests pass a fake one and move it instead of sleeping past a TTL. Default: lru-cache's
+   * own, `performance.now()`, which is monotonic, so a step of the wall clock neither expires nor
+   * extends entries. It must never answer 0: lru-cache reads a start time of 0 as "no TTL".
+   */
+  now?: () => number
 }
 
 /** Values are boxed: lru-cache reserves `undefined`, and boxing keeps 0, '' and false storable. */
@@ -36,6 +43,9 @@ export function createEntryLru<V, C>(
     max: options.maxEntries,
     ttl: options.ttlMs,
     ignoreFetchAbort: true,
+    // lru-cache memoises the time for `ttlResolution` ms of real time (1 by default); a given
+    // clock is read on every check instead, so a fake one that was just moved is seen at once.
+    ...(options.now && { perf: { now: options.now }, ttlResolution: 0 }),
     fetchMethod: (key, _stale, { context, options: fetchOptions }) =>
       fill(key, context, fetchOptions),
   })

@@ -2,8 +2,15 @@ import { parseArgs } from 'node:util'
 import { BUCKET_COUNT } from '../domain/bucket.js'
 import { redact } from '../metadata/shard-set.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
-import { createMover } from '../sharding/mover.js'
-import type { BucketMove } from '../sharding/rebalance-plan.js'
+import {
+  OperationRefused,
+  placeOwner,
+  planOwnerMove,
+  planRebalance,
+  type RebalancePlan,
+  type ShardStatus,
+  shardStatus,
+} from '../sharding/operations.js'
 
 export const SHARDS_USAGE = `  shards status [--json]         buckets, rows and bytes per shard, hottest owners, moves in progress
   shards add <url>               migrate a new database (SQLite path or postgres:// URL) and register it
@@ -17,12 +24,24 @@ export const SHARDS_USAGE = `  shards status [--json]         buckets, rows and 
 
 type Out = (line: string) => void
 
-/** `pixelflow shards …`: the operator's view of the directory and the online moves. */
+/**
+ * `pixelflow shards …`: parses and prints; the operations themselves live in sharding/operations.
+ * A refused operation prints its reason and exits 1.
+ */
 export async function shardsCommand(
   metadata: ShardedMetadata,
   args: string[],
   out: Out,
 ): Promise<number> {
+  try {
+    return await dispatch(metadata, args, out)
+  } catch (error) {
+    if (error instanceof OperationRefused) return fail(out, error.message)
+    throw error
+  }
+}
+
+async function dispatch(metadata: ShardedMetadata, args: string[], out: Out): Promise<number> {
   const options = {
     json: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
@@ -66,27 +85,19 @@ export async function shardsCommand(
 }
 
 async function status(metadata: ShardedMetadata, json: boolean, out: Out): Promise<number> {
-  const directory = await metadata.refresh()
-  const [reports, moves] = await Promise.all([
-    metadata.stats(),
-    metadata.directoryStore.moves.list(),
-  ])
-  const buckets = new Map<number, number>()
-  for (const shard of directory.shardOf) buckets.set(shard, (buckets.get(shard) ?? 0) + 1)
-  const shards = reports.map((r) => ({ ...r, url: redact(r.url), buckets: buckets.get(r.id) ?? 0 }))
-  const unfinished = moves.filter((m) => m.phase !== 'done')
+  const report = await shardStatus(metadata)
   if (json) {
-    out(
-      JSON.stringify(
-        { epoch: directory.epoch, strategy: directory.strategy, shards, moves: unfinished },
-        null,
-        2,
-      ),
-    )
-    return 0
+    const { epoch, strategy, shards, moves } = report
+    out(JSON.stringify({ epoch, strategy, shards, moves }, null, 2))
+  } else {
+    printStatus(report, out)
   }
+  return report.moves.some((m) => m.phase === 'failed') ? 1 : 0
+}
+
+function printStatus({ epoch, strategy, shards, moves }: ShardStatus, out: Out): void {
   out(
-    `Directory epoch ${directory.epoch}, strategy ${directory.strategy.kind}, ${shards.length} shards, ${BUCKET_COUNT} buckets`,
+    `Directory epoch ${epoch}, strategy ${strategy.kind}, ${shards.length} shards, ${BUCKET_COUNT} buckets`,
   )
   out(row(['shard', 'buckets', 'rows', 'bytes', 'schema', 'url']))
   for (const s of shards) {
@@ -109,15 +120,14 @@ async function status(metadata: ShardedMetadata, json: boolean, out: Out): Promi
     out(`  shard ${s.id}: ${s.error ? `unavailable: ${s.error}` : owners || 'no images'}`)
   }
   out(
-    unfinished.length === 0
+    moves.length === 0
       ? 'No moves in progress.'
-      : `${unfinished.length} moves unfinished (run \`pixelflow shards rebalance\` to resume):`,
+      : `${moves.length} moves unfinished (run \`pixelflow shards rebalance\` to resume):`,
   )
-  for (const m of unfinished)
+  for (const m of moves)
     out(
       `  bucket ${m.bucket}: shard ${m.source} → ${m.target}, ${m.phase}${m.detail ? ` (${m.detail})` : ''}`,
     )
-  return unfinished.some((m) => m.phase === 'failed') ? 1 : 0
 }
 
 interface RebalanceOptions {
@@ -132,22 +142,16 @@ async function rebalance(
   out: Out,
 ): Promise<number> {
   let done = 0
-  const mover = createMover({
-    metadata,
-    parallel: options.parallel,
+  const plan = await planRebalance(metadata, {
+    ...options,
     onPhase: (_move, phase, step) => {
       if (phase === 'cleanup' && step === 0 && ++done % 50 === 0) out(`  ${done} buckets switched`)
     },
   })
-  const full = await mover.plan()
-  const plan = options.maxMoves === undefined ? full : full.slice(0, options.maxMoves)
-  const unfinished = (await metadata.directoryStore.moves.list()).filter(
-    (m) => m.phase !== 'done' && m.phase !== 'failed',
-  )
-  describePlan(plan, full.length, unfinished.length, out)
-  if (options.dryRun || (plan.length === 0 && unfinished.length === 0)) return 0
+  describePlan(plan, out)
+  if (options.dryRun || (plan.moves.length === 0 && plan.unfinished === 0)) return 0
   const started = Date.now()
-  const results = await mover.run(plan)
+  const results = await plan.run()
   const failed = results.filter((m) => m.phase === 'failed')
   for (const m of failed) out(`  bucket ${m.bucket} failed: ${m.detail}`)
   const rows = results.reduce((n, m) => n + m.rows_copied, 0)
@@ -157,22 +161,17 @@ async function rebalance(
   return failed.length > 0 ? 1 : 0
 }
 
-function describePlan(
-  plan: readonly BucketMove[],
-  total: number,
-  unfinished: number,
-  out: Out,
-): void {
+function describePlan({ moves, total, unfinished }: RebalancePlan, out: Out): void {
   if (unfinished > 0) out(`Resuming ${unfinished} unfinished moves first.`)
   if (total === 0) {
     out('The buckets are already balanced: nothing to move.')
     return
   }
   const pairs = new Map<string, number>()
-  for (const m of plan)
+  for (const m of moves)
     pairs.set(`${m.from} → ${m.to}`, (pairs.get(`${m.from} → ${m.to}`) ?? 0) + 1)
   out(
-    `Plan: move ${plan.length} of ${BUCKET_COUNT} buckets${plan.length < total ? ` (${total} in the full plan)` : ''}:`,
+    `Plan: move ${moves.length} of ${BUCKET_COUNT} buckets${moves.length < total ? ` (${total} in the full plan)` : ''}:`,
   )
   for (const [pair, n] of pairs) out(`  shard ${pair}: ${n} buckets`)
 }
@@ -183,24 +182,19 @@ async function moveOwner(
   target: number,
   out: Out,
 ): Promise<number> {
-  const directory = await metadata.refresh()
-  if (!directory.shards.has(target))
-    return fail(out, `No shard ${target}; registered: ${[...directory.shards.keys()].join(', ')}`)
-  const bucket = metadata.bucketOfOwner(ownerId)
-  const source = directory.shardOf[bucket] as number
-  if (source === target) {
-    out(`Owner ${ownerId} (bucket ${bucket}) is already on shard ${target}.`)
+  const move = await planOwnerMove(metadata, ownerId, target)
+  if (!move) {
+    out(
+      `Owner ${ownerId} (bucket ${metadata.bucketOfOwner(ownerId)}) is already on shard ${target}.`,
+    )
     return 0
   }
-  // A bucket is the unit of placement: ids embed it, so its other owners travel along.
-  const neighbours = await ownersOfBucket(metadata, source, bucket)
-  const others = neighbours.filter((o) => o !== ownerId)
+  const { bucket, source, neighbours: others } = move
   out(
     `Owner ${ownerId} is in bucket ${bucket} on shard ${source}${others.length ? `, shared with ${others.length} other owners (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', …' : ''})` : ''}.`,
   )
   out(`Moving bucket ${bucket} to shard ${target}…`)
-  const moved = await createMover({ metadata }).moveBucket(bucket, target)
-  if (moved?.phase !== 'done') return fail(out, `The move failed: ${moved?.detail ?? 'unknown'}`)
+  const moved = await move.run()
   out(`Done: ${moved.rows_copied} rows copied; directory epoch ${metadata.directory().epoch}.`)
   return 0
 }
@@ -211,42 +205,11 @@ async function place(
   bucket: number,
   out: Out,
 ): Promise<number> {
-  const directory = await metadata.refresh()
-  if (directory.strategy.kind !== 'directory')
-    return fail(
-      out,
-      `Placements need PIXELFLOW_SHARD_STRATEGY=directory (this deployment uses ${directory.strategy.kind})`,
-    )
-  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT)
-    return fail(out, `A bucket is 0..${BUCKET_COUNT - 1}`)
-  // Images already stored carry their bucket in their ids: placing the owner elsewhere would orphan them.
-  if ((await metadata.forOwner(ownerId).listImages(ownerId, 1)).length > 0) {
-    return fail(
-      out,
-      `Owner ${ownerId} already has images in bucket ${metadata.bucketOfOwner(ownerId)}; move that bucket instead (shards move)`,
-    )
-  }
-  await metadata.directoryStore.place(ownerId, bucket)
+  const shard = await placeOwner(metadata, ownerId, bucket)
   out(
-    `Owner ${ownerId} now goes to bucket ${bucket} (shard ${directory.shardOf[bucket]}); other processes follow within the directory refresh interval.`,
+    `Owner ${ownerId} now goes to bucket ${bucket} (shard ${shard}); other processes follow within the directory refresh interval.`,
   )
   return 0
-}
-
-async function ownersOfBucket(
-  metadata: ShardedMetadata,
-  shardId: number,
-  bucket: number,
-): Promise<string[]> {
-  const shard = await metadata.shard(shardId)
-  const rows = await shard.db
-    .selectFrom('images')
-    .select('owner_id')
-    .distinct()
-    .where('bucket', '=', bucket)
-    .limit(1000)
-    .execute()
-  return rows.map((r) => r.owner_id)
 }
 
 function count(value: string | undefined): number | undefined {

@@ -37,7 +37,7 @@ export const WatermarkSchema = Type.Object({
   minWidth: Int(1, 1024),
 })
 
-/** Lease, retries and backoff: the queue contract of DESIGN.md §4, the same for every driver. */
+/** Lease, retries and backoff: the queue contract (src/queue/queue.ts), the same for every driver. */
 const QueueCommon = {
   leaseMs: Type.Integer({ minimum: 500 }),
   maxAttempts: Type.Integer({ minimum: 1 }),

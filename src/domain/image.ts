@@ -1,39 +1,65 @@
-import type { InputFormat, OutputFormat } from './formats.js'
+import { type Static, type TUnsafe, Type } from '@sinclair/typebox'
+import { FORMATS, type InputFormat, OUTPUT_FORMATS, type OutputFormat } from './formats.js'
 
-export type ImageStatus = 'queued' | 'processing' | 'ready' | 'failed'
+/**
+ * The image and its variants, declared once as TypeBox schemas: the types below, the shard's table
+ * types and row mappers (metadata/) and the API's view schema (api/) derive from them. A new field
+ * does not compile until metadata/db.ts gives it a column; the API shows it only if its view
+ * picks it.
+ */
 
-export interface Variant {
-  name: string
-  format: OutputFormat
-  width: number
-  height: number
-  bytes: number
-  etag: string
-  key: string
-}
+/** A plain string enum: serialised as a string, typed as the union, shown as an enum in OpenAPI. */
+const StringEnum = <T extends string>(values: readonly T[]): TUnsafe<T> =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values] })
 
-export type Visibility = 'public' | 'private'
+export const ImageStatusSchema = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('processing'),
+  Type.Literal('ready'),
+  Type.Literal('failed'),
+])
+export type ImageStatus = Static<typeof ImageStatusSchema>
 
-export interface Image {
-  id: string
-  ownerId: string
+export const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('private')])
+export type Visibility = Static<typeof VisibilitySchema>
+
+export const VariantSchema = Type.Object({
+  name: Type.String(),
+  format: StringEnum<OutputFormat>(OUTPUT_FORMATS),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  bytes: Type.Integer(),
+  etag: Type.String(),
+  key: Type.String(),
+})
+export type Variant = Static<typeof VariantSchema>
+
+export const ImageSchema = Type.Object({
+  id: Type.String(),
+  ownerId: Type.String(),
   /** Private images are delivered only through signed, expiring URLs. */
-  visibility: Visibility
-  bucket: number
-  status: ImageStatus
-  format: InputFormat
-  width: number
-  height: number
-  frames: number
-  bytes: number
-  sha256: string
-  placeholder: string | null
-  failure: { code: string; detail: string } | null
-  attempts: number
-  createdAt: number
-  updatedAt: number
-  variants: Variant[]
-}
+  visibility: VisibilitySchema,
+  bucket: Type.Integer(),
+  status: ImageStatusSchema,
+  format: StringEnum(Object.keys(FORMATS) as InputFormat[]),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  frames: Type.Integer(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  placeholder: Type.Union([
+    Type.String({ description: 'ThumbHash (base64) or BlurHash' }),
+    Type.Null(),
+  ]),
+  failure: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
+  /** Worker starts on this image: more than 1 after a crash, a timeout or a retry. */
+  attempts: Type.Integer(),
+  /** Epoch milliseconds. */
+  createdAt: Type.Integer(),
+  updatedAt: Type.Integer(),
+  variants: Type.Array(VariantSchema),
+})
+export type Image = Static<typeof ImageSchema>
 
 /** What the upload use case knows when it commits an image row. */
 export type NewImage = Pick<
@@ -50,6 +76,21 @@ export type NewImage = Pick<
   | 'sha256'
 > & {
   idempotencyKey: string | null
+}
+
+/** A new image as committed: queued, never tried, nothing made yet. */
+export function queuedImage(image: NewImage, now: number): Image {
+  const { idempotencyKey: _, ...fields } = image
+  return {
+    ...fields,
+    status: 'queued',
+    placeholder: null,
+    failure: null,
+    attempts: 0,
+    createdAt: now,
+    updatedAt: now,
+    variants: [],
+  }
 }
 
 /** The payload of a `process-image` job. */

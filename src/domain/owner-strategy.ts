@@ -1,7 +1,7 @@
 import { BUCKET_COUNT, bucketOf } from './bucket.js'
 
 /**
- * Strategies decide owner → bucket (DESIGN.md §3); bucket → shard is always the directory. So a
+ * Strategies decide owner → bucket (docs/sharding.md); bucket → shard is always the directory. So a
  * range or a pinned owner is still made of whole buckets, and resharding moves buckets the same
  * way whatever the strategy.
  */

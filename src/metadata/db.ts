@@ -1,41 +1,57 @@
 import type { Generated } from 'kysely'
-import type { InputFormat, OutputFormat } from '../domain/formats.js'
-import type { ImageStatus, Visibility } from '../domain/image.js'
+import type { Image, Variant } from '../domain/image.js'
 
 /** Table shapes of one metadata shard. Times are epoch milliseconds. */
 
-export interface ImagesTable {
-  id: string
-  owner_id: string
-  bucket: number
-  visibility: Visibility
-  status: ImageStatus
-  format: InputFormat
-  width: number
-  height: number
-  frames: number
-  bytes: number
-  sha256: string
-  idempotency_key: string | null
-  placeholder: string | null
-  failure_code: string | null
-  failure_detail: string | null
-  /** How many times a worker started on this image: >1 means a retry or a redelivery. */
-  attempts: number
-  created_at: number
-  updated_at: number
+/** A model's fields under their column names, with the model's types. */
+export type Columns<Model, Names extends Record<keyof Model, string>> = {
+  [Field in keyof Model as Names[Field]]: Model[Field]
 }
 
-export interface VariantsTable {
+/** The image fields kept one-to-one in a column; `failure` takes two columns, variants a table. */
+export type StoredImage = Omit<Image, 'failure' | 'variants'>
+
+/**
+ * Field → column. Checked to name every stored field, so a field added to the image schema does
+ * not compile until it has a column (and a migration).
+ */
+export const IMAGE_COLUMNS = {
+  id: 'id',
+  ownerId: 'owner_id',
+  bucket: 'bucket',
+  visibility: 'visibility',
+  status: 'status',
+  format: 'format',
+  width: 'width',
+  height: 'height',
+  frames: 'frames',
+  bytes: 'bytes',
+  sha256: 'sha256',
+  placeholder: 'placeholder',
+  attempts: 'attempts',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+} as const satisfies Record<keyof StoredImage, string>
+
+export const VARIANT_COLUMNS = {
+  name: 'name',
+  format: 'format',
+  width: 'width',
+  height: 'height',
+  bytes: 'bytes',
+  etag: 'etag',
+  key: 'object_key',
+} as const satisfies Record<keyof Variant, string>
+
+export interface ImagesTable extends Columns<StoredImage, typeof IMAGE_COLUMNS> {
+  idempotency_key: string | null
+  failure_code: string | null
+  failure_detail: string | null
+}
+
+export interface VariantsTable extends Columns<Variant, typeof VARIANT_COLUMNS> {
   image_id: string
   bucket: number
-  name: string
-  format: OutputFormat
-  width: number
-  height: number
-  bytes: number
-  etag: string
-  object_key: string
 }
 
 /** Jobs committed with their image row; the relay moves them to the queue (transactional outbox). */

@@ -1,8 +1,24 @@
+import { KindGuard, type TObject } from '@sinclair/typebox'
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { isUniqueViolation } from '../db/database.js'
-import type { Image, NewImage, Variant } from '../domain/image.js'
+import {
+  type Image,
+  ImageSchema,
+  type NewImage,
+  queuedImage,
+  type Variant,
+  VariantSchema,
+} from '../domain/image.js'
 import { AppError } from '../errors/index.js'
-import type { ImagesTable, MetadataDb, VariantsTable } from './db.js'
+import {
+  type Columns,
+  IMAGE_COLUMNS,
+  type ImagesTable,
+  type MetadataDb,
+  type StoredImage,
+  VARIANT_COLUMNS,
+  type VariantsTable,
+} from './db.js'
 import {
   assertReadable,
   assertServesReads,
@@ -403,73 +419,70 @@ function sortVariants(list: Variant[]): Variant[] {
   return list.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format))
 }
 
-function toRow(image: NewImage, now: number) {
+/**
+ * Row ↔ model, one function per direction, driven by the column maps of db.ts and the domain
+ * schemas: a new field needs its schema property, its column name and a migration, nothing here.
+ */
+interface Field {
+  field: string
+  column: string
+  /** PostgreSQL returns bigint columns as strings: integers are coerced on the way in. */
+  integer: boolean
+}
+
+function fieldsOf(schema: TObject, columns: Record<string, string>): Field[] {
+  return Object.entries(columns).map(([field, column]) => ({
+    field,
+    column,
+    integer: KindGuard.IsInteger(schema.properties[field]),
+  }))
+}
+
+const IMAGE_FIELDS = fieldsOf(ImageSchema, IMAGE_COLUMNS)
+const VARIANT_FIELDS = fieldsOf(VariantSchema, VARIANT_COLUMNS)
+
+type Fields = Record<string, unknown>
+
+function toColumns(model: Fields, fields: readonly Field[]): Fields {
+  const row: Fields = {}
+  for (const { field, column } of fields) row[column] = model[field]
+  return row
+}
+
+function fromColumns(row: Fields, fields: readonly Field[]): Fields {
+  const model: Fields = {}
+  for (const { field, column, integer } of fields) {
+    model[field] = integer ? Number(row[column]) : row[column]
+  }
+  return model
+}
+
+function toRow(image: NewImage, now: number): ImagesTable {
+  const queued = queuedImage(image, now)
   return {
-    id: image.id,
-    owner_id: image.ownerId,
-    bucket: image.bucket,
-    visibility: image.visibility,
-    status: 'queued' as const,
-    format: image.format,
-    width: image.width,
-    height: image.height,
-    frames: image.frames,
-    bytes: image.bytes,
-    sha256: image.sha256,
+    ...(toColumns(queued, IMAGE_FIELDS) as Columns<StoredImage, typeof IMAGE_COLUMNS>),
     idempotency_key: image.idempotencyKey,
-    placeholder: null,
-    failure_code: null,
-    failure_detail: null,
-    attempts: 0,
-    created_at: now,
-    updated_at: now,
+    failure_code: queued.failure?.code ?? null,
+    failure_detail: queued.failure?.detail ?? null,
   }
 }
 
 function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Image {
   return {
-    id: row.id,
-    ownerId: row.owner_id,
-    visibility: row.visibility,
-    bucket: Number(row.bucket),
-    status: row.status,
-    format: row.format,
-    width: Number(row.width),
-    height: Number(row.height),
-    frames: Number(row.frames),
-    bytes: Number(row.bytes),
-    sha256: row.sha256,
-    placeholder: row.placeholder,
+    ...(fromColumns(row, IMAGE_FIELDS) as StoredImage),
     failure: row.failure_code ? { code: row.failure_code, detail: row.failure_detail ?? '' } : null,
-    attempts: Number(row.attempts),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
     variants,
   }
 }
 
 function toVariant(row: Selectable<VariantsTable>): Variant {
-  return {
-    name: row.name,
-    format: row.format,
-    width: Number(row.width),
-    height: Number(row.height),
-    bytes: Number(row.bytes),
-    etag: row.etag,
-    key: row.object_key,
-  }
+  return fromColumns(row, VARIANT_FIELDS) as Variant
 }
 
-function toVariantRow(imageId: string, bucket: number, v: Variant) {
+function toVariantRow(imageId: string, bucket: number, variant: Variant): VariantsTable {
   return {
     image_id: imageId,
     bucket,
-    name: v.name,
-    format: v.format,
-    width: v.width,
-    height: v.height,
-    bytes: v.bytes,
-    etag: v.etag,
-    object_key: v.key,
+    ...(toColumns(variant, VARIANT_FIELDS) as Columns<Variant, typeof VARIANT_COLUMNS>),
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The queue port (DESIGN.md §4). At-least-once: `receive` takes a lease with a fresh token;
+ * The queue port (docs/architecture.md). At-least-once: `receive` takes a lease with a fresh token;
  * ack, extend, release and fail must present it, and a stale token (expired or superseded
  * lease) is refused with `false` / 'stale', never touching a newer holder's lease.
  */

@@ -1,4 +1,4 @@
-/** At most `limit` units per `windowMs`, as GCRA with burst = limit (DESIGN.md §2). */
+/** At most `limit` units per `windowMs`, as GCRA with burst = limit (the RateLimiter port; docs/architecture.md). */
 export interface RateLimitRule {
   /** Names the policy in the RateLimit headers and partitions the state: each (name, key) is its own limit. */
   name: string

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { LeasedJob, QueueDriver, QueueStats } from '../../src/queue/queue.js'
+import { eventually } from '../fixtures/eventually.js'
 
 /** What the driver under test is created with. */
 export interface QueueContractOptions {
@@ -94,28 +95,24 @@ export function describeQueueDriver(
     }
     const advanceTo = (at: number) => clock.advance(Math.max(0, at - clock.now()))
 
-    /** Reads until `done` or settleMs passed; with settleMs 0 this is exactly one read. */
-    async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-      const deadline = Date.now() + settleMs
-      for (;;) {
-        const value = await read()
-        if (done(value) || Date.now() >= deadline) return value
-        await sleep(20)
-      }
-    }
+    // A driver may take settleMs to show a change; with settleMs 0 `eventually` reads exactly once.
+    const settle = { timeoutMs: settleMs, intervalMs: 20 }
     async function receiveOne(q = queue): Promise<LeasedJob> {
       const [job, ...rest] = await eventually(
-        () => q.receive(1),
-        (jobs) => jobs.length > 0,
+        async () => {
+          const jobs = await q.receive(1)
+          return jobs.length > 0 && jobs
+        },
+        { ...settle, message: 'a job visible' },
       )
       expect(rest).toEqual([])
-      if (!job) throw new Error('expected a job to be visible')
-      return job
+      return job!
     }
     async function expectStats(q: QueueDriver, expected: Partial<QueueStats>): Promise<void> {
-      const matches = (stats: QueueStats) =>
-        Object.entries(expected).every(([k, v]) => stats[k as keyof QueueStats] === v)
-      expect(await eventually(() => q.stats(), matches)).toMatchObject(expected)
+      await eventually(async () => expect(await q.stats()).toMatchObject(expected), {
+        ...settle,
+        message: 'the queue stats',
+      })
     }
     function expectWithin(value: number, low: number, high: number): void {
       expect(value).toBeGreaterThanOrEqual(low)

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { eventually } from '../fixtures/eventually.js'
 import { makeJpeg } from '../fixtures/images.js'
 import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
 
@@ -10,7 +10,9 @@ import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-p
  * The real binary, killed in the middle of a job. A 24 MP source with AVIF output keeps a job
  * busy for seconds on two cores, long enough to kill it while `processing`.
  */
-describe('crash and shutdown of a serve process', () => {
+// A 24 MP source with AVIF output, started twice: on a loaded 2-core machine this takes most of a
+// minute, so these cases get twice the default test timeout.
+describe('crash and shutdown of a serve process', { timeout: 120_000 }, () => {
   let dir: string
   let env: Record<string, string>
   let key: string
@@ -47,18 +49,26 @@ describe('crash and shutdown of a serve process', () => {
     })
     expect(res.status).toBe(202)
     const { id } = (await res.json()) as { id: string }
-    for (let i = 0; i < 400 && (await getImage(s, id)).status !== 'processing'; i++) await sleep(10)
-    expect((await getImage(s, id)).status).toBe('processing')
+    await eventually(async () => expect((await getImage(s, id)).status).toBe('processing'), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      message: `${id} processing`,
+    })
     return id
   }
 
   async function waitReady(s: ServeProcess, id: string): Promise<any> {
-    for (let i = 0; i < 600; i++) {
-      const image = await getImage(s, id)
-      if (image.status === 'ready' || image.status === 'failed') return image
-      await sleep(50)
+    try {
+      return await eventually(
+        async () => {
+          const image = await getImage(s, id)
+          return (image.status === 'ready' || image.status === 'failed') && image
+        },
+        { timeoutMs: 40_000, intervalMs: 50, message: `${id} settled` },
+      )
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${s.output()}`, { cause: error })
     }
-    throw new Error(`not ready: ${s.output()}`)
   }
 
   async function expectExactlyOnce(s: ServeProcess, _id: string, image: any) {

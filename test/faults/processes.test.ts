@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { eventually } from '../fixtures/eventually.js'
 import { makeJpeg } from '../fixtures/images.js'
 import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
 import { createVhost, deleteVhost, vhostUrl } from '../integration/fixtures/rabbitmq-broker.js'
@@ -103,13 +104,23 @@ describe.each(QUEUES.filter((q) => q.run))(
       count: number,
       timeoutMs = 120_000,
     ): Promise<void> {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        const all = await statuses(api)
-        if (all.length === count && all.every((s) => s === 'ready' || s === 'failed')) return
-        await sleep(100)
-      }
-      throw new Error(`not settled: ${await statuses(api)}`)
+      await eventually(
+        async () => {
+          const all = await statuses(api)
+          expect(all).toHaveLength(count)
+          expect(all.filter((s) => s !== 'ready' && s !== 'failed')).toEqual([])
+        },
+        { timeoutMs, intervalMs: 100, message: `${count} images settled` },
+      )
+    }
+
+    /** Waits for the (only or newest) image to be picked up by a worker. */
+    async function waitProcessing(api: ServeProcess): Promise<void> {
+      await eventually(async () => expect((await statuses(api))[0]).toBe('processing'), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        message: 'the image processing',
+      })
     }
 
     async function metric(p: ServeProcess, pattern: RegExp): Promise<number> {
@@ -124,13 +135,11 @@ describe.each(QUEUES.filter((q) => q.run))(
       for (let round = 0; round < 20; round++) {
         const worker = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '2' })
         // Kill while it works: as soon as it has started a job, after a varying extra moment.
-        for (
-          let i = 0;
-          i < 100 &&
-          (await metric(worker, /pixelflow_queue_depth\{state="in_flight"\} (\d+)/)) === 0;
-          i++
+        await eventually(
+          async () =>
+            (await metric(worker, /pixelflow_queue_depth\{state="in_flight"\} (\d+)/)) > 0,
+          { timeoutMs: 10_000, intervalMs: 20, message: `round ${round}: a job in flight` },
         )
-          await sleep(20)
         await sleep((round % 5) * 60)
         worker.child.kill('SIGKILL')
         await worker.exited
@@ -148,21 +157,17 @@ describe.each(QUEUES.filter((q) => q.run))(
       const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
       await start('worker')
       const id = await upload(api, await makeJpeg(300, 200))
-      const started = Date.now()
-      let status = ''
-      while (status !== 'ready' && Date.now() - started < 20_000) {
-        // By id: the read that goes through the metadata cache, unlike the listing.
-        status = (
-          (await (
-            await fetch(`${api.url}/v1/images/${id}`, {
-              headers: { authorization: `Bearer ${key}` },
-            })
-          ).json()) as any
-        ).status
-        await sleep(50)
-      }
-      // The cache TTL is 60 s: a stale cached `queued` would still be served here.
-      expect(status).toBe('ready')
+      // The cache TTL is 60 s: a stale cached `queued` would still be served at the deadline.
+      await eventually(
+        async () => {
+          // By id: the read that goes through the metadata cache, unlike the listing.
+          const res = await fetch(`${api.url}/v1/images/${id}`, {
+            headers: { authorization: `Bearer ${key}` },
+          })
+          expect(((await res.json()) as any).status).toBe('ready')
+        },
+        { timeoutMs: 20_000, intervalMs: 50, message: 'the API shows the image ready' },
+      )
     })
 
     it('kill the API between commit and publish: the relay publishes after the restart', async () => {
@@ -187,18 +192,16 @@ describe.each(QUEUES.filter((q) => q.run))(
       const api = await start('api', { PIXELFLOW_WORKER_ENABLED: 'false' })
       const id = await upload(api, await makeJpeg(5000, 3500))
       const stalled = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
-      for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
+      await waitProcessing(api)
       stalled.child.kill('SIGSTOP') // frozen: no heartbeat, the lease runs out
       const rescuer = await start('worker', { PIXELFLOW_WORKER_CONCURRENCY: '1' })
       await waitSettled(api, 1)
       stalled.child.kill('SIGCONT')
       // The stalled worker wakes, finishes its copy, finds the image done and its lease gone.
-      for (
-        let i = 0;
-        i < 200 && (await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)) === 0;
-        i++
+      await eventually(
+        async () => (await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)) > 0,
+        { timeoutMs: 15_000, intervalMs: 50, message: 'the stalled worker’s late ack refused' },
       )
-        await sleep(50)
       expect(await metric(stalled, /pixelflow_jobs_total\{outcome="stale"\} (\d+)/)).toBe(1)
       expect(await metric(rescuer, /pixelflow_jobs_total\{outcome="ready"\} (\d+)/)).toBe(1)
       await checkLedger(api.url, key, [id], 6)
@@ -240,7 +243,7 @@ describe.each(QUEUES.filter((q) => q.run))(
         PIXELFLOW_SHUTDOWN_GRACE_MS: '0',
         PIXELFLOW_QUEUE_LEASE_MS: '600000',
       })
-      for (let i = 0; i < 200 && (await statuses(api))[0] !== 'processing'; i++) await sleep(20)
+      await waitProcessing(api)
       worker.child.kill('SIGTERM')
       expect(await worker.exited).toBe(0)
       // With a ten-minute lease, only a release lets the next worker start at once.

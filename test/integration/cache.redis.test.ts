@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Cache } from '../../src/cache/cache.js'
 import { createRedisCache } from '../../src/cache/drivers/redis.js'
 import { describeCache, slowLoader } from '../contracts/cache.contract.js'
+import { eventually } from '../fixtures/eventually.js'
 import { freePort } from '../fixtures/serve-process.js'
 import { HAS_REDIS_SERVER, ownRedis as makeOwnRedis, type OwnRedis } from './fixtures/own-redis.js'
 
@@ -29,15 +30,19 @@ afterEach(async () => {
  * Caches created with the same `space` share keys and invalidations, like processes of one
  * deployment. Against the shared Redis a loaded CI box can exceed the 250 ms default command
  * timeout, which would turn reads into misses and fail writes, so those tests allow 2 s; the
- * outage tests (own server) keep the default they are about.
+ * outage tests (own server) keep the default they are about. `now` is the L1 clock.
  */
-async function redisCache(url = REDIS_URL, space = randomUUID()): Promise<Cache<unknown>> {
+async function redisCache(
+  url = REDIS_URL,
+  space = randomUUID(),
+  now?: () => number,
+): Promise<Cache<unknown>> {
   const cache = await createRedisCache<unknown>({
     url,
     prefix: `pixelflow-test:${space}:`,
     channel: `pixelflow-test:${space}:invalidate`,
     ttlMs: 60_000,
-    l1: { maxEntries: 100, ttlMs: 60_000 },
+    l1: { maxEntries: 100, ttlMs: 60_000, now },
     commandTimeoutMs: url === REDIS_URL ? 2000 : undefined,
   })
   opened.push(cache)
@@ -57,8 +62,57 @@ async function timed<T>(work: Promise<T>): Promise<{ result: T; ms: number }> {
   return { result, ms: performance.now() - started }
 }
 
+/** A fake L1 clock; not 0, which lru-cache reads as "no TTL". */
+function fakeClock() {
+  let at = 1_700_000_000_000
+  return { now: () => at, advance: (ms: number) => void (at += ms) }
+}
+
+/** Writes a value straight into Redis, as the driver stores it, without any invalidation. */
+async function overwriteInRedis(space: string, key: string, value: unknown): Promise<void> {
+  const { Redis } = await import('ioredis')
+  const raw = new Redis(REDIS_URL)
+  try {
+    // KEEPTTL: only the value changes behind the cache's back, not how long Redis keeps it.
+    await raw.set(`pixelflow-test:${space}:v:${key}`, JSON.stringify(value), 'KEEPTTL')
+  } finally {
+    await raw.quit()
+  }
+}
+
 describe.skipIf(!REDIS_URL)('redis cache', () => {
-  describeCache('redis', () => redisCache())
+  // L1 runs on the contract's fake clock; Redis expires L2 keys (PX) on its own clock, which no
+  // fake can move, so letting a TTL pass there still waits for real (a few hundred ms in all).
+  describeCache('redis', (now) => redisCache(REDIS_URL, randomUUID(), now), {
+    sharedTierKeepsTime: true,
+  })
+
+  it('serves an L1 copy until its ttl has passed on the L1 clock, then reads Redis again', async () => {
+    const clock = fakeClock()
+    const space = randomUUID()
+    const cache = await redisCache(REDIS_URL, space, clock.now)
+    expect(await cache.getOrLoad('k', slowLoader('original', 1))).toBe('original')
+    await overwriteInRedis(space, 'k', 'changed behind its back')
+    clock.advance(60_000)
+    expect(await cache.get('k')).toBe('original')
+    clock.advance(1)
+    expect(await cache.get('k')).toBe('changed behind its back')
+  })
+
+  it('keeps an L1 copy read from Redis no longer than the Redis entry has left', async () => {
+    const clock = fakeClock()
+    const space = randomUUID()
+    const [writer, reader] = [
+      await redisCache(REDIS_URL, space),
+      await redisCache(REDIS_URL, space, clock.now),
+    ]
+    await writer.set('k', 'original', 10_000)
+    expect(await reader.getOrLoad('k', slowLoader('not loaded: Redis has it', 1))).toBe('original')
+    await overwriteInRedis(space, 'k', 'changed behind its back')
+    // L1's own ttl is 60 s; the copy must go with the 10 s (less what the read took) left in Redis.
+    clock.advance(10_000)
+    expect(await reader.get('k')).toBe('changed behind its back')
+  })
 
   it('keeps a load that raced another process’s delete or set out of Redis', async () => {
     const space = randomUUID()
@@ -166,12 +220,17 @@ describe.skipIf(!REDIS_URL)('redis cache', () => {
       await first.kill()
       expect(await cache.getOrLoad('k', slowLoader('during', 1))).toBe('before the outage')
       await first.start()
-      let seen: unknown
-      for (let i = 0; i < 100 && seen !== 'after the outage'; i++) {
-        seen = await cache.getOrLoad('k', slowLoader('after the outage', 1))
-        await sleep(50)
-      }
-      expect(seen).toBe('after the outage')
+      await eventually(
+        async () =>
+          expect(await cache.getOrLoad('k', slowLoader('after the outage', 1))).toBe(
+            'after the outage',
+          ),
+        {
+          timeoutMs: 5_000,
+          intervalMs: 50,
+          message: 'L1 cleared after the subscriber reconnected',
+        },
+      )
     })
   })
 })

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { eventually } from '../fixtures/eventually.js'
 import { makeJpeg } from '../fixtures/images.js'
 import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
 import { type OwnRedis, ownRedis } from './fixtures/own-redis.js'
@@ -96,28 +96,24 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
     })
     const { id } = (await upload.json()) as { id: string }
     // B reads it: now it sits in B's in-process cache and in Redis.
-    for (
-      let i = 0;
-      i < 100 &&
-      ((await (await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).json()) as any)
-        .status !== 'ready';
-      i++
+    await eventually(
+      async () => {
+        const res = await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })
+        expect(res.status).toBe(200)
+        expect(((await res.json()) as any).status).toBe('ready')
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'B sees the image ready' },
     )
-      await sleep(100)
-    expect((await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).status).toBe(200)
     expect(
       (await fetch(`${a!.url}/v1/images/${id}`, { method: 'DELETE', headers: auth() })).status,
     ).toBe(204)
     const deletedAt = Date.now()
-    let seenAfter = Number.POSITIVE_INFINITY
-    while (Date.now() - deletedAt < 3000) {
-      if ((await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).status === 404) {
-        seenAfter = Date.now() - deletedAt
-        break
-      }
-      await sleep(20)
-    }
-    expect(seenAfter).toBeLessThan(1000)
+    // Waits up to 3 s so that a slow invalidation is reported with how long it really took.
+    await eventually(
+      async () => (await fetch(`${b!.url}/v1/images/${id}`, { headers: auth() })).status === 404,
+      { timeoutMs: 3_000, intervalMs: 20, message: 'B answers 404 after the delete' },
+    )
+    expect(Date.now() - deletedAt).toBeLessThan(1000)
   })
 
   describe('with Redis stopped mid-test', () => {
@@ -167,10 +163,14 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
         expect(r.ms).toBeLessThan(1000)
       }
       await redis.start()
-      let status = 0
-      for (let i = 0; i < 50 && status !== 200; i++, await sleep(100))
-        status = (await timedGet(`${p.url}/v1/images`)).status
-      expect(status).toBe(200)
+      await eventually(
+        async () => expect((await timedGet(`${p.url}/v1/images`)).status).toBe(200),
+        {
+          timeoutMs: 5_000,
+          intervalMs: 100,
+          message: 'requests served again once Redis is back',
+        },
+      )
     })
   })
 })

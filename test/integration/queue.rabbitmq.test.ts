@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RabbitQueueOptions } from '../../src/queue/drivers/rabbitmq.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
+import { eventually } from '../fixtures/eventually.js'
 import { expectPoisonDeadLettered } from './fixtures/poison.js'
 import {
   closeConnections,
@@ -17,7 +18,6 @@ import {
   rabbitmqctl,
   uniqueQueue,
   vhostUrl,
-  waitUntil,
 } from './fixtures/rabbitmq-broker.js'
 
 const BASE_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL ?? ''
@@ -110,10 +110,13 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
     // The producer's backoff, so both declare the same delay queues (and cleanup finds them all).
     const consumer = await open({ queue, prefetch: 300, backoffBaseMs: 1_000, backoffMaxMs: 2_000 })
     const ids = new Set<string>()
-    await waitUntil(async () => {
-      for (const job of await consumer.receive(300)) ids.add(job.id)
-      if (ids.size < 300) throw new Error(`${ids.size} of 300 delivered`)
-    }, 10_000)
+    await eventually(
+      async () => {
+        for (const job of await consumer.receive(300)) ids.add(job.id)
+        if (ids.size < 300) throw new Error(`${ids.size} of 300 delivered`)
+      },
+      { timeoutMs: 10_000, intervalMs: 50, message: 'every confirmed job delivered' },
+    )
     expect(ids.size).toBe(300)
   })
 
@@ -131,7 +134,11 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
       expect(job.attempts).toBe(delivery)
       expect(await queue.release(job.id, job.token)).toBe(true)
     }
-    await waitUntil(async () => expect((await queue.stats()).dead).toBe(1), 5_000)
+    await eventually(async () => expect((await queue.stats()).dead).toBe(1), {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+      message: 'the job dead-lettered by the broker',
+    })
     const [dead] = await queue.listDead(10)
     expect(dead).toMatchObject({ id: 'loop', attempts: 3 })
     expect(dead?.errors.join()).toMatch(/delivery_limit/)
@@ -142,9 +149,17 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
     await queue.enqueue([{ id: 'lost-with-the-queue', payload: '' }])
     await deleteQueue(url, queueNameOf(queue)) // the broker cancels our consumer
     // Publishes to the missing queue come back unroutable and fail; the retry lands once it is back.
-    await waitUntil(() => queue.enqueue([{ id: 'after', payload: '' }]), 10_000)
+    await eventually(() => queue.enqueue([{ id: 'after', payload: '' }]), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: 'an enqueue accepted once the queue is declared again',
+    })
     expect(await receiveSoon(queue, 10_000)).toMatchObject({ id: 'after', attempts: 1 })
-    await waitUntil(() => queue.check(), 10_000)
+    await eventually(() => queue.check(), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: 'the driver healthy again',
+    })
   })
 
   describe.skipIf(!HAS_RABBITMQCTL)('server-side faults', () => {
@@ -206,11 +221,19 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
         brokerStopped = false
         restartedAt = Date.now()
       }
-      await waitUntil(() => Promise.all([producer.check(), consumer.check()]), 10_000)
+      await eventually(() => Promise.all([producer.check(), consumer.check()]), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        message: 'both drivers reconnected after start_app',
+      })
       const reconnectMs = Date.now() - restartedAt
       expect(reconnectMs).toBeLessThan(10_000)
       const beforeMore = confirmed.size
-      await waitUntil(async () => expect(confirmed.size).toBeGreaterThan(beforeMore + 50), 10_000)
+      await eventually(() => expect(confirmed.size).toBeGreaterThan(beforeMore + 50), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        message: 'the producer confirming again after the restart',
+      })
       running = false
       await produce
       produced = true
@@ -231,13 +254,12 @@ function queueNameOf(queue: QueueDriver): string {
   return name
 }
 
-async function receiveSoon(queue: QueueDriver, timeoutMs = 5_000): Promise<LeasedJob> {
-  let job: LeasedJob | undefined
-  await waitUntil(async () => {
-    ;[job] = await queue.receive(1)
-    if (!job) throw new Error('nothing delivered')
-  }, timeoutMs)
-  return job!
+function receiveSoon(queue: QueueDriver, timeoutMs = 5_000): Promise<LeasedJob> {
+  return eventually(async () => (await queue.receive(1))[0] ?? false, {
+    timeoutMs,
+    intervalMs: 50,
+    message: 'a job delivered',
+  })
 }
 
 function isSubset(small: Set<string>, big: Set<string>): boolean {

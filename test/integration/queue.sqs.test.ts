@@ -7,6 +7,7 @@ import {
   type QueueContractSetup,
   realClock,
 } from '../contracts/queue-driver.contract.js'
+import { eventually } from '../fixtures/eventually.js'
 import { expectPoisonDeadLettered } from './fixtures/poison.js'
 import {
   createQueueFactory,
@@ -62,13 +63,13 @@ async function open(options: Partial<SqsQueueOptions> = {}, fifo = false): Promi
   return queue
 }
 
-async function receiveSoon(queue: QueueDriver, timeoutMs = 5_000): Promise<LeasedJob> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const [job] = await queue.receive(1)
-    if (job) return job
-  }
-  throw new Error('nothing delivered')
+function receiveSoon(queue: QueueDriver, timeoutMs = 5_000): Promise<LeasedJob> {
+  // No pause between attempts: each receive long-polls for a second already.
+  return eventually(async () => (await queue.receive(1))[0] ?? false, {
+    timeoutMs,
+    intervalMs: 0,
+    message: 'a job delivered',
+  })
 }
 
 describe.skipIf(!SQS_ENDPOINT)('sqs queue', () => {

@@ -6,6 +6,7 @@ import { createRedisRateLimiter } from '../../src/ratelimit/drivers/redis.js'
 import type { RateLimiter } from '../../src/ratelimit/rate-limiter.js'
 import { createResilientLimiter, RATE_LIMITER_UNAVAILABLE } from '../../src/ratelimit/resilient.js'
 import { describeRateLimiter } from '../contracts/rate-limiter.contract.js'
+import { eventually } from '../fixtures/eventually.js'
 import { hammer } from './fixtures/hammer.js'
 import { HAS_REDIS_SERVER, type OwnRedis, ownRedis } from './fixtures/own-redis.js'
 
@@ -167,15 +168,17 @@ describe.skipIf(!REDIS_URL || !HAS_REDIS_SERVER)('resilient limiter when its Red
   it('uses Redis again once it is restarted on the same port', async () => {
     await redis.start()
     // ioredis reconnects on its own schedule (backoff up to 2 s); poll until a call no longer fails.
-    let recovered = -1
-    for (let i = 0; i < 100 && recovered < 0; i++) {
-      const before = failures.length
-      await open.consume(`back-${i}`, rule)
-      if (failures.length === before) recovered = i
-      else await sleep(100)
-    }
-    expect(recovered).toBeGreaterThanOrEqual(0)
-    expect(await remainingInRedis(`back-${recovered}`)).toBe(2)
+    let attempt = 0
+    const recovered = await eventually(
+      async () => {
+        const key = `back-${attempt++}`
+        const before = failures.length
+        await open.consume(key, rule)
+        return failures.length === before && key
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'a call answered by Redis again' },
+    )
+    expect(await remainingInRedis(recovered)).toBe(2)
     expect((await closed.consume('back-closed', rule)).remaining).toBe(2)
   })
 

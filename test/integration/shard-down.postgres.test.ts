@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { eventually } from '../fixtures/eventually.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
 import { makeJpeg } from '../fixtures/images.js'
 import {
@@ -77,33 +78,29 @@ describeWithPostgres('shard-down.postgres.test.ts')('a PostgreSQL shard that is 
     expect((await h.pf.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
 
     await proxy.up()
-    const recovered = await eventually(async () => (await list(keys.down)).statusCode === 200)
-    expect(recovered).toBe(true)
+    await eventually(async () => (await list(keys.down)).statusCode === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      message: 'the shard serves its owners again once it is back',
+    })
     expect((await list(keys.down)).json().items.map((i: { id: string }) => i.id)).toContain(
       before.id,
     )
   }, 90_000)
 
-  async function waitReady(id: string, key: string): Promise<{ id: string; status: string }> {
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-      const body = (
-        await h.pf.app.inject({
+  /** Like the harness's waitSettled, for another owner's key. */
+  function waitReady(id: string, key: string): Promise<{ id: string; status: string }> {
+    return eventually(
+      async () => {
+        const res = await h.pf.app.inject({
           method: 'GET',
           url: `/v1/images/${id}`,
           headers: { authorization: `Bearer ${key}` },
         })
-      ).json()
-      if (body.status === 'ready' || body.status === 'failed') return body
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    throw new Error(`${id} did not become ready`)
+        const body = res.json()
+        return (body.status === 'ready' || body.status === 'failed') && body
+      },
+      { timeoutMs: 30_000, intervalMs: 50, message: `${id} settled` },
+    )
   }
 })
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return false
-}

@@ -17,7 +17,7 @@ import { declareTopology, delayQueueFor, topologyFor } from './rabbitmq-topology
 export type { RabbitQueueOptions } from './rabbitmq-options.js'
 
 /**
- * QueueDriver on RabbitMQ (DESIGN.md §4): a quorum queue, publisher confirms on every publish,
+ * QueueDriver on RabbitMQ (the contract in ../queue.ts): a quorum queue, publisher confirms on every publish,
  * leases kept in this process (rabbitmq-leases.ts), retries through delay queues and failures
  * into a dead queue (rabbitmq-topology.ts), and a link that reconnects by itself
  * (rabbitmq-link.ts). Enqueue cannot drop a repeated id: duplicates are delivered, and workers

@@ -20,7 +20,7 @@ import { createSettler } from './sqs-settle.js'
 export type { SqsQueueOptions } from './sqs-options.js'
 
 /**
- * QueueDriver on Amazon SQS (DESIGN.md §4). Receive is ReceiveMessage with a short long poll and
+ * QueueDriver on Amazon SQS (the contract in ../queue.ts). Receive is ReceiveMessage with a short long poll and
  * the lease as visibility timeout; leases are also kept here so a stale token never reaches the
  * broker (sqs-leases.ts). On a standard queue a retry re-sends the job with its history and a
  * DelaySeconds backoff and deletes the old message (SQS cannot edit one), so the history survives

@@ -1,73 +1,80 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import parseRange from 'range-parser'
 import { contentTypeOf, formatOfExtension } from '../../../domain/formats.js'
 import type { Image, Variant } from '../../../domain/image.js'
-import type { SignedQuery } from '../../../domain/signed-urls.js'
+import type { SignedQuery, UrlSigner } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
-import type { AppDeps } from '../../deps.js'
+import type { ImageService } from '../../../images/image-service.js'
+import type { ObjectStore } from '../../../storage/object-store.js'
+
+export interface GetVariantOptions {
+  images: Pick<ImageService, 'getPublic'>
+  signer: Pick<UrlSigner, 'verify' | 'remainingSeconds'>
+  store: Pick<ObjectStore, 'get'>
+}
 
 /** A public variant's bytes never change for its URL, so any cache may keep them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
-const Params = Type.Object({
-  id: Type.String({ maxLength: 64 }),
-  file: Type.String({ maxLength: 64, description: '<variant>.<ext>, e.g. thumb.webp' }),
-})
-const Query = Type.Object({
-  exp: Type.Optional(Type.String()),
-  kid: Type.Optional(Type.String()),
-  sig: Type.Optional(Type.String()),
-})
+const schema = {
+  summary: 'Variant bytes',
+  tags: ['delivery'],
+  params: Type.Object({
+    id: Type.String({ maxLength: 64 }),
+    file: Type.String({ maxLength: 64, description: '<variant>.<ext>, e.g. thumb.webp' }),
+  }),
+  querystring: Type.Object({
+    exp: Type.Optional(Type.String()),
+    kid: Type.Optional(Type.String()),
+    sig: Type.Optional(Type.String()),
+  }),
+}
 
 /** GET /i/:id/:variant.:ext: CDN-ready delivery with ETag, 304 and Range; signed URLs for private images. */
-export function getVariant(app: FastifyInstance, deps: AppDeps): void {
-  const schema = {
-    summary: 'Variant bytes',
-    tags: ['delivery'],
-    params: Params,
-    querystring: Query,
-  }
-  app.get<{ Params: { id: string; file: string }; Querystring: SignedQuery }>(
-    '/i/:id/:file',
-    { schema },
-    async (request, reply) => {
-      const { image, variant } = await findVariant(deps, request.params.id, request.params.file)
-      reply.header('cache-control', cacheControl(deps, request, image))
-      reply
-        .header('etag', variant.etag)
-        .header('accept-ranges', 'bytes')
-        .header('content-type', contentTypeOf(variant.format))
-      if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
-      return sendBytes(deps, request, reply, variant)
-    },
-  )
+export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (
+  app,
+  { images, signer, store },
+) => {
+  app.get('/i/:id/:file', { schema }, async (request, reply) => {
+    const { id, file } = request.params
+    const { image, variant } = await findVariant(images, id, file)
+    const path = request.url.split('?')[0]!
+    reply.header('cache-control', cacheControl(signer, path, request.query, image))
+    reply
+      .header('etag', variant.etag)
+      .header('accept-ranges', 'bytes')
+      .header('content-type', contentTypeOf(variant.format))
+    if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
+    return sendBytes(store, request, reply, variant)
+  })
 }
 
 /** Public: immutable for a year. Private: only with a valid signature, and cacheable only by the browser until it expires. */
 function cacheControl(
-  deps: AppDeps,
-  request: FastifyRequest<{ Querystring: SignedQuery }>,
+  signer: GetVariantOptions['signer'],
+  path: string,
+  query: SignedQuery,
   image: Image,
 ): string {
   if (image.visibility === 'public') return IMMUTABLE
-  const path = request.url.split('?')[0]!
-  const check = deps.signer.verify(path, request.query)
+  const check = signer.verify(path, query)
   if (check === 'expired') throw new AppError('URL_EXPIRED', 'This signed URL has expired')
   if (check === 'invalid')
     throw new AppError('SIGNATURE_INVALID', 'A private image needs a valid signed URL')
-  return `private, max-age=${deps.signer.remainingSeconds(request.query)}`
+  return `private, max-age=${signer.remainingSeconds(query)}`
 }
 
 async function findVariant(
-  deps: AppDeps,
+  images: GetVariantOptions['images'],
   id: string,
   file: string,
 ): Promise<{ image: Image; variant: Variant }> {
   const dot = file.lastIndexOf('.')
   const name = file.slice(0, dot)
   const format = formatOfExtension(file.slice(dot + 1))
-  const image = await deps.images.getPublic(id)
+  const image = await images.getPublic(id)
   if (image.status === 'queued' || image.status === 'processing') {
     throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
   }
@@ -78,7 +85,7 @@ async function findVariant(
 }
 
 async function sendBytes(
-  deps: AppDeps,
+  store: GetVariantOptions['store'],
   request: FastifyRequest,
   reply: FastifyReply,
   variant: Variant,
@@ -88,7 +95,7 @@ async function sendBytes(
     reply.header('content-range', `bytes */${variant.bytes}`)
     throw new AppError('RANGE_NOT_SATISFIABLE', `The range is outside 0-${variant.bytes - 1}`)
   }
-  const body = await deps.store.get(variant.key, range ?? undefined)
+  const body = await store.get(variant.key, range ?? undefined)
   if (!body) throw new AppError('VARIANT_NOT_FOUND', 'The variant bytes are missing')
   if (!range) return reply.header('content-length', variant.bytes).send(body)
   return reply

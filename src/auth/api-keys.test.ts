@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { authTablesOf, type ControlDb, openControlDb } from '../start/control-db.js'
+import { type ApiKeys, createApiKeys } from './api-keys.js'
+
+const KEY_SHAPE = /^pf_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/
+const T = 1_700_000_000_000
+
+describe('API keys', () => {
+  let control: Kysely<ControlDb>
+  let keys: ApiKeys
+  beforeEach(async () => {
+    control = await openControlDb(':memory:')
+    keys = createApiKeys(authTablesOf(control))
+  })
+  afterEach(async () => {
+    await control.destroy()
+  })
+
+  it('creates a pf_<id>_<secret> key that verifies to its owner with the default scopes', async () => {
+    const { id, key } = await keys.create('alice')
+    expect(key).toMatch(KEY_SHAPE)
+    expect(KEY_SHAPE.exec(key)![1]).toBe(id)
+    expect(await keys.verify(key)).toEqual({
+      ownerId: 'alice',
+      scopes: ['images:read', 'images:write'],
+      via: 'api-key',
+      keyId: id,
+    })
+  })
+
+  it('stores only a SHA-256 of the secret', async () => {
+    const { id, key } = await keys.create('alice')
+    const secret = KEY_SHAPE.exec(key)![2]!
+    const row = await control
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.secret_hash).toBe(createHash('sha256').update(secret).digest('hex'))
+    expect(JSON.stringify(row)).not.toContain(secret)
+  })
+
+  it('keeps the scopes a key was made with', async () => {
+    const { key } = await keys.create('reader', ['images:read'])
+    expect((await keys.verify(key))?.scopes).toEqual(['images:read'])
+    expect((await keys.list('reader'))[0]?.scopes).toEqual(['images:read'])
+  })
+
+  it('refuses an empty or overlong owner and an empty scope list', async () => {
+    await expect(keys.create('')).rejects.toThrow(/owner id/)
+    await expect(keys.create('x'.repeat(256))).rejects.toThrow(/owner id/)
+    await expect(keys.create('alice', [])).rejects.toThrow(/scope/)
+    expect(await keys.list()).toEqual([])
+  })
+
+  it('refuses a malformed key, an unknown id and a wrong secret', async () => {
+    const { key } = await keys.create('alice')
+    const other = await keys.create('bob')
+    const [, id, secret] = KEY_SHAPE.exec(key)!
+    const flipped = `${secret!.slice(0, -1)}${secret!.endsWith('A') ? 'B' : 'A'}`
+    expect(await keys.verify(`pf_${id}_${flipped}`)).toBeNull()
+    expect(await keys.verify(`pf_${'A'.repeat(12)}_${secret}`)).toBeNull()
+    // alice's id with bob's (valid) secret: the secret must belong to the id.
+    expect(await keys.verify(`pf_${id}_${KEY_SHAPE.exec(other.key)![2]}`)).toBeNull()
+    for (const bad of ['', 'pf_', key.slice(0, -1), `${key}x`, key.replace('pf_', 'pk_')])
+      expect(await keys.verify(bad)).toBeNull()
+  })
+
+  it('revokes a key from the given moment on, once', async () => {
+    const { id, key } = await keys.create('alice', undefined, T)
+    expect(await keys.revoke(id, T + 1_000)).toBe(true)
+    expect(await keys.verify(key, T + 999)).not.toBeNull()
+    expect(await keys.verify(key, T + 1_000)).toBeNull()
+    expect(await keys.revoke(id, T + 2_000)).toBe(false)
+    expect(await keys.revoke('unknown-id')).toBe(false)
+    expect(await keys.list('alice')).toEqual([
+      {
+        id,
+        ownerId: 'alice',
+        scopes: ['images:read', 'images:write'],
+        createdAt: T,
+        revokedAt: T + 1_000,
+      },
+    ])
+  })
+
+  it('rotates: a new key with the same owner and scopes; the old one works through the grace', async () => {
+    const old = await keys.create('alice', ['images:read', 'admin'], T)
+    const fresh = (await keys.rotate(old.id, 60_000, T + 10))!
+    expect(fresh.id).not.toBe(old.id)
+    expect(await keys.verify(fresh.key, T + 10)).toMatchObject({
+      ownerId: 'alice',
+      scopes: ['images:read', 'admin'],
+      keyId: fresh.id,
+    })
+    expect(await keys.verify(old.key, T + 10 + 59_999)).toMatchObject({ keyId: old.id })
+    expect(await keys.verify(old.key, T + 10 + 60_000)).toBeNull()
+    expect(await keys.verify(fresh.key, T + 10 + 60_000)).not.toBeNull()
+  })
+
+  it('rotates only a live key: not an unknown, revoked or already rotated one', async () => {
+    const { id } = await keys.create('alice', undefined, T)
+    expect(await keys.rotate('unknown-id', 1_000, T)).toBeNull()
+    expect(await keys.rotate(id, 1_000, T)).not.toBeNull()
+    // Still in its grace period, but already replaced: a second rotation would fork the key.
+    expect(await keys.rotate(id, 1_000, T + 1)).toBeNull()
+    const revoked = await keys.create('bob', undefined, T)
+    await keys.revoke(revoked.id, T)
+    expect(await keys.rotate(revoked.id, 1_000, T)).toBeNull()
+    expect((await keys.list('alice')).map((k) => k.revokedAt)).toEqual([T + 1_000, null])
+  })
+
+  it('lists every key, or one owner’s, oldest first', async () => {
+    const b = await keys.create('bob', undefined, T + 2)
+    const a1 = await keys.create('alice', undefined, T + 1)
+    const a2 = await keys.create('alice', undefined, T + 3)
+    expect((await keys.list('alice')).map((k) => k.id)).toEqual([a1.id, a2.id])
+    expect((await keys.list()).map((k) => k.id)).toEqual([a1.id, b.id, a2.id])
+  })
+})

@@ -1,0 +1,70 @@
+import sharp from 'sharp'
+import { describe, expect, it } from 'vitest'
+import { makeJpeg, makePngAlpha, makeRotatedJpegWithGps } from '../../../test/fixtures/images.js'
+import { decodeSource } from './decode.js'
+
+const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
+
+/** An animated GIF of `frames` solid frames, 20×10 each. */
+async function animatedGif(frames: number): Promise<Buffer> {
+  const frame = (i: number) =>
+    sharp({ create: { width: 20, height: 10, channels: 3, background: { r: i * 40, g: 0, b: 0 } } })
+      .png()
+      .toBuffer()
+  const pages = await Promise.all(Array.from({ length: frames }, (_, i) => frame(i)))
+  return sharp(pages, { join: { animated: true } })
+    .gif()
+    .toBuffer()
+}
+
+describe('decodeSource', () => {
+  it('decodes to 8-bit sRGB pixels at no more than maxWidth, remembering the source size', async () => {
+    const decoded = await decodeSource(await makeJpeg(300, 200), LIMITS, 120)
+    expect(decoded.info).toMatchObject({ width: 120, height: 80, channels: 3 })
+    expect(decoded.data).toHaveLength(120 * 80 * 3)
+    expect([decoded.sourceWidth, decoded.sourceHeight]).toEqual([300, 200])
+    expect(decoded.hasAlpha).toBe(false)
+  })
+
+  it('never enlarges a source narrower than maxWidth', async () => {
+    const decoded = await decodeSource(await makeJpeg(64, 48), LIMITS, 1_000)
+    expect(decoded.info).toMatchObject({ width: 64, height: 48 })
+  })
+
+  it('applies the EXIF orientation: a 600×400 stored, orientation-6 JPEG is 400×600', async () => {
+    const decoded = await decodeSource(await makeRotatedJpegWithGps(), LIMITS, 1_000)
+    expect([decoded.sourceWidth, decoded.sourceHeight]).toEqual([400, 600])
+    expect(decoded.info).toMatchObject({ width: 400, height: 600 })
+  })
+
+  it('keeps the alpha channel of a source that has one', async () => {
+    const decoded = await decodeSource(await makePngAlpha(40, 30), LIMITS, 1_000)
+    expect(decoded.hasAlpha).toBe(true)
+    expect(decoded.info.channels).toBe(4)
+  })
+
+  it('decodes the first frame of an animation within the frame limit', async () => {
+    const decoded = await decodeSource(await animatedGif(3), LIMITS, 1_000)
+    expect(decoded.info).toMatchObject({ width: 20, height: 10 })
+  })
+
+  it('refuses more frames than allowed with IMAGE_TOO_MANY_FRAMES', async () => {
+    const gif = await animatedGif(3)
+    await expect(decodeSource(gif, { ...LIMITS, maxFrames: 2 }, 1_000)).rejects.toMatchObject({
+      code: 'IMAGE_TOO_MANY_FRAMES',
+    })
+  })
+
+  it('maps source failures to permanent, coded errors', async () => {
+    const jpeg = await makeJpeg(300, 200)
+    await expect(
+      decodeSource(jpeg, { ...LIMITS, maxInputPixels: 300 * 200 - 1 }, 1_000),
+    ).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS', statusCode: 422 })
+    await expect(
+      decodeSource(jpeg.subarray(0, jpeg.length / 2), LIMITS, 1_000),
+    ).rejects.toMatchObject({ code: 'IMAGE_TRUNCATED' })
+    await expect(
+      decodeSource(Buffer.from('not an image at all'), LIMITS, 1_000),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+  })
+})
