@@ -11,8 +11,10 @@ const LAYERS = [
   ['config'],
   // 2 ports and their drivers, each a seam to one kind of system
   ['db', 'storage', 'queue', 'metadata', 'cache', 'ratelimit', 'auth', 'observability'],
-  // 3 use cases, shared by the HTTP API, the worker process and the command line
-  ['images', 'sharding', 'relay', 'worker', 'events', 'transforms'],
+  // 3 use cases, shared by the HTTP API, the worker process and the command line. `capacity` is
+  // the capacity plan and the worker scaling rule: pure arithmetic on measured figures, used by
+  // `pixelflow plan` and replayed by bench/capacity, so it sits with the use cases the CLI calls.
+  ['images', 'sharding', 'relay', 'worker', 'events', 'transforms', 'capacity'],
   // 4 the ways in: HTTP and the command line
   ['api', 'cli'],
   // 5 entry points and the composition root

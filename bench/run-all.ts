@@ -3,6 +3,7 @@
  * for RESULTS.md) on stdout, progress on stderr, and the raw runs in bench/results/<time>.json.
  * Each side of each part runs in its own child process, so its timing and peak RSS are its own.
  */
+import { benchCapacity } from './capacity/run.js'
 import { benchE2e } from './e2e/run.js'
 import { benchGateway } from './gateway/run.js'
 import { machineInfo } from './harness/machine.js'
@@ -34,6 +35,7 @@ for (const [name, part] of [
     'shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance',
     () => benchMetadataShards(),
   ],
+  ['capacity: autoscaling simulation', async () => benchCapacity()],
 ] as const) {
   // BENCH_PARTS=queue,end-to-end (words of the part names, comma-separated) runs only those parts.
   if (

@@ -40,7 +40,7 @@ const common = {
   backoffBaseMs: queueDefaults.backoffBaseMs,
   backoffMaxMs: queueDefaults.backoffMaxMs,
 }
-/** What the outbox relay publishes: `{"imageId": …}` (src/images/model.ts ProcessImageJob). */
+/** What the outbox relay publishes: a `process-image` payload (src/domain/jobs.ts). */
 export const payloadOf = (i: number) =>
   JSON.stringify({ imageId: `01JBENCH${String(i).padStart(18, '0')}` })
 

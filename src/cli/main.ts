@@ -3,6 +3,7 @@ import type { ApiKeys } from '../auth/api-keys.js'
 import { parseScopes, SCOPES } from '../auth/principal.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from '../queue/queue.js'
+import { PLAN_USAGE, planCommand } from './plan.js'
 import { SHARDS_USAGE, shardsCommand } from './shards.js'
 
 const USAGE = `Usage: pixelflow <command>
@@ -21,6 +22,7 @@ const USAGE = `Usage: pixelflow <command>
   migrate                        create or update every shard and the control database
   dead list [--limit N]          list dead-lettered jobs with their error history
   dead redrive <job-id>          put a dead job back in the queue
+${PLAN_USAGE}
 ${SHARDS_USAGE}
 `
 
@@ -39,6 +41,8 @@ export async function runCli(
   open: () => Promise<CliDeps>,
 ): Promise<number> {
   if (command === 'help' || command === '--help') return print(USAGE, 0)
+  // Commands that need no port answer before any database is opened.
+  if (command === 'plan') return planCommand(args, (line) => process.stdout.write(`${line}\n`))
   const deps = await open()
   try {
     switch (command) {
