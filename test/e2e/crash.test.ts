@@ -10,9 +10,9 @@ import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-p
  * The real binary, killed in the middle of a job. A 24 MP source with AVIF output keeps a job
  * busy for seconds on two cores, long enough to kill it while `processing`.
  */
-// A 24 MP source with AVIF output, started twice: on a loaded 2-core machine this takes most of a
-// minute, so these cases get twice the default test timeout.
-describe('crash and shutdown of a serve process', { timeout: 120_000 }, () => {
+// A 24 MP source with AVIF output, started twice: on a loaded 2-core machine this can take a few
+// minutes, so these cases get four times the default test timeout.
+describe('crash and shutdown of a serve process', { timeout: 240_000 }, () => {
   let dir: string
   let env: Record<string, string>
   let key: string
@@ -64,7 +64,7 @@ describe('crash and shutdown of a serve process', { timeout: 120_000 }, () => {
           const image = await getImage(s, id)
           return (image.status === 'ready' || image.status === 'failed') && image
         },
-        { timeoutMs: 40_000, intervalMs: 50, message: `${id} settled` },
+        { timeoutMs: 90_000, intervalMs: 50, message: `${id} settled` },
       )
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${s.output()}`, { cause: error })
