@@ -5,8 +5,9 @@
  * they may reach anything to set a scene.
  */
 const LAYERS = [
-  // 0 ground floor: imports nothing of ours
-  ['domain', 'errors'],
+  // 0 ground floor: imports nothing of ours. `lib` holds small mechanisms with no domain meaning
+  // that several ports share (a circuit breaker), so that ports need not import each other.
+  ['domain', 'errors', 'lib'],
   // 1 configuration: the schema and loadConfig(env)
   ['config'],
   // 2 ports and their drivers, each a seam to one kind of system
@@ -14,7 +15,21 @@ const LAYERS = [
   // 3 use cases, shared by the HTTP API, the worker process and the command line. `capacity` is
   // the capacity plan and the worker scaling rule: pure arithmetic on measured figures, used by
   // `pixelflow plan` and replayed by bench/capacity, so it sits with the use cases the CLI calls.
-  ['images', 'sharding', 'relay', 'worker', 'events', 'transforms', 'capacity'],
+  // `reconcile` is the sweep that moves or fails images nothing else will move (stuck, or whose
+  // job died in the broker): it reads the shards and the dead queue, like relay and worker.
+  // `maintenance` is the operator's jobs over stored data: the orphaned-object collector, an
+  // owner's erasure, backups; it works on the ports directly, like `sharding`.
+  [
+    'images',
+    'sharding',
+    'relay',
+    'worker',
+    'events',
+    'transforms',
+    'capacity',
+    'reconcile',
+    'maintenance',
+  ],
   // 4 the ways in: HTTP and the command line
   ['api', 'cli'],
   // 5 entry points and the composition root

@@ -151,6 +151,7 @@ async function assemble(config: Config) {
     limits: config.limits,
     http: config.http,
     readiness: {},
+    metricsAccess: null,
   })
   const close = async () => {
     await app.close()

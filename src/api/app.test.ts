@@ -73,6 +73,7 @@ const deps: AppDeps = {
   links: createLinks('https://img.test', signer),
   rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
   readiness: {},
+  metricsAccess: {},
 }
 
 let app: FastifyInstance

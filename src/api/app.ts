@@ -8,6 +8,7 @@ import { AppError } from '../errors/index.js'
 import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
+import { redactingLogger } from './log-redaction.js'
 import { listAllImages } from './routes/admin/list-all-images.js'
 import { getVariant } from './routes/delivery/get-variant.js'
 import { health } from './routes/health/health.js'
@@ -24,15 +25,26 @@ export type { AppDeps } from './deps.js'
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Each route is a plugin given only the ports and use cases it calls.
   const { images, signer, store, links, metrics } = deps
+  const { http } = deps
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: redactingLogger(deps.logger) as FastifyBaseLogger,
     genReqId: (request) => validRequestId(request.headers['x-request-id']) ?? randomUUID(),
-    trustProxy: deps.http.trustProxy,
+    trustProxy: trustProxy(http.trustProxy),
     // Our own hook answers requests that arrive while closing, in the problem+json format.
     return503OnClosing: false,
+    // A client that trickles or stalls must not hold a connection, an upload slot and a temp
+    // file: the whole request, its head, and any silence on the socket are each bounded.
+    requestTimeout: http.requestTimeoutMs,
+    connectionTimeout: http.idleTimeoutMs,
+    http: {
+      headersTimeout: http.headersTimeoutMs,
+      // Node checks those two timeouts on this interval (30 s by default): check often enough.
+      connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs),
+    },
   })
   app.decorateRequest('principal', null)
   refuseWhileClosing(app)
+  countRequests(app, metrics)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
     securityHeaders(request, reply)
@@ -41,15 +53,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ImageView)
   app.addSchema(Problem)
   await app.register(cors, {
-    origin: corsOrigin(deps.http.corsOrigins),
+    origin: corsOrigin(http.corsOrigins),
+    methods: ['GET', 'HEAD', 'POST', 'DELETE'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
   })
   await app.register(swagger, { openapi: OPENAPI })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
-  await app.register(health, { readiness: deps.readiness, metrics })
+  // Probes stay unlimited (their answer is cached); /metrics only where the config allows it.
+  await app.register(health, {
+    readiness: deps.readiness,
+    metrics,
+    metricsAccess: deps.metricsAccess,
+  })
   await app.register(async (anonymous) => {
     anonymous.addHook('onRequest', deps.rateLimits.perIp)
+    await anonymous.register(swaggerUi, { routePrefix: '/docs' })
     anonymous.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
     await anonymous.register(getVariant, { images, signer, store })
   })
@@ -116,6 +134,29 @@ function refuseWhileClosing(app: FastifyInstance): void {
     if (closing)
       throw new AppError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance')
   })
+}
+
+/**
+ * Request rate, errors and duration per route pattern (`/v1/images/:id`), never the raw URL: one
+ * series per image would grow without end. Requests no route matched share `unmatched`.
+ */
+function countRequests(app: FastifyInstance, metrics: AppDeps['metrics']): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched' }
+    metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) })
+    metrics.httpSeconds.observe(labels, reply.elapsedTime / 1000)
+  })
+}
+
+/**
+ * Fastify's trustProxy, from our config: false, the proxies' addresses/CIDRs, or a hop count as
+ * the function Fastify itself makes of one (its types do not list the number form).
+ */
+function trustProxy(
+  setting: AppDeps['http']['trustProxy'],
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting === false ? false : [...setting]
+  return (_address, hop) => hop < setting
 }
 
 /** A caller's request id is kept only when it is short and plain, so it cannot poison logs. */

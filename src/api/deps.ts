@@ -6,6 +6,7 @@ import type { ImageService } from '../images/image-service.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import type { RateLimits } from './rate-limit.js'
+import type { MetricsAccess } from './routes/health/health.js'
 import type { Links } from './views.js'
 
 /** What the HTTP layer needs: ports and use cases, never config files or the environment. */
@@ -22,4 +23,6 @@ export interface AppDeps {
   rateLimits: RateLimits
   /** Each dependency's check, for /readyz; a rejected check makes the process not ready. */
   readiness: Record<string, () => Promise<void>>
+  /** /metrics on the API port: openly, behind a token, or (null) not there at all. */
+  metricsAccess: MetricsAccess | null
 }

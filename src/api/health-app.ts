@@ -1,17 +1,40 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
-import { health } from './routes/health/health.js'
+import { redactingLogger } from './log-redaction.js'
+import { health, type MetricsAccess, metricsEndpoint } from './routes/health/health.js'
 
 /**
  * The HTTP face of a process without the API (`pixelflow worker`, `pixelflow relay`): only
- * /healthz, /readyz and /metrics, so orchestrators and Prometheus treat every role alike.
+ * /healthz, /readyz and (where the config allows it) /metrics, so orchestrators and Prometheus
+ * treat every role alike.
  */
 export async function buildHealthApp(
-  deps: Pick<AppDeps, 'readiness' | 'metrics' | 'logger'>,
+  deps: Pick<AppDeps, 'readiness' | 'metrics' | 'logger' | 'metricsAccess'>,
 ): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger })
+  const app = Fastify({ loggerInstance: redactingLogger(deps.logger) as FastifyBaseLogger })
   installErrorHandling(app)
-  await app.register(health, { readiness: deps.readiness, metrics: deps.metrics })
+  await app.register(health, {
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    metricsAccess: deps.metricsAccess,
+  })
+  return app
+}
+
+/**
+ * The listener of PIXELFLOW_METRICS_PORT: /metrics and nothing else, so the API port need not
+ * expose it and the metrics port can be reachable only from the monitoring network.
+ */
+export async function buildMetricsApp(
+  deps: Pick<AppDeps, 'metrics' | 'logger'> & { access: MetricsAccess },
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: redactingLogger(deps.logger) as FastifyBaseLogger,
+    // Scrapes are not worth a log line each.
+    disableRequestLogging: true,
+  })
+  installErrorHandling(app)
+  await app.register(metricsEndpoint, { metrics: deps.metrics, access: deps.access })
   return app
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { RateLimitConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
+import { clientKey } from '../ratelimit/client-key.js'
 import { rateLimitHeaders } from '../ratelimit/headers.js'
 import type { RateLimiter, RateLimitRule } from '../ratelimit/rate-limiter.js'
 
@@ -64,9 +65,12 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
       reply.raw.once('close', () => void slot.release().catch(() => {}))
     },
 
-    /** Per client IP, for routes without credentials and for failed authentication (guessing keys). */
+    /**
+     * Per client IP (IPv6 per /64), for routes without credentials and for failed authentication
+     * (guessing keys).
+     */
     perIp: (request: FastifyRequest, reply: FastifyReply) =>
-      spend(reply, rules.anonymous, `ip:${request.ip}`),
+      spend(reply, rules.anonymous, `ip:${clientKey(request.ip)}`),
   }
 }
 

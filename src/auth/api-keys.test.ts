@@ -112,6 +112,28 @@ describe('API keys', () => {
     expect((await keys.list('alice')).map((k) => k.revokedAt)).toEqual([T + 1_000, null])
   })
 
+  it('revoke always wins: a key in its rotation grace period stops at once', async () => {
+    const old = await keys.create('alice', undefined, T)
+    await keys.rotate(old.id, 24 * 3600_000, T)
+    expect(await keys.verify(old.key, T + 1_000)).not.toBeNull()
+    expect(await keys.revoke(old.id, T + 2_000)).toBe(true)
+    expect(await keys.verify(old.key, T + 2_000)).toBeNull()
+    expect((await keys.list('alice'))[0]!.revokedAt).toBe(T + 2_000)
+    // Already stopped: revoking again changes nothing.
+    expect(await keys.revoke(old.id, T + 3_000)).toBe(false)
+    expect((await keys.list('alice'))[0]!.revokedAt).toBe(T + 2_000)
+  })
+
+  it('refuses a grace period that is not a whole, non-negative number of milliseconds', async () => {
+    const { id, key } = await keys.create('alice', undefined, T)
+    for (const grace of [Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY])
+      await expect(keys.rotate(id, grace, T)).rejects.toThrow(/grace/i)
+    // Nothing changed: the key is neither rotated nor made immortal.
+    expect(await keys.list('alice')).toHaveLength(1)
+    expect((await keys.list('alice'))[0]!.revokedAt).toBeNull()
+    expect(await keys.verify(key, T)).not.toBeNull()
+  })
+
   it('lists every key, or one owner’s, oldest first', async () => {
     const b = await keys.create('bob', undefined, T + 2)
     const a1 = await keys.create('alice', undefined, T + 1)

@@ -55,13 +55,17 @@ export function createApiKeys(db: Kysely<AuthTables>) {
       }))
     },
 
-    /** Stops a key at once. Returns false for an unknown or already revoked key. */
+    /**
+     * Stops a key at once, even one still in a rotation's grace period (revoke always wins: a key
+     * that leaked must not live on for the rest of the grace). Returns false for an unknown key or
+     * one that has already stopped.
+     */
     async revoke(id: string, now = Date.now()): Promise<boolean> {
       const result = await db
         .updateTable('api_keys')
         .set({ revoked_at: now })
         .where('id', '=', id)
-        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', now)]))
         .executeTakeFirst()
       return Number(result.numUpdatedRows) === 1
     },
@@ -72,6 +76,11 @@ export function createApiKeys(db: Kysely<AuthTables>) {
       graceMs: number,
       now = Date.now(),
     ): Promise<{ id: string; key: string } | null> {
+      // NaN would be stored as NULL, which means "never revoked": the old key would live forever.
+      if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+        throw new Error(
+          `The grace period must be a whole number of milliseconds ≥ 0, not ${graceMs}`,
+        )
       const old = await db
         .selectFrom('api_keys')
         .selectAll()

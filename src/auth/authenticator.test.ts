@@ -6,10 +6,10 @@ import { type ApiKeys, createApiKeys } from './api-keys.js'
 import { createAuthenticator } from './authenticator.js'
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!'
-const JWT = { secret: SECRET, ownerClaim: 'sub' }
+const JWT = { secret: SECRET, ownerClaim: 'sub', audience: 'pixelflow', maxLifetimeSeconds: 3600 }
 
-const token = (sub: string) =>
-  new SignJWT({ sub })
+const token = (sub: string, claims: Record<string, unknown> = {}) =>
+  new SignJWT({ sub, aud: 'pixelflow', ...claims })
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime('5m')
     .sign(new TextEncoder().encode(SECRET))
@@ -69,6 +69,16 @@ describe('authenticator', () => {
     await expect(createAuthenticator(keys, {})(`Bearer ${jwt}`)).rejects.toEqual(
       unauthenticated(/credential is not valid/),
     )
+  })
+
+  it('a JWT that claims admin gets it only from the configured admin issuer', async () => {
+    const plain = createAuthenticator(keys, { jwt: JWT })
+    const claimsAdmin = await token('mallory', { scope: 'admin', iss: 'https://ops.test' })
+    expect((await plain(`Bearer ${claimsAdmin}`)).scopes).toEqual([])
+    const withAdmin = createAuthenticator(keys, {
+      jwt: { ...JWT, adminIssuer: 'https://ops.test' },
+    })
+    expect((await withAdmin(`Bearer ${claimsAdmin}`)).scopes).toEqual(['admin'])
   })
 
   it('never reads an API key as a JWT or the other way round', async () => {

@@ -8,7 +8,9 @@ const CONFIG = {
   issuer: 'https://issuer.test',
   audience: 'pixelflow',
   ownerClaim: 'sub',
+  maxLifetimeSeconds: 3600,
 }
+const KEY = new TextEncoder().encode(SECRET)
 
 /** A token as the configured issuer would mint it, with whatever the test changes. */
 function mint(
@@ -44,7 +46,9 @@ describe('JWT verifier (HS256)', () => {
     expect((await verify(await mint({ scope: 'images:read openid' }))).scopes).toEqual([
       'images:read',
     ])
-    expect((await verify(await mint({ scp: ['admin', 'root'] }))).scopes).toEqual(['admin'])
+    expect((await verify(await mint({ scp: ['images:write', 'root'] }))).scopes).toEqual([
+      'images:write',
+    ])
     // A scope claim that names nothing we know grants nothing, not the defaults.
     expect((await verify(await mint({ scope: 'openid profile' }))).scopes).toEqual([])
   })
@@ -78,8 +82,64 @@ describe('JWT verifier (HS256)', () => {
     await expect(byTenant(await mint())).rejects.toEqual(refused(/"tenant"/))
   })
 
-  it('checks issuer and audience only when they are configured', async () => {
-    const lax = createJwtVerifier({ secret: SECRET, ownerClaim: 'sub' })
-    expect((await lax(await mint({ aud: 'anyone', iss: 'anywhere' }))).ownerId).toBe('alice')
+  it('checks the issuer only when it is configured; the audience always', async () => {
+    const anyIssuer = createJwtVerifier({ ...CONFIG, issuer: undefined })
+    expect((await anyIssuer(await mint({ iss: 'anywhere' }))).ownerId).toBe('alice')
+    await expect(anyIssuer(await mint({ aud: 'anyone' }))).rejects.toEqual(refused(/aud/))
+    await expect(
+      anyIssuer(
+        await new SignJWT({ sub: 'alice' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('5m')
+          .sign(KEY),
+      ),
+    ).rejects.toEqual(refused(/aud/))
+  })
+
+  it('refuses a token without exp: it would never expire', async () => {
+    const forever = await new SignJWT({ sub: 'alice', iss: CONFIG.issuer, aud: CONFIG.audience })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .sign(KEY)
+    await expect(verify(forever)).rejects.toEqual(refused(/exp/))
+  })
+
+  it('refuses a token that lives longer than the maximum lifetime', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    // exp − now over the limit (no iat to go by).
+    const farNoIat = await new SignJWT({ sub: 'alice', iss: CONFIG.issuer, aud: CONFIG.audience })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now + 3600 + 120)
+      .sign(KEY)
+    await expect(verify(farNoIat)).rejects.toEqual(refused(/lifetime/))
+    // exp − iat over the limit, even though little of it is left.
+    const longLived = await new SignJWT({ sub: 'alice', iss: CONFIG.issuer, aud: CONFIG.audience })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(now - 10 * 3600)
+      .setExpirationTime(now + 60)
+      .sign(KEY)
+    await expect(verify(longLived)).rejects.toEqual(refused(/lifetime/))
+    // At the limit: accepted.
+    expect((await verify(await mint({}, { expiresIn: '1h' }))).ownerId).toBe('alice')
+  })
+
+  it('never grants admin by default, whatever the token says', async () => {
+    expect((await verify(await mint({ scope: 'admin images:read' }))).scopes).toEqual([
+      'images:read',
+    ])
+    expect((await verify(await mint({ scp: ['admin'] }))).scopes).toEqual([])
+  })
+
+  it('grants admin only to tokens from the configured admin issuer', async () => {
+    const withAdmin = createJwtVerifier({ ...CONFIG, adminIssuer: 'https://ops.test' })
+    expect(
+      (await withAdmin(await mint({ iss: 'https://ops.test', scope: 'admin' }))).scopes,
+    ).toEqual(['admin'])
+    // The ordinary issuer still cannot grant it.
+    expect((await withAdmin(await mint({ scope: 'admin' }))).scopes).toEqual([])
+    // Any other issuer is still refused.
+    await expect(withAdmin(await mint({ iss: 'https://evil.test' }))).rejects.toEqual(
+      refused(/iss/),
+    )
   })
 })

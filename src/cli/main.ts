@@ -1,8 +1,15 @@
 import { parseArgs } from 'node:util'
+import { pino } from 'pino'
 import type { ApiKeys } from '../auth/api-keys.js'
 import { parseScopes, SCOPES } from '../auth/principal.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from '../queue/queue.js'
+import type { ReconcileSettings } from '../reconcile/reconciler.js'
+import { BACKUP_USAGE, backupCommand } from './backup.js'
+import { DOCTOR_USAGE, doctorCommand } from './doctor.js'
+import { parseDurationSeconds } from './duration.js'
+import { GC_USAGE, gcCommand, type MaintenanceDeps } from './gc.js'
+import { OWNERS_USAGE, ownersCommand } from './owners.js'
 import { PLAN_USAGE, planCommand } from './plan.js'
 import { SHARDS_USAGE, shardsCommand } from './shards.js'
 
@@ -18,12 +25,17 @@ const USAGE = `Usage: pixelflow <command>
   keys revoke <key-id>           stop a key at once
   keys rotate <key-id> [--grace-seconds N]
                                  issue a new key with the same owner and scopes; the old one
-                                 keeps working for N seconds (default 86400), then stops
+                                 keeps working for N (seconds, or 45s, 30m, 1h, 2d; default 1d,
+                                 at most 30d), then stops; revoke stops it at once
   migrate                        create or update every shard and the control database
   dead list [--limit N]          list dead-lettered jobs with their error history
   dead redrive <job-id>          put a dead job back in the queue
+${DOCTOR_USAGE}
 ${PLAN_USAGE}
 ${SHARDS_USAGE}
+${GC_USAGE}
+${OWNERS_USAGE}
+${BACKUP_USAGE}
 `
 
 /** The ports the admin commands use; the entry point opens them (every shard up) and closes them. */
@@ -31,6 +43,10 @@ export interface CliDeps {
   apiKeys: ApiKeys
   queue: QueueDriver
   metadata: ShardedMetadata
+  /** For gc, owners and backup (the entry point opens the cache for them too). */
+  maintenance?: MaintenanceDeps
+  /** The reconciler's thresholds, for doctor. */
+  reconcile: ReconcileSettings
   close(): Promise<void>
 }
 
@@ -55,8 +71,21 @@ export async function runCli(
         )
       case 'dead':
         return await dead(deps, args)
+      case 'doctor':
+        return await doctorCommand(
+          { ...deps, cache: deps.maintenance?.cache, logger: pino({ level: 'silent' }) },
+          args,
+          (line) => process.stdout.write(`${line}\n`),
+        )
       case 'shards':
         return await shardsCommand(deps.metadata, args, (line) => process.stdout.write(`${line}\n`))
+      case 'gc':
+      case 'owners':
+      case 'backup': {
+        if (!deps.maintenance) return print(`${command}: not available here`, 2)
+        const run = { gc: gcCommand, owners: ownersCommand, backup: backupCommand }[command]
+        return await run(deps.maintenance, args, (line) => process.stdout.write(`${line}\n`))
+      }
       default:
         return print(`Unknown command: ${command}\n\n${USAGE}`, 2)
     }
@@ -66,6 +95,9 @@ export async function runCli(
 }
 
 type Deps = CliDeps
+
+/** A grace period is for clients to switch keys; 30 days is already generous. */
+const MAX_GRACE_SECONDS = 30 * 86_400
 
 async function keys(deps: Deps, args: string[]): Promise<number> {
   const options = {
@@ -92,7 +124,13 @@ async function keys(deps: Deps, args: string[]): Promise<number> {
         : print(`No active key ${id}`, 1)
     case 'rotate': {
       if (!id) return print(USAGE, 2)
-      const fresh = await deps.apiKeys.rotate(id, Number(values['grace-seconds'] ?? 86_400) * 1000)
+      let graceSeconds: number
+      try {
+        graceSeconds = parseDurationSeconds(values['grace-seconds'] ?? '86400', MAX_GRACE_SECONDS)
+      } catch (error) {
+        return print(`--grace-seconds: ${(error as Error).message}`, 2)
+      }
+      const fresh = await deps.apiKeys.rotate(id, graceSeconds * 1000)
       return fresh ? print(fresh.key, 0) : print(`No active key ${id}`, 1)
     }
     default:

@@ -105,4 +105,70 @@ describe('loadConfig', () => {
     }).toThrow(TypeError)
     expect(() => (config.processing.formats as string[]).push('png')).toThrow(TypeError)
   })
+
+  it('switches a test hook on only when NODE_ENV=test, never in a production environment', () => {
+    const hooks = {
+      PIXELFLOW_TEST_CRASH_WORKER_FOR_OWNER: 'crasher',
+      PIXELFLOW_TEST_KILL_AFTER_UPLOAD_COMMIT: 'true',
+    }
+    for (const NODE_ENV of ['production', undefined, 'development'])
+      expect(loadConfig({ ...hooks, NODE_ENV }).testHooks).toEqual({
+        killAfterUploadCommit: false,
+      })
+    expect(loadConfig({ ...hooks, NODE_ENV: 'test' }).testHooks).toEqual({
+      crashWorkerForOwner: 'crasher',
+      killAfterUploadCommit: true,
+    })
+  })
+
+  it('reconciles by default: every minute, images stuck 30 min, 3 requeues, 100 per shard', () => {
+    expect(loadConfig({}).reconcile).toEqual({
+      enabled: true,
+      intervalMs: 60_000,
+      stuckAfterMs: 1_800_000,
+      maxRequeues: 3,
+      batchSize: 100,
+    })
+    expect(loadConfig({ PIXELFLOW_RECONCILE_MAX_REQUEUES: '0' }).reconcile.maxRequeues).toBe(0)
+    expect(() => loadConfig({ PIXELFLOW_RECONCILE_STUCK_AFTER_MS: '10' })).toThrow(/stuckAfterMs/)
+  })
+})
+
+describe('HTTP front door settings', () => {
+  it('has safe defaults: no proxy trusted, bounded timeouts, /metrics not public', () => {
+    const config = loadConfig({})
+    expect(config.http).toMatchObject({
+      trustProxy: false,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 120_000,
+      idleTimeoutMs: 30_000,
+    })
+    expect(config.metrics).toEqual({ public: false })
+  })
+
+  it('reads the metrics port, token and opt-in', () => {
+    const config = loadConfig({
+      PIXELFLOW_METRICS_PORT: '9464',
+      PIXELFLOW_METRICS_TOKEN: 'a-metrics-token-of-length',
+      PIXELFLOW_METRICS_PUBLIC: 'true',
+    })
+    expect(config.metrics).toEqual({
+      port: 9464,
+      token: 'a-metrics-token-of-length',
+      public: true,
+    })
+  })
+
+  it('refuses a metrics port equal to the API port, a short token, and a head timeout over the total', () => {
+    expect(() => loadConfig({ PIXELFLOW_PORT: '9000', PIXELFLOW_METRICS_PORT: '9000' })).toThrow(
+      /metrics\/port/,
+    )
+    expect(() => loadConfig({ PIXELFLOW_METRICS_TOKEN: 'short' })).toThrow(/metrics\/token/)
+    expect(() =>
+      loadConfig({
+        PIXELFLOW_HTTP_HEADERS_TIMEOUT_MS: '5000',
+        PIXELFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000',
+      }),
+    ).toThrow(/headersTimeoutMs/)
+  })
 })

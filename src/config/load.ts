@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
@@ -22,6 +23,8 @@ export function loadConfig(env: Env): Config {
     ...[...Value.Errors(ConfigSchema, withDefaults)].map((e) => `${e.path || '/'}: ${e.message}`),
     ...duplicateNames(withDefaults as Config),
     ...rangeProblems(withDefaults as Config),
+    ...jwtProblems(withDefaults as Config),
+    ...httpProblems(withDefaults as Config),
   ]
   if (problems.length > 0)
     throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
@@ -59,6 +62,15 @@ function rangeProblems(config: Config): string[] {
   } catch (error) {
     return [`/metadata/rangeSplits: ${(error as Error).message}`]
   }
+}
+
+/** JWTs on without an audience would accept a token minted for any other service: say so plainly. */
+function jwtProblems(config: Config): string[] {
+  const jwt = config.auth?.jwt
+  if (!jwt || jwt.audience) return []
+  return [
+    '/auth/jwt/audience: PIXELFLOW_JWT_AUDIENCE is required when PIXELFLOW_JWT_SECRET or PIXELFLOW_JWT_JWKS_URL is set (the aud claim this service accepts)',
+  ]
 }
 
 /** Variant object keys are built from preset names and formats, so each must be unique. */
@@ -121,7 +133,15 @@ function fromEnv(env: Env): unknown {
     },
     http: {
       corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'],
-      trustProxy: env.PIXELFLOW_TRUST_PROXY,
+      trustProxy: trustProxy(env.PIXELFLOW_TRUST_PROXY),
+      headersTimeoutMs: env.PIXELFLOW_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.PIXELFLOW_HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: env.PIXELFLOW_HTTP_IDLE_TIMEOUT_MS,
+    },
+    metrics: {
+      port: env.PIXELFLOW_METRICS_PORT,
+      token: env.PIXELFLOW_METRICS_TOKEN,
+      public: env.PIXELFLOW_METRICS_PUBLIC,
     },
     rateLimit: {
       store: rateLimitStore(env),
@@ -135,6 +155,21 @@ function fromEnv(env: Env): unknown {
     cache: cache(env),
     log: { level: env.PIXELFLOW_LOG_LEVEL },
     shutdownGraceMs: env.PIXELFLOW_SHUTDOWN_GRACE_MS,
+    reconcile: {
+      enabled: env.PIXELFLOW_RECONCILE_ENABLED,
+      intervalMs: env.PIXELFLOW_RECONCILE_INTERVAL_MS,
+      stuckAfterMs: env.PIXELFLOW_RECONCILE_STUCK_AFTER_MS,
+      maxRequeues: env.PIXELFLOW_RECONCILE_MAX_REQUEUES,
+      batchSize: env.PIXELFLOW_RECONCILE_BATCH,
+    },
+    // Only a test run can set a hook: a production environment never reaches these variables.
+    testHooks:
+      env.NODE_ENV === 'test'
+        ? {
+            crashWorkerForOwner: env.PIXELFLOW_TEST_CRASH_WORKER_FOR_OWNER,
+            killAfterUploadCommit: env.PIXELFLOW_TEST_KILL_AFTER_UPLOAD_COMMIT,
+          }
+        : {},
   }
 }
 
@@ -228,6 +263,7 @@ function rateLimitStore(env: Env): unknown {
     prefix: `${env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:'}ratelimit:`,
     failurePolicy: env.PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE ?? 'open',
     timeoutMs: env.PIXELFLOW_RATE_LIMIT_TIMEOUT_MS ?? 250,
+    ...redisBreaker(env),
   }
 }
 
@@ -243,6 +279,15 @@ function cache(env: Env): unknown {
     prefix: env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:',
     l1TtlMs: env.PIXELFLOW_CACHE_L1_TTL_MS ?? 5_000,
     ...common,
+    ...redisBreaker(env),
+  }
+}
+
+/** One breaker setting for both users of Redis; inside unions, so coerced here like int() does. */
+function redisBreaker(env: Env): Record<string, unknown> {
+  return {
+    breakerFailures: int(env.PIXELFLOW_REDIS_BREAKER_FAILURES, 5),
+    breakerCooldownMs: int(env.PIXELFLOW_REDIS_BREAKER_COOLDOWN_MS, 5_000),
   }
 }
 
@@ -254,7 +299,49 @@ function jwt(env: Env): unknown {
     issuer: env.PIXELFLOW_JWT_ISSUER,
     audience: env.PIXELFLOW_JWT_AUDIENCE,
     ownerClaim: env.PIXELFLOW_JWT_OWNER_CLAIM,
+    maxLifetimeSeconds: env.PIXELFLOW_JWT_MAX_LIFETIME_SECONDS,
+    adminIssuer: env.PIXELFLOW_JWT_ADMIN_ISSUER,
   }
+}
+
+/**
+ * PIXELFLOW_TRUST_PROXY: `false`, a hop count, or proxy addresses/CIDRs. `true` reads as 1 (one
+ * load balancer in front, as it always documented): Fastify's own `true` trusts every hop, so the
+ * leftmost X-Forwarded-For entry, which the client writes, would become its IP.
+ */
+function trustProxy(value: string | undefined): unknown {
+  const text = value?.trim()
+  if (text === undefined || text === '' || text === 'false' || text === '0') return false
+  if (text === 'true') return 1
+  if (/^\d+$/.test(text)) return Number(text)
+  return list(text)
+}
+
+/** Names proxy-addr knows besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+function httpProblems(config: Config): string[] {
+  const problems: string[] = []
+  const trusted = config.http?.trustProxy
+  if (Array.isArray(trusted))
+    for (const entry of trusted)
+      if (!PROXY_RANGE_NAMES.has(entry) && !isAddressOrCidr(entry))
+        problems.push(`/http/trustProxy: '${entry}' is not an IP address, a CIDR or a hop count`)
+  const { headersTimeoutMs, requestTimeoutMs } = config.http ?? {}
+  // Node refuses a server whose head may take longer than the whole request.
+  if (headersTimeoutMs > requestTimeoutMs)
+    problems.push('/http/headersTimeoutMs: must not exceed PIXELFLOW_HTTP_REQUEST_TIMEOUT_MS')
+  if (config.metrics?.port !== undefined && config.metrics.port === config.server?.port)
+    problems.push('/metrics/port: PIXELFLOW_METRICS_PORT must differ from PIXELFLOW_PORT')
+  return problems
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (bits === undefined) return true
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 /** "a:1,b:2" → [['a', '1'], ['b', '2']]; the value may itself contain ':'. */

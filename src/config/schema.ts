@@ -45,6 +45,16 @@ const QueueCommon = {
   backoffMaxMs: Type.Integer({ minimum: 1 }),
 }
 
+/**
+ * The circuit breaker in front of Redis (cache and rate limiter): after `breakerFailures`
+ * consecutive failures calls skip Redis for `breakerCooldownMs`, then one probe decides. load.ts
+ * always sets both; a slice built by hand without them has no breaker.
+ */
+const RedisBreaker = {
+  breakerFailures: Type.Optional(Type.Integer({ minimum: 1 })),
+  breakerCooldownMs: Type.Optional(Type.Integer({ minimum: 1 })),
+}
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data' }),
@@ -151,8 +161,13 @@ export const ConfigSchema = Type.Object(
           secret: Type.Optional(Type.String({ minLength: 32 })),
           jwksUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
           issuer: Type.Optional(Type.String()),
-          audience: Type.Optional(Type.String()),
+          /** Required: without it a token minted for any other service of the same issuer passes. */
+          audience: Type.String({ minLength: 1 }),
           ownerClaim: Type.String({ default: 'sub' }),
+          /** Longest accepted lifetime (exp − iat, and exp − now); a token without `exp` is refused. */
+          maxLifetimeSeconds: Int(1, 86_400),
+          /** The only issuer whose tokens may carry the `admin` scope; unset, a JWT never grants it. */
+          adminIssuer: Type.Optional(Type.String({ minLength: 1 })),
         }),
       ),
     }),
@@ -168,7 +183,28 @@ export const ConfigSchema = Type.Object(
     }),
     http: Type.Object({
       corsOrigins: Type.Array(Type.String({ minLength: 1 })),
-      trustProxy: Type.Boolean({ default: false }),
+      /**
+       * Which X-Forwarded-For entries to believe (Fastify's trustProxy): false (none), a hop count,
+       * or the proxies' addresses/CIDRs. Never `true` (every hop): that lets a client pick its IP.
+       */
+      trustProxy: Type.Union(
+        [
+          Type.Literal(false),
+          Type.Integer({ minimum: 1 }),
+          Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+        ],
+        { default: false },
+      ),
+      /** Slow clients: the request head, the whole request, and silence on a connection. */
+      headersTimeoutMs: Int(1, 10_000),
+      requestTimeoutMs: Int(1, 120_000),
+      idleTimeoutMs: Int(1, 30_000),
+    }),
+    /** Where /metrics is served: its own port, behind a bearer token, or (opt-in) openly on the API port. */
+    metrics: Type.Object({
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      token: Type.Optional(Type.String({ minLength: 16 })),
+      public: Type.Boolean({ default: false }),
     }),
     rateLimit: Type.Object({
       store: Type.Union([
@@ -179,6 +215,7 @@ export const ConfigSchema = Type.Object(
           prefix: Type.String(),
           failurePolicy: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
           timeoutMs: Type.Integer({ minimum: 1 }),
+          ...RedisBreaker,
         }),
       ]),
       windowMs: Int(1, 60_000),
@@ -207,10 +244,34 @@ export const ConfigSchema = Type.Object(
         maxEntries: Type.Integer({ minimum: 1 }),
         ttlMs: Type.Integer({ minimum: 1 }),
         l1TtlMs: Type.Integer({ minimum: 1 }),
+        ...RedisBreaker,
       }),
     ]),
     log: Type.Object({ level: Type.String({ default: 'info' }) }),
     shutdownGraceMs: Int(0, 10_000),
+    /**
+     * The reconciler (src/reconcile): images queued or processing past `stuckAfterMs` with no
+     * outbox row are re-enqueued up to `maxRequeues` times, then failed PROCESSING_STUCK; dead jobs
+     * whose image is still unfinished fail it. Run by the relay's process, every `intervalMs`,
+     * at most `batchSize` images per shard and run.
+     */
+    reconcile: Type.Object({
+      enabled: Type.Boolean({ default: true }),
+      intervalMs: Int(100, 60_000),
+      stuckAfterMs: Int(1_000, 1_800_000),
+      maxRequeues: Int(0, 3),
+      batchSize: Int(1, 100),
+    }),
+    /**
+     * Fault injection for the fault tests. load.ts fills it only when NODE_ENV=test (the Docker
+     * image sets production), so no deployment's environment can switch a hook on.
+     */
+    testHooks: Type.Object({
+      /** Worker: SIGKILL its own process on starting an image of this owner (a crash loop). */
+      crashWorkerForOwner: Type.Optional(Type.String({ minLength: 1 })),
+      /** API: SIGKILL its own process right after an upload's shard commit, before the 202. */
+      killAfterUploadCommit: Type.Boolean({ default: false }),
+    }),
   },
   { additionalProperties: false },
 )
@@ -228,6 +289,9 @@ export type ProcessingConfig = Config['processing']
 export type AuthConfig = Config['auth']
 export type DeliveryConfig = Config['delivery']
 export type HttpConfig = Config['http']
+export type MetricsConfig = Config['metrics']
 export type RateLimitConfig = Config['rateLimit']
 export type QuotasConfig = Config['quotas']
 export type CacheConfig = Config['cache']
+export type ReconcileConfig = Config['reconcile']
+export type TestHooks = Config['testHooks']

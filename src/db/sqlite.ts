@@ -1,7 +1,11 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
+
+/** The database files hold API key hashes, the URL-signing key and every owner's rows. */
+const DIR_MODE = 0o700
+const FILE_MODE = 0o600
 
 /**
  * Opens a SQLite file for Kysely. WAL lets readers run beside the writer; synchronous=FULL
@@ -9,11 +13,28 @@ import { Kysely, SqliteDialect } from 'kysely'
  * lets several processes share a file.
  */
 export function openSqlite<DB>(path: string): Kysely<DB> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') ownerOnly(path)
   const database = new Database(path)
   database.pragma('journal_mode = WAL')
   database.pragma('synchronous = FULL')
   database.pragma('busy_timeout = 5000')
   database.pragma('foreign_keys = ON')
   return new Kysely<DB>({ dialect: new SqliteDialect({ database }) })
+}
+
+/**
+ * Makes the file (and any folder it needs) readable by its owner only, whatever the umask, before
+ * SQLite opens it; SQLite gives the -wal and -shm files the database file's mode. A file an
+ * earlier release left readable by others is tightened, when this process owns it.
+ */
+function ownerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE })
+  closeSync(openSync(path, 'a', FILE_MODE))
+  if ((statSync(path).mode & 0o077) !== 0) {
+    try {
+      chmodSync(path, FILE_MODE)
+    } catch {
+      // Not ours to change (another user's file, a read-only mount): SQLite still opens it.
+    }
+  }
 }

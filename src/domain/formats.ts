@@ -10,6 +10,11 @@ interface FormatInfo {
   /** Other spellings accepted in URLs and Content-Type headers. */
   aliases: { extensions: readonly string[]; contentTypes: readonly string[] }
   output: boolean
+  /**
+   * The largest width or height the format (as libvips writes it) can hold. The worker keeps every
+   * variant inside it: past it the encoder refuses the image, whatever the retries.
+   */
+  maxDimension: number
 }
 
 export const FORMATS = {
@@ -18,36 +23,42 @@ export const FORMATS = {
     extension: 'jpg',
     aliases: { extensions: ['jpeg'], contentTypes: ['image/jpg', 'image/pjpeg'] },
     output: true,
+    maxDimension: 65_535, // 16-bit size fields in the frame header
   },
   png: {
     contentType: 'image/png',
     extension: 'png',
     aliases: { extensions: [], contentTypes: ['image/x-png'] },
     output: true,
+    maxDimension: 1_000_000, // libpng's default user limit (the format's own is 2^31−1)
   },
   webp: {
     contentType: 'image/webp',
     extension: 'webp',
     aliases: { extensions: [], contentTypes: [] },
     output: true,
+    maxDimension: 16_383, // 14-bit size fields in the VP8/VP8L headers
   },
   avif: {
     contentType: 'image/avif',
     extension: 'avif',
     aliases: { extensions: [], contentTypes: [] },
     output: true,
+    maxDimension: 16_384, // libheif's default maximum side for AV1 images
   },
   gif: {
     contentType: 'image/gif',
     extension: 'gif',
     aliases: { extensions: [], contentTypes: [] },
     output: false,
+    maxDimension: 65_535, // 16-bit logical screen size
   },
   tiff: {
     contentType: 'image/tiff',
     extension: 'tiff',
     aliases: { extensions: ['tif'], contentTypes: [] },
     output: false,
+    maxDimension: 4_294_967_295, // 32-bit ImageWidth/ImageLength
   },
 } as const satisfies Record<string, FormatInfo>
 
@@ -77,6 +88,10 @@ export function contentTypeOf(format: Format): string {
 
 export function extensionOf(format: Format): string {
   return FORMATS[format].extension
+}
+
+export function maxDimensionOf(format: Format): number {
+  return FORMATS[format].maxDimension
 }
 
 const BY_EXTENSION = new Map<string, Format>()

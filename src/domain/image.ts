@@ -93,11 +93,6 @@ export function queuedImage(image: NewImage, now: number): Image {
   }
 }
 
-/** The payload of a `process-image` job. */
-export interface ProcessImageJob {
-  imageId: string
-}
-
 /** Object keys are deterministic, so a redelivered job overwrites rather than duplicates. */
 export const objectKeys = {
   prefix: (imageId: string) => `images/${imageId}/`,

@@ -7,12 +7,19 @@ import { ERROR_STATUS, type ErrorCode } from './codes.js'
 export class AppError extends Error {
   readonly code: ErrorCode
   readonly statusCode: number
+  /** For a failure that passes by itself (an outage): the `Retry-After` the response carries. */
+  readonly retryAfterSeconds?: number
 
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: ErrorOptions & { retryAfterSeconds?: number },
+  ) {
     super(message, options)
     this.name = 'AppError'
     this.code = code
     this.statusCode = ERROR_STATUS[code]
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds
   }
 }
 

@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   EMPTY_UPLOAD: 400,
   MISSING_FILE_FIELD: 400,
+  MULTIPART_MALFORMED: 400,
   UNAUTHENTICATED: 401,
   INSUFFICIENT_SCOPE: 403,
   SIGNATURE_INVALID: 403,
@@ -17,6 +18,7 @@ export const ERROR_STATUS = {
   VARIANT_NOT_READY: 409,
   IDEMPOTENCY_KEY_INVALID: 400,
   UPLOAD_TOO_LARGE: 413,
+  MULTIPART_LIMIT_EXCEEDED: 413,
   RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_MEDIA_TYPE: 415,
   CONTENT_TYPE_MISMATCH: 415,
@@ -24,10 +26,12 @@ export const ERROR_STATUS = {
   IMAGE_UNDECODABLE: 422,
   IMAGE_TOO_MANY_PIXELS: 422,
   IMAGE_TOO_MANY_FRAMES: 422,
+  IMAGE_UNENCODABLE: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   RATE_LIMITER_UNAVAILABLE: 503,
   SHARD_UNAVAILABLE: 503,
+  STORAGE_UNAVAILABLE: 503,
   BUCKET_MOVING: 503,
   SHUTTING_DOWN: 503,
 } as const satisfies Record<string, number>
@@ -41,4 +45,20 @@ export const PERMANENT_IMAGE_CODES = [
   'IMAGE_UNDECODABLE',
   'IMAGE_TOO_MANY_PIXELS',
   'IMAGE_TOO_MANY_FRAMES',
+  'IMAGE_UNENCODABLE',
 ] as const satisfies readonly ErrorCode[]
+
+/**
+ * Failure codes an accepted image can end with that are not HTTP errors (no request failed): the
+ * queue or the reconciler gave up on its job. docs/errors.md lists them under "Failure reasons".
+ */
+export const JOB_FAILURE_CODES = [
+  // Every attempt failed with a recorded error.
+  'RETRIES_EXHAUSTED',
+  // Deliveries ended without a result or a recorded error: the job killed its worker each time.
+  'PROCESSING_CRASHED',
+  // Queued or processing far past the time limit with nothing moving it, requeued without effect.
+  'PROCESSING_STUCK',
+] as const
+
+export type JobFailureCode = (typeof JOB_FAILURE_CODES)[number]

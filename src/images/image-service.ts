@@ -10,6 +10,7 @@ import {
 } from '../domain/formats.js'
 import { newImageId } from '../domain/ids.js'
 import { type Image, objectKeys, type Visibility } from '../domain/image.js'
+import { processImagePayload } from '../domain/jobs.js'
 import { AppError } from '../errors/index.js'
 import type { Quota } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
@@ -29,6 +30,8 @@ export interface ImageServiceDeps {
   invalidate?: (imageId: string) => Promise<void>
   /** Called after an image and its job committed: wakes the outbox relay. */
   onQueued?: () => void
+  /** Right after an upload's row and job committed, before the answer: the fault tests' kill hook. */
+  afterCommit?: (imageId: string) => void
 }
 
 export interface UploadOptions {
@@ -36,6 +39,11 @@ export interface UploadOptions {
   declaredType?: string | undefined
   idempotencyKey?: string | undefined
   visibility?: Visibility
+  /**
+   * Settles when the rest of the request has been read (a multipart body's parts after the file);
+   * a rejection refuses the upload, so nothing is kept of a body that broke a limit after its file.
+   */
+  bodyComplete?: Promise<void> | undefined
 }
 
 export interface UploadResult {
@@ -133,6 +141,7 @@ export function createImageService(deps: ImageServiceDeps) {
       const key = objectKeys.original(id)
       const upload = await storeOriginal(key, body)
       try {
+        await options.bodyComplete
         checkDeclaredType(options.declaredType, upload.format)
         if (!looksComplete(upload.format, upload.tail, upload.size, upload.head)) {
           throw new AppError(
@@ -152,16 +161,18 @@ export function createImageService(deps: ImageServiceDeps) {
           sha256: upload.sha256,
           idempotencyKey: idempotencyKey ?? null,
         }
+        const now = Date.now()
         const created = await shard.createImage(
           newImage,
-          JSON.stringify({ imageId: id }),
-          Date.now(),
+          processImagePayload(id, now),
+          now,
           deps.quotas,
         )
         if ('existing' in created) {
           await store.delete(key)
           return { image: created.existing, created: false }
         }
+        deps.afterCommit?.(created.id)
         deps.onQueued?.()
         return { image: created, created: true }
       } catch (error) {

@@ -13,6 +13,8 @@ export interface DirectoryDb {
   directory_meta: { id: number; epoch: number; strategy: string }
   owner_placements: { owner_id: string; bucket: number }
   bucket_moves: BucketMoveRow
+  /** Named leases: one holder at a time (the bucket mover's), until `expires_at` unless renewed. */
+  leases: { name: string; holder: string; expires_at: number }
 }
 
 export type MovePhase =
@@ -82,6 +84,17 @@ export const DIRECTORY_MIGRATIONS: Record<string, Migration> = {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addColumn('fenced_at', 'bigint')
         .addColumn('detail', 'text')
+        .execute()
+    },
+  },
+  // One rebalance or move at a time: the mover holds the 'shard-mover' lease while it runs.
+  '0004-leases': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('holder', 'varchar(255)', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
         .execute()
     },
   },

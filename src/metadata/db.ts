@@ -87,8 +87,13 @@ export interface BucketChangesTable {
   image_id: string
 }
 
+/** Bookkeeping columns no model carries: the reconciler's requeue count (0006-reconcile). */
+export interface ReconcileColumns {
+  requeues: Generated<number>
+}
+
 export interface MetadataDb {
-  images: ImagesTable
+  images: ImagesTable & ReconcileColumns
   variants: VariantsTable
   outbox: OutboxTable
   shard_meta: ShardMetaTable

@@ -213,6 +213,63 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
           .execute()
       },
     },
+
+    /**
+     * Named leases (a lock with an expiry): `acquire` takes a free or expired lease, `renew`
+     * extends it for its holder only, `release` frees it. Each is one conditional statement, so
+     * racing processes cannot both win. Times are the callers' clocks: keep TTLs far above skew.
+     */
+    leases: {
+      async acquire(
+        name: string,
+        holder: string,
+        ttlMs: number,
+        now = Date.now(),
+      ): Promise<{ acquired: true } | { acquired: false; holder: string; expiresAt: number }> {
+        const expires_at = now + ttlMs
+        for (;;) {
+          const inserted = await control
+            .insertInto('leases')
+            .values({ name, holder, expires_at })
+            .onConflict((oc) => oc.column('name').doNothing())
+            .executeTakeFirst()
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { acquired: true }
+          const taken = await control
+            .updateTable('leases')
+            .set({ holder, expires_at })
+            .where('name', '=', name)
+            .where((eb) => eb.or([eb('expires_at', '<=', now), eb('holder', '=', holder)]))
+            .executeTakeFirst()
+          if (Number(taken.numUpdatedRows) === 1) return { acquired: true }
+          const row = await control
+            .selectFrom('leases')
+            .select(['holder', 'expires_at'])
+            .where('name', '=', name)
+            .executeTakeFirst()
+          if (row) return { acquired: false, holder: row.holder, expiresAt: Number(row.expires_at) }
+          // Released between the statements: try again from the start.
+        }
+      },
+
+      /** False when the lease is no longer this holder's (it expired and another took it). */
+      async renew(name: string, holder: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+        const result = await control
+          .updateTable('leases')
+          .set({ expires_at: now + ttlMs })
+          .where('name', '=', name)
+          .where('holder', '=', holder)
+          .executeTakeFirst()
+        return Number(result.numUpdatedRows) === 1
+      },
+
+      async release(name: string, holder: string): Promise<void> {
+        await control
+          .deleteFrom('leases')
+          .where('name', '=', name)
+          .where('holder', '=', holder)
+          .execute()
+      },
+    },
   }
 }
 

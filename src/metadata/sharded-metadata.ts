@@ -24,6 +24,8 @@ const BUCKET_METHODS = [
   'startProcessing',
   'completeImage',
   'failImage',
+  'requeueStuck',
+  'failStuck',
 ] as const
 type BucketMethod = (typeof BUCKET_METHODS)[number]
 export type BucketStore = {

@@ -78,7 +78,37 @@ export function createMetrics(queue?: QueueGaugeSource) {
       if (age !== undefined) this.set(age / 1000)
     },
   })
-  return { registry, uploads, jobs, processingSeconds, workerSlots }
+  const reconciled = new Counter({
+    name: 'pixelflow_reconciler_images_total',
+    help: 'What the reconciler found and did: kind stuck (queued/processing, nothing moving it) or dead (its job dead, the image unfinished); action found, requeued or failed',
+    labelNames: ['kind', 'action'],
+    registers: [registry],
+  })
+  // HTTP: labelled by the route pattern (`/v1/images/:id`), never the raw URL, so one image id
+  // cannot become one series; requests that matched no route share `unmatched`.
+  const httpRequests = new Counter({
+    name: 'pixelflow_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  })
+  const httpSeconds = new Histogram({
+    name: 'pixelflow_http_request_duration_seconds',
+    help: 'Time from the request arriving to its response being sent, by method and route pattern',
+    labelNames: ['method', 'route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  })
+  return {
+    registry,
+    uploads,
+    jobs,
+    processingSeconds,
+    workerSlots,
+    reconciled,
+    httpRequests,
+    httpSeconds,
+  }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino'
 import type { QueueConfig } from '../config/schema.js'
 import { createRabbitQueue } from './drivers/rabbitmq.js'
 import { createSqliteQueue } from './drivers/sqlite.js'
@@ -9,6 +10,8 @@ export interface QueueUse {
   consume: boolean
   /** Deliveries a push broker may hand this process ahead of its claims: its worker concurrency. */
   prefetch: number
+  /** Where broker outages are logged (the consumer side logs its own in the worker). */
+  logger?: Logger
 }
 
 /** Async because the SQS driver imports the AWS SDK lazily (amqplib is imported on connect). */
@@ -21,6 +24,7 @@ export async function createQueue(config: QueueConfig, use: QueueUse): Promise<Q
         ...config,
         prefetch: config.prefetch ?? use.prefetch,
         consume: use.consume,
+        logger: use.logger,
       })
     case 'sqs':
       return createSqsQueue(config)

@@ -1,5 +1,6 @@
 import type { RateLimitConfig } from '../config/schema.js'
 import { assertNever } from '../errors/index.js'
+import type { BreakerState } from '../lib/circuit-breaker.js'
 import { createMemoryRateLimiter } from './drivers/memory.js'
 import { createRedisRateLimiter } from './drivers/redis.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -11,6 +12,8 @@ export type RateLimiterConfig = RateLimitConfig['store']
 export interface RateLimiterHooks {
   /** Called on each failure of the shared limiter (redis only); log and count it. */
   onFailure?: (error: unknown, operation: LimiterOperation) => void
+  /** Called when the Redis circuit breaker opens, half-opens or closes; log it. */
+  onBreaker?: (state: BreakerState) => void
 }
 
 export function createRateLimiter(
@@ -33,6 +36,11 @@ export function createRateLimiter(
         policy: config.failurePolicy,
         timeoutMs: config.timeoutMs,
         onFailure: hooks.onFailure,
+        breaker:
+          config.breakerFailures && config.breakerCooldownMs
+            ? { failures: config.breakerFailures, coolDownMs: config.breakerCooldownMs }
+            : undefined,
+        onBreaker: hooks.onBreaker,
       })
     default:
       return assertNever(config)

@@ -1,4 +1,5 @@
 import { AppError, type ErrorCode } from '../errors/index.js'
+import { type BreakerState, CircuitOpen, createCircuitBreaker } from '../lib/circuit-breaker.js'
 import { assertAcquirable, assertConsumable } from './gcra.js'
 import type { ConcurrencySlot, RateLimiter } from './rate-limiter.js'
 import { acquiredSlot } from './slot.js'
@@ -22,6 +23,13 @@ export interface ResilientLimiterOptions {
   timeoutMs: number
   /** Told of every primary failure (log it, count it: an open limiter must not fail silently). */
   onFailure?: (error: unknown, operation: LimiterOperation) => void
+  /**
+   * Consecutive primary failures that open the circuit breaker, and how long it then stays open
+   * (calls skip the primary at once) before one probe may try it. Unset: no breaker.
+   */
+  breaker?: { failures: number; coolDownMs: number }
+  /** Told when the breaker opens, half-opens or closes (once per change, not per call). */
+  onBreaker?: (state: BreakerState) => void
 }
 
 /** 503 in the catalogue (src/errors/codes.ts): the outage is ours, not the client's. */
@@ -30,12 +38,22 @@ export const RATE_LIMITER_UNAVAILABLE = 'RATE_LIMITER_UNAVAILABLE' satisfies Err
 /**
  * Puts a deadline on the primary and a policy on its failures. A call never waits longer than
  * timeoutMs for the primary, whatever the primary does (refused connection, silent socket,
- * slow script). There is no circuit breaker: each call tries the primary again, so the limiter
- * is shared again as soon as Redis answers; with ioredis's offline queue off, a dead Redis is
- * refused in microseconds, and only a silent one costs timeoutMs per call.
+ * slow script). With ioredis's offline queue off a dead Redis is refused in microseconds, but a
+ * silent one (frozen, blackholed) would cost every request timeoutMs: the circuit breaker opens
+ * after a few consecutive failures, so calls then skip the primary at once, and a probe after
+ * the cool-down puts the shared limiter back as soon as Redis answers again.
  */
 export function createResilientLimiter(options: ResilientLimiterOptions): RateLimiter {
   const { primary, fallback, policy, timeoutMs } = options
+  const breaker = options.breaker
+    ? createCircuitBreaker({
+        failureThreshold: options.breaker.failures,
+        coolDownMs: options.breaker.coolDownMs,
+        onStateChange: options.onBreaker,
+      })
+    : null
+  const throughBreaker = <T>(call: () => Promise<T>): Promise<T> =>
+    breaker ? breaker.run(call) : call()
 
   function report(error: unknown, operation: LimiterOperation): void {
     try {
@@ -52,9 +70,10 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
     onLate?: (value: T) => void,
   ): Promise<T> {
     try {
-      return await withDeadline(call, timeoutMs, onLate)
+      return await throughBreaker(() => withDeadline(call, timeoutMs, onLate))
     } catch (error) {
-      report(error, operation)
+      // An open breaker is one outage, already reported when it opened: not one report per call.
+      if (!(error instanceof CircuitOpen)) report(error, operation)
       if (policy === 'closed')
         throw new AppError(RATE_LIMITER_UNAVAILABLE, 'The rate limiter is unavailable', {
           cause: error,
@@ -67,7 +86,9 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
   function bounded(slot: ConcurrencySlot): ConcurrencySlot {
     if (!slot.acquired) return slot
     return acquiredSlot(() =>
-      withDeadline(() => slot.release(), timeoutMs).catch((error) => report(error, 'release')),
+      throughBreaker(() => withDeadline(() => slot.release(), timeoutMs)).catch((error) => {
+        if (!(error instanceof CircuitOpen)) report(error, 'release')
+      }),
     )
   }
 

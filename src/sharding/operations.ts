@@ -2,6 +2,7 @@ import { BUCKET_COUNT } from '../domain/bucket.js'
 import type { BucketMoveRow } from '../metadata/control-db.js'
 import { redact } from '../metadata/shard-set.js'
 import type { ShardedMetadata, ShardReport } from '../metadata/sharded-metadata.js'
+import { LeaseHeld, withMoverLease } from './lease.js'
 import { createMover, type MoverOptions } from './mover.js'
 import type { BucketMove } from './rebalance-plan.js'
 
@@ -58,7 +59,8 @@ export async function planRebalance(
   const unfinished = (await metadata.directoryStore.moves.list()).filter(
     (m) => m.phase !== 'done' && m.phase !== 'failed',
   ).length
-  return { moves, total: full.length, unfinished, run: () => mover.run(moves) }
+  const run = () => refusedIfHeld(() => withMoverLease(metadata, () => mover.run(moves)))
+  return { moves, total: full.length, unfinished, run }
 }
 
 export interface OwnerMove {
@@ -86,7 +88,9 @@ export async function planOwnerMove(
   if (source === target) return null
   const neighbours = (await ownersOfBucket(metadata, source, bucket)).filter((o) => o !== ownerId)
   const run = async () => {
-    const moved = await createMover({ metadata }).moveBucket(bucket, target)
+    const moved = await refusedIfHeld(() =>
+      withMoverLease(metadata, () => createMover({ metadata }).moveBucket(bucket, target)),
+    )
     if (moved?.phase !== 'done') {
       throw new OperationRefused(`The move failed: ${moved?.detail ?? 'unknown'}`)
     }
@@ -118,6 +122,16 @@ export async function placeOwner(
   }
   await metadata.directoryStore.place(ownerId, bucket)
   return directory.shardOf[bucket] as number
+}
+
+/** Another mover holds the lease: the operator is told so, as any refused operation. */
+async function refusedIfHeld<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof LeaseHeld) throw new OperationRefused(error.message)
+    throw error
+  }
 }
 
 async function ownersOfBucket(

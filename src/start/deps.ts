@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
 import { type ApiKeys, createApiKeys } from '../auth/api-keys.js'
 import type { Config } from '../config/schema.js'
 import { openShardedMetadata, type ShardedMetadata } from '../metadata/sharded-metadata.js'
@@ -25,6 +26,8 @@ export interface DepsOptions {
   /** Refuse to start while a shard is down (the `migrate` and `shards` commands). */
   requireAllShards?: boolean
   onShardError?: (error: Error, shardId: number) => void
+  /** Where the queue driver logs losing and regaining its broker. */
+  logger?: Logger
 }
 
 /** Opens every port from the config; the control database is migrated before anything reads it. */
@@ -33,6 +36,7 @@ export async function openDeps(config: Config, options: DepsOptions = {}): Promi
   const queue = await createQueue(config.queue, {
     consume: options.consume ?? false,
     prefetch: config.worker.concurrency,
+    logger: options.logger,
   })
   const control = await openControlDb(config.metadata.control)
   const metadata = await openShardedMetadata(config.metadata, {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from '../api/app.js'
-import { buildHealthApp } from '../api/health-app.js'
+import { buildHealthApp, buildMetricsApp } from '../api/health-app.js'
 import { createRateLimits } from '../api/rate-limit.js'
+import type { MetricsAccess } from '../api/routes/health/health.js'
 import { createLinks } from '../api/views.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
@@ -13,6 +14,7 @@ import type { Image } from '../domain/image.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
 import { createImageService, imageKey } from '../images/image-service.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
+import { startReconciler } from '../reconcile/run-reconciler.js'
 import { startOutboxRelay } from '../relay/outbox-relay.js'
 import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
@@ -28,6 +30,8 @@ export type Role = 'serve' | 'api' | 'worker' | 'relay'
 
 export interface Pixelflow {
   app: FastifyInstance
+  /** The PIXELFLOW_METRICS_PORT listener (only /metrics), when that port is set. */
+  metricsApp: FastifyInstance | null
   deps: Deps
   /** Drops an image from the metadata cache (for workers assembled outside this process's own). */
   invalidate(imageId: string): Promise<void>
@@ -44,10 +48,12 @@ export async function createPixelflow(
   const deps = await openDeps(config, {
     consume: runsWorkers,
     onShardError: (err, shard) => logger.warn({ err, shard }, 'metadata shard error'),
+    logger,
   })
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, {
     onError: (err) => logger.warn({ err }, 'metadata cache degraded'),
+    onBreaker: (state) => logger.warn({ state }, 'metadata cache: Redis circuit breaker'),
   })
   // An in-process cache is only right when this process sees every change, as `serve` does. A
   // separate API would keep showing `queued` after a worker elsewhere finished: without Redis to
@@ -74,6 +80,19 @@ export async function createPixelflow(
           onPublished: () => worker?.nudge(),
         })
       : null
+  // The relay's process also reconciles: one such process at least runs wherever jobs are published.
+  const reconciler =
+    relay && config.reconcile.enabled
+      ? startReconciler({
+          metadata,
+          queue,
+          settings: config.reconcile,
+          intervalMs: config.reconcile.intervalMs,
+          logger,
+          onChanged: invalidate,
+          count: (kind, action) => metrics.reconciled.inc({ kind, action }),
+        })
+      : null
   const readiness = {
     store: () => store.check(),
     queue: () => queue.check(),
@@ -88,10 +107,17 @@ export async function createPixelflow(
           readiness,
         })
       : null
-  const app = api?.app ?? (await buildHealthApp({ metrics, logger, readiness }))
+  const metricsAccess = metricsAccessOn(config.metrics)
+  const app = api?.app ?? (await buildHealthApp({ metrics, logger, readiness, metricsAccess }))
+  const metricsApp =
+    config.metrics.port === undefined
+      ? null
+      : await buildMetricsApp({ metrics, logger, access: { token: config.metrics.token } })
 
   const steps: [string, () => Promise<unknown>][] = [
     ['http', () => app.close()],
+    ['metrics http', async () => metricsApp?.close()],
+    ['reconciler', async () => reconciler?.stop()],
     ['relay', async () => relay?.stop()],
     ['worker', async () => worker?.stop(config.shutdownGraceMs)],
     ['queue', () => queue.close()],
@@ -102,6 +128,7 @@ export async function createPixelflow(
   ]
   return {
     app,
+    metricsApp,
     deps,
     invalidate,
     async close() {
@@ -112,6 +139,17 @@ export async function createPixelflow(
       }
     },
   }
+}
+
+/**
+ * /metrics on the main port: not when it has a port of its own; behind the bearer token when one
+ * is set; openly only when PIXELFLOW_METRICS_PUBLIC=true says so. Otherwise not at all: queue
+ * depths and error rates are not for everyone who can reach the API.
+ */
+function metricsAccessOn(metrics: Config['metrics']): MetricsAccess | null {
+  if (metrics.port !== undefined) return null
+  if (metrics.token !== undefined) return { token: metrics.token }
+  return metrics.public ? {} : null
 }
 
 function runWorkerRole(
@@ -128,6 +166,7 @@ function runWorkerRole(
     limits: config.limits,
     logger,
     onChanged: invalidate,
+    onStart: crashHook(config.testHooks.crashWorkerForOwner, logger),
   })
   metrics.workerSlots.set(config.worker.concurrency)
   return startWorker({
@@ -136,6 +175,7 @@ function runWorkerRole(
     concurrency: config.worker.concurrency,
     pollMs: config.worker.pollMs,
     leaseMs: config.queue.leaseMs,
+    maxAttempts: config.queue.maxAttempts,
     logger,
     metrics,
   })
@@ -152,6 +192,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
   const { store, metadata, metrics } = deps
   const limiter = createRateLimiter(config.rateLimit.store, {
     onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed'),
+    onBreaker: (state) => logger.warn({ state }, 'rate limiter: Redis circuit breaker'),
   })
   const images = createImageService({
     metadata,
@@ -161,6 +202,10 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     limits: config.limits,
     quotas: config.quotas,
     onQueued: extras.onQueued,
+    // The window between the commit and the 202 (NODE_ENV=test only, config/load.ts).
+    afterCommit: config.testHooks.killAfterUploadCommit
+      ? () => process.kill(process.pid, 'SIGKILL')
+      : undefined,
   })
   const signer = createUrlSigner(
     await resolveSigningKeys(config.delivery, authTablesOf(deps.control)),
@@ -181,6 +226,20 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     limits: config.limits,
     http: config.http,
     readiness: extras.readiness,
+    metricsAccess: metricsAccessOn(config.metrics),
   })
   return { app, close: () => limiter.close() }
+}
+
+/**
+ * The fault tests' crash loop: a worker that dies, as an out-of-memory kill would, on every
+ * delivery of one owner's images. Only set under NODE_ENV=test (config/load.ts).
+ */
+function crashHook(owner: string | undefined, logger: Logger) {
+  if (!owner) return undefined
+  return (image: Image) => {
+    if (image.ownerId !== owner) return
+    logger.warn({ imageId: image.id }, 'test hook: killing this worker (SIGKILL)')
+    process.kill(process.pid, 'SIGKILL')
+  }
 }

@@ -5,6 +5,14 @@ export interface ObjectInfo {
   size: number
 }
 
+/** One stored object as a listing sees it: what the garbage collector needs to judge its age. */
+export interface ObjectEntry {
+  key: string
+  size: number
+  /** Last modification, epoch milliseconds (file mtime; S3 LastModified). */
+  modifiedAt: number
+}
+
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
   start: number
@@ -26,6 +34,12 @@ export interface ObjectStore {
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>
   list(prefix: string): Promise<string[]>
+  /**
+   * Every object under `prefix` (as `list` reads a prefix) with its size and age, yielded as the
+   * store pages through them, so a walk of millions of keys holds one page at a time. Objects
+   * still being written (a local temp file, an unfinished multipart upload) are not listed.
+   */
+  scan(prefix: string): AsyncIterable<ObjectEntry>
   /** Throws when the store cannot be reached; used by /readyz. */
   check(): Promise<void>
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino'
 import sharp from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
-import { type Image, objectKeys, type ProcessImageJob, type Variant } from '../domain/image.js'
+import { type Image, objectKeys, type Variant } from '../domain/image.js'
+import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
+import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { LeasedJob } from '../queue/queue.js'
@@ -21,15 +23,25 @@ export interface ProcessorDeps {
   logger: Logger
   /** Called after each change of an image row, so cached copies are dropped. */
   onChanged?: (imageId: string) => Promise<void>
+  /** Payload versions this worker reads; tests set `[1]` to play the previous release. */
+  acceptedVersions?: readonly number[]
+  /** Runs once the image is marked processing, before any work: the fault tests' crash hook. */
+  onStart?: (image: Image) => void
 }
 
-/** ready: variants committed · failed: permanent input error · skipped: nothing left to do. */
-export type JobOutcome = 'ready' | 'failed' | 'skipped'
+/**
+ * ready: variants committed · failed: permanent input error · skipped: nothing left to do ·
+ * deferred: written by a newer release, to be released (not acked, not failed) for a newer worker.
+ */
+export type JobOutcome = 'ready' | 'failed' | 'skipped' | 'deferred'
 
 export interface JobHandler {
   handle(job: LeasedJob, signal: AbortSignal): Promise<JobOutcome>
-  /** The queue gave up on the job (retries exhausted): the image must not stay `processing`. */
-  onDead(job: LeasedJob, error: unknown): Promise<void>
+  /**
+   * The queue gave up on the job (retries exhausted, or a crash loop): the image must not stay
+   * `processing`. `code` is the image's failure code.
+   */
+  onDead(job: LeasedJob, error: unknown, code: JobFailureCode): Promise<void>
 }
 
 /**
@@ -78,13 +90,29 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
     return { variants, placeholder }
   }
 
+  const accepts = deps.acceptedVersions ?? ACCEPTED_JOB_VERSIONS
+
+  /** The image id of an accepted job, or null for one from a newer release (to be deferred). */
+  function readJob(job: LeasedJob): string | null {
+    const parsed = parseProcessImageJob(job.payload, accepts)
+    if (parsed.kind === 'accepted') return parsed.work.imageId
+    if (parsed.kind === 'invalid') throw new Error(`Unreadable process-image job: ${parsed.reason}`)
+    deps.logger.warn(
+      { jobId: job.id, imageId: parsed.imageId, version: parsed.version, accepts },
+      'job from a newer release: releasing it for a newer worker',
+    )
+    return null
+  }
+
   return {
     async handle(job, signal) {
-      const { imageId } = JSON.parse(job.payload) as ProcessImageJob
+      const imageId = readJob(job)
+      if (imageId === null) return 'deferred'
       const shard = deps.metadata.forImageId(imageId)
       const image = shard && (await shard.startProcessing(imageId, Date.now()))
       if (!shard || !image || image.status !== 'processing') return 'skipped'
       await changed(image.id)
+      deps.onStart?.(image)
       try {
         const done = await makeVariants(image, signal)
         if (await shard.completeImage(image.id, done, Date.now())) {
@@ -104,12 +132,13 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
         return 'failed'
       }
     },
-    async onDead(job, error) {
-      const { imageId } = JSON.parse(job.payload) as ProcessImageJob
+    async onDead(job, error, code) {
+      // Any version, even one this worker cannot process: the image must not stay `processing`.
+      const parsed = parseProcessImageJob(job.payload, accepts)
+      const imageId = parsed.kind === 'accepted' ? parsed.work.imageId : parsed.imageId
+      if (!imageId) return
       const detail = error instanceof Error ? error.message : String(error)
-      await deps.metadata
-        .forImageId(imageId)
-        ?.failImage(imageId, 'RETRIES_EXHAUSTED', detail, Date.now())
+      await deps.metadata.forImageId(imageId)?.failImage(imageId, code, detail, Date.now())
       await changed(imageId)
     },
   }

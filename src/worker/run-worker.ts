@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
+import { parseProcessImageJob } from '../domain/jobs.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { LeasedJob, QueueDriver } from '../queue/queue.js'
 import type { JobHandler } from './process-image.js'
@@ -10,9 +11,23 @@ export interface WorkerOptions {
   concurrency: number
   pollMs: number
   leaseMs: number
+  /**
+   * The queue's maxAttempts. A delivery past it means the earlier ones never settled (each took
+   * its worker down): it is dead-lettered without running, so a crash loop ends with our code.
+   * Every role passes it; only tests that drive a worker by hand leave it out (no check then).
+   */
+  maxAttempts?: number
   logger: Logger
   metrics: Metrics
+  /** How long a slot rests after releasing a job it cannot read (default 2 s). */
+  deferMs?: number
 }
+
+/**
+ * A deferred job goes back to the queue at once (the port has no delayed release), so the slot
+ * that released it rests: a worker that can read the job, polling meanwhile, claims it first.
+ */
+const DEFER_MS = 2000
 
 export interface Worker {
   /** Wakes the claim loop now (e.g. after the relay enqueued), instead of at the next poll. */
@@ -34,7 +49,19 @@ export function startWorker(options: WorkerOptions): Worker {
   let active = true
   let wake = () => {}
 
+  /** The fields an operator greps for, on every line about one job. */
+  const fieldsOf = (job: LeasedJob) => ({
+    queue: queue.driver,
+    jobId: job.id,
+    imageId: imageIdOf(job.payload),
+    attempt: job.attempts,
+  })
+
   async function runJob(job: LeasedJob, signal: AbortSignal): Promise<void> {
+    if (job.attempts > (options.maxAttempts ?? Number.POSITIVE_INFINITY)) return endCrashLoop(job)
+    if (job.attempts > 1)
+      logger.info(fieldsOf(job), 'job redelivered: an earlier delivery ended without a result')
+    const started = performance.now()
     const timer = metrics.processingSeconds.startTimer()
     // Heartbeat: extend the lease well before it lapses, so long jobs are not redelivered.
     const heartbeat = setInterval(
@@ -44,8 +71,25 @@ export function startWorker(options: WorkerOptions): Worker {
     try {
       const outcome = await options.handler.handle(job, signal)
       if (signal.aborted) return
+      if (outcome === 'deferred') {
+        // A newer release's job: back to the queue for a newer worker, not counted as a failure.
+        const released = await queue.release(job.id, job.token)
+        metrics.jobs.inc({ outcome: released ? 'deferred' : 'stale' })
+        await sleep(options.deferMs ?? DEFER_MS, undefined, { signal }).catch(() => {})
+        return
+      }
       const acked = await queue.ack(job.id, job.token)
       metrics.jobs.inc({ outcome: acked ? outcome : 'stale' })
+      const durationMs = Math.round(performance.now() - started)
+      if (!acked)
+        logger.warn(
+          { ...fieldsOf(job), outcome, durationMs },
+          'ack refused: the lease was lost, another holder has the job',
+        )
+      logger.debug(
+        { ...fieldsOf(job), outcome, acked, durationMs, waitedMs: waitedMs(job.payload, started) },
+        'job done',
+      )
     } catch (error) {
       if (signal.aborted) return
       await failJob(job, error)
@@ -58,8 +102,25 @@ export function startWorker(options: WorkerOptions): Worker {
   async function failJob(job: LeasedJob, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error)
     const outcome = await queue.fail(job.id, job.token, message)
-    logger.warn({ jobId: job.id, attempts: job.attempts, outcome, err: error }, 'job failed')
-    if (outcome === 'dead') await options.handler.onDead(job, error)
+    logger.warn({ ...fieldsOf(job), outcome, err: error }, 'job failed')
+    if (outcome === 'dead') await options.handler.onDead(job, error, 'RETRIES_EXHAUSTED')
+    metrics.jobs.inc({ outcome })
+  }
+
+  /**
+   * Running it again would most likely crash this worker too. `fail` dead-letters it (the attempts
+   * are past maxAttempts for every driver), and the image fails through the handler like any other.
+   */
+  async function endCrashLoop(job: LeasedJob): Promise<void> {
+    const error = new Error(
+      `delivered ${job.attempts} times, more than the ${options.maxAttempts} allowed: earlier deliveries ended without a result or an error (their worker died)`,
+    )
+    const outcome = await queue.fail(job.id, job.token, error.message)
+    logger.warn(
+      { ...fieldsOf(job), outcome, maxAttempts: options.maxAttempts },
+      'job crashed its worker on every delivery: dead-lettered without running it',
+    )
+    if (outcome === 'dead') await options.handler.onDead(job, error, 'PROCESSING_CRASHED')
     metrics.jobs.inc({ outcome })
   }
 
@@ -77,7 +138,7 @@ export function startWorker(options: WorkerOptions): Worker {
   async function claimLoop(): Promise<void> {
     while (active) {
       const free = options.concurrency - running.size
-      const jobs = free > 0 ? await queue.receive(free).catch(logClaimError) : []
+      const jobs = free > 0 ? await claim(free) : []
       for (const job of jobs) launch(job)
       if (jobs.length > 0 && jobs.length === free) continue
       await new Promise<void>((resolve) => {
@@ -87,9 +148,28 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
-  function logClaimError(error: unknown): LeasedJob[] {
-    logger.error({ err: error }, 'claiming jobs failed')
-    return []
+  // When claims began failing: the outage is logged once at its start and once at its end.
+  let downSince: number | null = null
+
+  async function claim(max: number): Promise<LeasedJob[]> {
+    try {
+      const jobs = await queue.receive(max)
+      if (downSince !== null) {
+        logger.info(
+          { queue: queue.driver, downMs: Date.now() - downSince },
+          'queue available again',
+        )
+        downSince = null
+      }
+      return jobs
+    } catch (error) {
+      if (downSince === null) {
+        downSince = Date.now()
+        logger.warn({ queue: queue.driver, err: error }, 'queue unavailable: claiming jobs failed')
+      }
+      logger.error({ queue: queue.driver, err: error }, 'claiming jobs failed')
+      return []
+    }
   }
 
   // A push broker wakes the loop as soon as a delivery lands, rather than at the next poll.
@@ -114,4 +194,20 @@ export function startWorker(options: WorkerOptions): Worker {
     if (released) metrics.jobs.inc({ outcome: 'released' })
     logger.info({ jobId: job.id, released }, 'job released at shutdown')
   }
+}
+
+/** For log lines only: the payload's image id, whatever its version, or null. */
+function imageIdOf(payload: string): string | null {
+  const parsed = parseProcessImageJob(payload)
+  return parsed.kind === 'accepted' ? parsed.work.imageId : parsed.imageId
+}
+
+/** From the upload's commit to this delivery's start (v2 payloads carry it), for the done line. */
+function waitedMs(payload: string, startedAt: number): number | undefined {
+  const parsed = parseProcessImageJob(payload)
+  if (parsed.kind !== 'accepted' || parsed.work.queuedAt === undefined) return undefined
+  return Math.max(
+    0,
+    Math.round(Date.now() - (performance.now() - startedAt) - parsed.work.queuedAt),
+  )
 }

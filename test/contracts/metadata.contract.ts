@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BUCKET_COUNT } from '../../src/domain/bucket.js'
+import { SHARD_MIGRATIONS } from '../../src/metadata/migrations/index.js'
 import { stateOf } from '../../src/metadata/ownership.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import { createMover } from '../../src/sharding/mover.js'
@@ -9,6 +10,9 @@ import {
   type MetadataDialect,
   type MetadataEnv,
 } from '../fixtures/metadata-env.js'
+
+/** Every shard ends migrated to the last migration there is. */
+const LATEST_MIGRATION = Object.keys(SHARD_MIGRATIONS).at(-1)
 
 /** Every image row on every shard, raw (no ownership filter): where rows really are. */
 export async function rowsByShard(
@@ -57,9 +61,7 @@ export function metadataContract(dialect: MetadataDialect): void {
       const opened = await Promise.all([env.open(), env.open(), env.open()])
       expect(new Set(opened.map((o) => o.metadata.directory().epoch))).toEqual(new Set([1]))
       expect(
-        (await opened[0]!.metadata.stats()).every(
-          (r) => r.stats?.migration === '0005-bucket-ownership',
-        ),
+        (await opened[0]!.metadata.stats()).every((r) => r.stats?.migration === LATEST_MIGRATION),
       ).toBe(true)
     })
 
@@ -81,6 +83,56 @@ export function metadataContract(dialect: MetadataDialect): void {
       ])
       expect((await store.deleteImage(image.id))?.id).toBe(image.id)
       expect(await store.getImage(image.id)).toBeNull()
+    })
+
+    it('finds stuck images (unfinished, untouched, no outbox row) and settles each once', async () => {
+      const owner = 'stuck-owner'
+      const shardId = metadata.directory().shardOf[metadata.bucketOfOwner(owner)] as number
+      const shard = await metadata.shard(shardId)
+      const [lost, waiting, done] = [
+        await insertImage(metadata, owner),
+        await insertImage(metadata, owner),
+        await insertImage(metadata, owner),
+      ]
+      // The relay published `lost` and `done` (their outbox rows are gone); `waiting` still waits.
+      const outbox = await shard.readOutbox(10)
+      await shard.removeOutbox(outbox.filter((o) => o.jobId !== waiting.id).map((o) => o.seq))
+      const store = metadata.forOwner(owner)
+      await store.failImage(done.id, 'IMAGE_UNDECODABLE', 'x', Date.now())
+      const later = Date.now() + 60_000
+      const found = await shard.findStuck(later, 10)
+      expect(found).toEqual([
+        {
+          id: lost.id,
+          bucket: lost.bucket,
+          status: 'queued',
+          updatedAt: lost.updatedAt,
+          requeues: 0,
+        },
+      ])
+      expect(await shard.findStuck(lost.updatedAt, 10)).toEqual([]) // not old enough
+      // Two sweepers with the same reading: one requeue wins.
+      const payload = JSON.stringify({ imageId: lost.id })
+      const results = await Promise.all([
+        store.requeueStuck(lost.id, lost.updatedAt, payload, later),
+        store.requeueStuck(lost.id, lost.updatedAt, payload, later),
+      ])
+      expect(results.sort()).toEqual([false, true])
+      expect((await shard.readOutbox(10)).map((o) => o.jobId).sort()).toEqual(
+        [lost.id, waiting.id].sort(),
+      )
+      const again = Date.now() + 120_000
+      await shard.removeOutbox((await shard.readOutbox(10)).map((o) => o.seq))
+      expect(await shard.findStuck(again, 10)).toMatchObject([
+        // Oldest first: the requeue moved `lost` behind `waiting`.
+        { id: waiting.id, requeues: 0 },
+        { id: lost.id, requeues: 1, updatedAt: later },
+      ])
+      expect(await store.failStuck(lost.id, lost.updatedAt, 'PROCESSING_STUCK', 'd', again)).toBe(
+        false, // a stale reading changes nothing
+      )
+      expect(await store.failStuck(lost.id, later, 'PROCESSING_STUCK', 'd', again)).toBe(true)
+      expect((await store.getImage(lost.id))?.failure?.code).toBe('PROCESSING_STUCK')
     })
 
     it('pages the cross-shard listing newest first, each image once', async () => {
@@ -105,7 +157,7 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(reports.reduce((n, r) => n + (r.stats?.buckets.owned ?? 0), 0)).toBe(BUCKET_COUNT)
       const hot = reports.find((r) => r.stats?.hottestOwners[0]?.ownerId === 'hot-owner')
       expect(hot?.stats?.hottestOwners[0]?.rows).toBe(5)
-      expect(reports.every((r) => r.stats?.migration === '0005-bucket-ownership')).toBe(true)
+      expect(reports.every((r) => r.stats?.migration === LATEST_MIGRATION)).toBe(true)
     })
 
     it('moves a bucket online: rows and digest on the target, source cleaned, epoch bumped', async () => {

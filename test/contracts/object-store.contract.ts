@@ -149,6 +149,31 @@ export function describeObjectStore(
       expect(await store.list('k/')).toEqual(['k/kept'])
     })
 
+    it('scans the objects under a prefix with their size and age, in key order', async () => {
+      const before = Date.now()
+      await store.put('scan/1/a', Buffer.from('abc'))
+      await store.put('scan/1/sub/b', Buffer.alloc(0))
+      await store.put('scan/10/c', Buffer.from('c'))
+      const after = Date.now()
+      const entries = []
+      for await (const entry of store.scan('scan/1/')) entries.push(entry)
+      expect(entries.map((e) => [e.key, e.size])).toEqual([
+        ['scan/1/a', 3],
+        ['scan/1/sub/b', 0],
+      ])
+      for (const entry of entries) {
+        // Some stores keep whole seconds (S3's LastModified): a second of slack either side.
+        expect(entry.modifiedAt).toBeGreaterThanOrEqual(before - 1000)
+        expect(entry.modifiedAt).toBeLessThanOrEqual(after + 1000)
+      }
+      const all = []
+      for await (const entry of store.scan('')) all.push(entry.key)
+      expect(all).toEqual(['scan/1/a', 'scan/1/sub/b', 'scan/10/c'])
+      const none = []
+      for await (const entry of store.scan('nothing/')) none.push(entry)
+      expect(none).toEqual([])
+    })
+
     it('answers check() when reachable', async () => {
       await expect(store.check()).resolves.toBeUndefined()
     })

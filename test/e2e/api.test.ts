@@ -6,7 +6,8 @@ describe('the image API', () => {
   let h: Harness
   let ready: any
   beforeAll(async () => {
-    h = await startHarness()
+    // /metrics on the API port is opt-in (README, Configuration).
+    h = await startHarness({ PIXELFLOW_METRICS_PUBLIC: 'true' })
     const res = await h.upload(await makeJpeg(800, 600), 'image/jpeg')
     ready = await h.waitSettled(res.json().id)
   })

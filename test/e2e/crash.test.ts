@@ -23,6 +23,8 @@ describe('crash and shutdown of a serve process', { timeout: 240_000 }, () => {
     dir = await mkdtemp(join(tmpdir(), 'pixelflow-crash-'))
     env = {
       PIXELFLOW_DATA_DIR: dir,
+      // It scrapes /metrics on the API port: off there unless allowed (README, Configuration).
+      PIXELFLOW_METRICS_PUBLIC: 'true',
       PIXELFLOW_FORMATS: 'webp,jpeg,avif',
       PIXELFLOW_WORKER_CONCURRENCY: '1',
       PIXELFLOW_QUEUE_LEASE_MS: '2000',

@@ -96,9 +96,9 @@ describe('the gateway: credentials, scopes, ownership, signed URLs', () => {
     // A wrong owner's listing never shows alice's images.
     const listed = (await call('GET', '/v1/images', h.bob)).json().items.map((i: any) => i.id)
     expect(listed).not.toContain(image.id)
-    // Private delivery without a credential (an unsigned URL).
+    // Private delivery without a credential (an unsigned URL): as if there were no such image.
     const unsigned = new URL(privateImage.variants[0].url).pathname
-    expect((await call('GET', unsigned)).json().code).toBe('SIGNATURE_INVALID')
+    expect((await call('GET', unsigned)).json().code).toBe('IMAGE_NOT_FOUND')
   })
 
   it('the admin listing spans owners, newest first, with owner ids and a cursor', async () => {
@@ -274,6 +274,7 @@ describe('JWT from a JWKS URL (RS256 and ES256)', () => {
     h = await startHarness({
       PIXELFLOW_JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`,
       PIXELFLOW_JWT_OWNER_CLAIM: 'tenant',
+      PIXELFLOW_JWT_AUDIENCE: 'pixelflow',
     })
   })
   afterAll(async () => {
@@ -283,7 +284,7 @@ describe('JWT from a JWKS URL (RS256 and ES256)', () => {
 
   it('verifies both algorithms, takes the owner from the configured claim, refuses HS256', async () => {
     for (const alg of ['RS256', 'ES256']) {
-      const token = await new SignJWT({ tenant: 'acme' })
+      const token = await new SignJWT({ tenant: 'acme', aud: 'pixelflow' })
         .setProtectedHeader({ alg, kid: alg })
         .setExpirationTime('5m')
         .sign(pairs[alg]!.privateKey)
@@ -294,7 +295,7 @@ describe('JWT from a JWKS URL (RS256 and ES256)', () => {
       })
       expect(res.statusCode, res.body).toBe(200)
     }
-    const noTenant = await new SignJWT({ sub: 'acme' })
+    const noTenant = await new SignJWT({ sub: 'acme', aud: 'pixelflow' })
       .setProtectedHeader({ alg: 'ES256', kid: 'ES256' })
       .setExpirationTime('5m')
       .sign(pairs.ES256!.privateKey)

@@ -56,6 +56,8 @@ describe.each(QUEUES.filter((q) => q.run))(
       env = {
         ...driver.env,
         PIXELFLOW_DATA_DIR: dir,
+        // It scrapes /metrics on the API port: off there unless allowed (README, Configuration).
+        PIXELFLOW_METRICS_PUBLIC: 'true',
         PIXELFLOW_QUEUE_LEASE_MS: '1500',
         PIXELFLOW_QUEUE_MAX_ATTEMPTS: '50',
         PIXELFLOW_QUEUE_BACKOFF_BASE_MS: '50',

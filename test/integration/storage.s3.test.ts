@@ -171,6 +171,9 @@ describe.skipIf(!S3_URL)('S3 object store', () => {
     for (const key of keys) await store.put(key, Buffer.from(key))
     expect(await store.list('p/')).toEqual(keys.slice(0, 5))
     expect(await store.list('')).toEqual(keys)
+    const scanned = []
+    for await (const entry of store.scan('p/')) scanned.push([entry.key, entry.size])
+    expect(scanned).toEqual(keys.slice(0, 5).map((key) => [key, key.length]))
   })
 
   it('stores keys under its prefix in the bucket, and only there', async () => {

@@ -9,7 +9,7 @@ import {
   SHUTDOWN_GRACE_MS,
   TERMINATION_GRACE_SECONDS,
 } from '../../scaling.js'
-import { IMAGE, labels, meta, PORT, SECRET } from './shared.js'
+import { IMAGE, labels, METRICS_PORT, meta, PORT, SECRET } from './shared.js'
 
 function env(values: Record<string, string>): IEnvVar[] {
   return Object.entries(values).map(([name, value]) => ({ name, value }))
@@ -27,9 +27,13 @@ export function container(
     image: IMAGE,
     command: ['/usr/bin/tini', '--'],
     args: ['node', 'dist/start/main.js', role],
-    ports: [{ name: 'http', containerPort: PORT }],
+    ports: [
+      { name: 'http', containerPort: PORT },
+      { name: 'metrics', containerPort: METRICS_PORT },
+    ],
     env: env({
       PIXELFLOW_PORT: String(PORT),
+      PIXELFLOW_METRICS_PORT: String(METRICS_PORT),
       PIXELFLOW_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
       PIXELFLOW_QUEUE_LEASE_MS: String(QUEUE_LEASE_MS),
       PIXELFLOW_QUEUE_MAX_ATTEMPTS: String(QUEUE_MAX_ATTEMPTS),
@@ -110,10 +114,11 @@ export function deployment(
       template: {
         metadata: {
           labels: labels(component),
-          // Prometheus' kubernetes-pods job scrapes /metrics (KEDA's query reads it).
+          // Prometheus' kubernetes-pods job scrapes /metrics on the metrics port (KEDA's query
+          // reads it); the HTTP port behind the Ingress does not serve metrics.
           annotations: {
             'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(PORT),
+            'prometheus.io/port': String(METRICS_PORT),
             'prometheus.io/path': '/metrics',
           },
         },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { type CircuitBreaker, CircuitOpen } from '../../lib/circuit-breaker.js'
 import { invalidationMessage } from './redis-bus.js'
 
 /**
@@ -39,6 +40,8 @@ export interface RedisTierOptions {
   channel: string
   origin: string
   onError: (error: unknown) => void
+  /** Every command goes through it when set: an open breaker fails at once instead of waiting. */
+  breaker?: CircuitBreaker
 }
 
 /**
@@ -53,14 +56,17 @@ export function createRedisTier<V>(client: Redis, options: RedisTierOptions) {
     [`${options.prefix}v:${key}`, `${options.prefix}g:${key}`] as const
   // While disconnected every command fails at once; the connection's own 'error' event has
   // already reported that, so only failures of a live connection (timeouts, script errors) are.
+  // An open breaker is reported once, when it opens (redis.ts), not on every skipped command.
   const report = (error: unknown) => {
-    if (client.status === 'ready') options.onError(error)
+    if (client.status === 'ready' && !(error instanceof CircuitOpen)) options.onError(error)
   }
+  const send = <T>(command: () => Promise<T>): Promise<T> =>
+    options.breaker ? options.breaker.run(command) : command()
 
   return {
     /** undefined when Redis did not answer: then L2 can neither be trusted nor safely filled. */
     async read(key: string): Promise<TierRead<V> | undefined> {
-      const reply = await client.eval(READ, 2, ...keysOf(key)).catch(report)
+      const reply = await send(() => client.eval(READ, 2, ...keysOf(key))).catch(report)
       if (!Array.isArray(reply)) return undefined
       const [json, ttlMs, generation] = reply as [string | null, number, string | null]
       return { value: parse<V>(json), ttlMs, generation: generation ?? '' }
@@ -69,7 +75,7 @@ export function createRedisTier<V>(client: Redis, options: RedisTierOptions) {
     /** Best effort: a fill that is not stored only costs a later miss. */
     async fill(key: string, value: V, ttlMs: number, generation: string): Promise<void> {
       const args = [generation, JSON.stringify(value), whole(ttlMs)]
-      await client.eval(FILL_IF_UNCHANGED, 2, ...keysOf(key), ...args).catch(report)
+      await send(() => client.eval(FILL_IF_UNCHANGED, 2, ...keysOf(key), ...args)).catch(report)
     },
 
     /** Sets (a value) or deletes (undefined), starts a new generation and publishes the key. */
@@ -77,7 +83,7 @@ export function createRedisTier<V>(client: Redis, options: RedisTierOptions) {
       const message = invalidationMessage(options.origin, key)
       const args = [randomUUID(), GENERATION_TTL_MS, options.channel, message]
       if (value !== undefined) args.push(JSON.stringify(value), whole(ttlMs))
-      await client.eval(WRITE, 2, ...keysOf(key), ...args)
+      await send(() => client.eval(WRITE, 2, ...keysOf(key), ...args))
     },
   }
 }

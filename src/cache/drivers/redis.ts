@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { RedisOptions } from 'ioredis'
+import { type BreakerState, createCircuitBreaker } from '../../lib/circuit-breaker.js'
 import type { Cache } from '../cache.js'
 import { createEntryLru, type Entry, type FetchOptions, type LruOptions } from '../entry-lru.js'
 import { listenForInvalidations } from './redis-bus.js'
@@ -22,6 +23,15 @@ export interface RedisCacheOptions {
   connectWaitMs?: number
   /** Redis failures never fail a read; they are reported here (default: ignored). */
   onError?: (error: unknown) => void
+  /**
+   * Consecutive failed commands that open the circuit breaker, and how long it stays open: reads
+   * then go straight to L1 and the loader instead of waiting commandTimeoutMs on a silent Redis.
+   * Both unset: no breaker.
+   */
+  breakerFailures?: number
+  breakerCooldownMs?: number
+  /** Told when the breaker opens, half-opens or closes. */
+  onBreaker?: (state: BreakerState) => void
 }
 
 interface LoadContext<V> {
@@ -44,11 +54,20 @@ export async function createRedisCache<V>(options: RedisCacheOptions): Promise<C
     autoResubscribe: false,
   })
   subscriber.on('error', onError)
+  const breaker =
+    options.breakerFailures && options.breakerCooldownMs
+      ? createCircuitBreaker({
+          failureThreshold: options.breakerFailures,
+          coolDownMs: options.breakerCooldownMs,
+          onStateChange: options.onBreaker,
+        })
+      : undefined
   const l2 = createRedisTier<V>(client, {
     prefix: options.prefix,
     channel: options.channel,
     origin,
     onError,
+    breaker,
   })
   const l1 = createEntryLru<V, LoadContext<V>>(options.l1, (key, context, l1Options) =>
     fill(l2, key, context, l1Options),

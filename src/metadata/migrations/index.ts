@@ -115,6 +115,21 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .execute()
     },
   },
+  '0006-reconcile': {
+    async up(db: Kysely<unknown>) {
+      // How often the reconciler re-enqueued a stuck image: bounded, then the image fails.
+      await db.schema
+        .alterTable('images')
+        .addColumn('requeues', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute()
+      // The sweep's scan: unfinished images by age, without reading the finished majority.
+      await db.schema
+        .createIndex('images_status_updated')
+        .on('images')
+        .columns(['status', 'updated_at'])
+        .execute()
+    },
+  },
 }
 
 /**

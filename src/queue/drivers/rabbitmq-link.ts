@@ -25,6 +25,10 @@ export interface LinkOptions {
   setup(session: Session): Promise<void>
   /** The session died: its deliveries went back to the broker, so its leases are worthless. */
   onLost(session: Session): void
+  /** The live connection dropped (once per outage, not per failed reconnect attempt). */
+  onDown?(reason: Error): void
+  /** A session is live again after an outage that began `downMs` ago. */
+  onUp?(downMs: number): void
   reconnectMaxMs: number
 }
 
@@ -52,13 +56,18 @@ export function openLink(options: LinkOptions): Link {
   let failures = 0
   let retry: NodeJS.Timeout | undefined
   let connecting: Promise<void> = Promise.resolve()
+  let downSince: number | null = null
   const waiters = new Set<() => void>()
 
   function lost(s: Session, reason: Error): void {
     if (!s.live) return
     s.live = false
     lastError = reason
-    if (session === s) session = null
+    if (session === s) {
+      session = null
+      downSince = Date.now()
+      if (!closed) options.onDown?.(reason)
+    }
     options.onLost(s)
     s.connection.close().catch(() => {})
     if (!closed && retry === undefined) schedule(backoff(++failures, options.reconnectMaxMs))
@@ -99,6 +108,8 @@ export function openLink(options: LinkOptions): Link {
     session = s
     failures = 0
     lastError = null
+    if (downSince !== null) options.onUp?.(Date.now() - downSince)
+    downSince = null
     for (const wake of waiters) wake()
   }
 

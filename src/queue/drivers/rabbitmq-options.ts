@@ -1,3 +1,5 @@
+import type { Logger } from 'pino'
+
 export interface RabbitQueueOptions {
   /** amqp(s)://user:pass@host:port/vhost; `?heartbeat=` defaults to 10 s. */
   url: string
@@ -31,6 +33,8 @@ export interface RabbitQueueOptions {
   /** How long enqueue and the dead-letter calls wait for a (re)connection before failing. */
   connectWaitMs?: number
   publishTimeoutMs?: number
+  /** Where losing and regaining the broker is logged. */
+  logger?: Logger
   now?: () => number
   /** The jitter source; tests pin it. */
   random?: () => number

@@ -43,6 +43,16 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
     name: `pixelflow ${options.queue}`,
     reconnectMaxMs: options.reconnectMaxMs ?? 5_000,
     onLost: (session) => leases.forget(session),
+    onDown: (err) =>
+      options.logger?.warn(
+        { driver: 'rabbitmq', queue: options.queue, err },
+        'queue connection lost',
+      ),
+    onUp: (downMs) =>
+      options.logger?.info(
+        { driver: 'rabbitmq', queue: options.queue, downMs },
+        'queue connection restored',
+      ),
     async setup(session) {
       await declareTopology(session.publisher, topology)
       if (options.consume === false) return

@@ -1,27 +1,39 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { assertObjectKey } from '../object-key.js'
 import type { ByteRange, ObjectStore } from '../object-store.js'
+import { storageUnavailable } from '../unavailable.js'
 
 export interface LocalDiskOptions {
   root: string
 }
+
+/**
+ * Originals of private images live here: folders and files are the owner's alone (0700/0600),
+ * set explicitly so that a umask of 022 cannot make them readable by every local user.
+ */
+const DIR_MODE = 0o700
+const FILE_MODE = 0o600
 
 /** Objects as files under `root`. Writes go to a temp file that is fsynced, then renamed. */
 export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
   const root = resolve(options.root)
   const pathOf = (key: string) => pathInside(root, key)
 
-  return {
+  return translateIoErrors({
     driver: 'local',
     async put(key, body) {
       const path = pathOf(key)
-      const created = await mkdir(dirname(path), { recursive: true })
-      const size = await writeDurably(path, body)
+      const created = await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
+      const size = await writeDurably(path, body).catch(async (error: unknown) => {
+        // A failed put leaves nothing, not even the folder it made (a refused or aborted upload).
+        await removeEmptyFolders(root, dirname(path))
+        throw error
+      })
       // A folder made for this object is itself an entry in its parent: sync each one up to the
       // first existing folder, or a power cut could forget the folder and the file with it.
       if (created)
@@ -40,7 +52,9 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
       return info?.isFile() ? { key, size: info.size } : null
     },
     async delete(key) {
-      await rm(pathOf(key), { force: true })
+      const path = pathOf(key)
+      await rm(path, { force: true })
+      await removeEmptyFolders(root, dirname(path))
     },
     async list(prefix) {
       const trimmed = prefix.replace(/\/+$/, '')
@@ -53,11 +67,27 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
         .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
         .sort()
     },
+    async *scan(prefix) {
+      const trimmed = prefix.replace(/\/+$/, '')
+      const dir = trimmed === '' ? root : pathOf(trimmed)
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(
+        ifNotFound([]),
+      )
+      const keys = entries
+        .filter((entry) => entry.isFile() && !entry.name.includes('.tmp-'))
+        .map((entry) => relative(root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+        .sort()
+      for (const key of keys) {
+        // Deleted between the listing and now: gone is not an entry.
+        const info = await stat(pathOf(key)).catch(ifNotFound(null))
+        if (info?.isFile()) yield { key, size: info.size, modifiedAt: info.mtimeMs }
+      }
+    },
     async check() {
-      await mkdir(root, { recursive: true })
+      await mkdir(root, { recursive: true, mode: DIR_MODE })
       await stat(root)
     },
-  }
+  })
 }
 
 /** Streams into a temp file beside the target, fsyncs it, renames it over, fsyncs the folder. */
@@ -66,7 +96,7 @@ async function writeDurably(path: string, body: Readable | Buffer): Promise<numb
   try {
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : body
     // flush: fsync before the descriptor closes, so the renamed file is on disk, not in the page cache.
-    const sink = createWriteStream(tmp, { flags: 'wx', flush: true })
+    const sink = createWriteStream(tmp, { flags: 'wx', flush: true, mode: FILE_MODE })
     await pipeline(source, sink)
     await rename(tmp, path)
     await syncDirectory(dirname(path))
@@ -74,6 +104,21 @@ async function writeDurably(path: string, body: Readable | Buffer): Promise<numb
   } catch (error) {
     await rm(tmp, { force: true })
     throw error
+  }
+}
+
+/**
+ * Removes `dir` and its parents up to (not including) the root while they are empty, so deleted
+ * and refused images leave no `images/<id>/` folders behind. A folder that is not empty (or is
+ * gone already) ends the walk.
+ */
+async function removeEmptyFolders(root: string, dir: string): Promise<void> {
+  for (let current = dir; current.startsWith(root + sep); current = dirname(current)) {
+    try {
+      await rmdir(current)
+    } catch {
+      return
+    }
   }
 }
 
@@ -101,5 +146,66 @@ function ifNotFound<T>(fallback: T) {
     // ENOTDIR: a path through an object, as in listing under a key that is a file.
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return fallback
     throw error
+  }
+}
+
+/**
+ * Failures of the disk itself, not of a request: full, read-only, gone (a lost NFS mount), I/O
+ * errors, out of descriptors, permissions changed under us. A client's aborted body (ECONNRESET,
+ * premature close) and our own refusals (AppError) are not among them.
+ */
+const IO_FAILURES = new Set([
+  'EIO',
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EMFILE',
+  'ENFILE',
+  'ENOTCONN',
+  'ESTALE',
+  'ETIMEDOUT',
+  'EBUSY',
+  'EAGAIN',
+  'ENOTDIR',
+  'EEXIST',
+  'ENXIO',
+  'ENODEV',
+])
+
+/** An I/O failure of the disk becomes STORAGE_UNAVAILABLE (503, Retry-After); anything else is kept. */
+export function diskError(operation: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code
+  return typeof code === 'string' && IO_FAILURES.has(code)
+    ? storageUnavailable(operation, error)
+    : error
+}
+
+/** Translates disk failures at the port's boundary; check() stays raw: /readyz only needs to fail. */
+function translateIoErrors(store: ObjectStore): ObjectStore {
+  const guard =
+    <A extends unknown[], R>(operation: string, run: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await run(...args)
+      } catch (error) {
+        throw diskError(operation, error)
+      }
+    }
+  return {
+    ...store,
+    put: guard('put', store.put),
+    get: guard('get', store.get),
+    head: guard('head', store.head),
+    delete: guard('delete', store.delete),
+    list: guard('list', store.list),
+    async *scan(prefix) {
+      try {
+        yield* store.scan(prefix)
+      } catch (error) {
+        throw diskError('scan', error)
+      }
+    },
   }
 }

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { assertObjectKey } from '../object-key.js'
 import type { ByteRange, ObjectStore } from '../object-store.js'
+import { storageUnavailable } from '../unavailable.js'
 
 export interface S3StoreOptions {
   bucket: string
@@ -161,6 +162,35 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
       }
       return keys.sort()
     },
+    async *scan(prefix) {
+      const trimmed = prefix.replace(/\/+$/, '')
+      const Prefix = trimmed === '' ? root : `${s3Key(trimmed)}/`
+      let ContinuationToken: string | undefined
+      do {
+        const page = await client
+          .send(
+            new sdk.ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix,
+              ContinuationToken,
+              MaxKeys: listPageSize,
+            }),
+          )
+          .catch((error: unknown) => {
+            throw storeError('list', Prefix, error)
+          })
+        // ListObjectsV2 answers in key order (UTF-8 binary), page after page.
+        for (const object of page.Contents ?? []) {
+          if (!object.Key?.startsWith(root)) continue
+          yield {
+            key: object.Key.slice(root.length),
+            size: object.Size ?? 0,
+            modifiedAt: object.LastModified?.getTime() ?? 0,
+          }
+        }
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (ContinuationToken)
+    },
     async check() {
       try {
         await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }))
@@ -246,7 +276,18 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** Any failure other than a missing key: an Error naming the operation, with the SDK's error as cause. */
+/**
+ * Any S3 failure but a missing key (unreachable endpoint, timeout, 5xx, throttling, a bucket gone
+ * or credentials refused) is the store's, not the request's: STORAGE_UNAVAILABLE (503 with
+ * Retry-After), with the SDK's error as cause. check() keeps the detailed message for /readyz's
+ * log; the clean-up report too, since neither reaches a client.
+ */
 function storeError(operation: string, target: string, error: unknown): Error {
-  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  return new Error(`S3 ${operation} ${JSON.stringify(target)} failed: ${detail}`, { cause: error })
+  if (operation === 'check bucket' || operation.startsWith('clean-up')) {
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    return new Error(`S3 ${operation} ${JSON.stringify(target)} failed: ${detail}`, {
+      cause: error,
+    })
+  }
+  return storageUnavailable(operation, error)
 }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import sharp, { type Sharp } from 'sharp'
+import sharp, { type OutputInfo, type Sharp } from 'sharp'
 import type { ProcessingConfig } from '../../config/schema.js'
-import type { OutputFormat } from '../../domain/formats.js'
+import { maxDimensionOf, type OutputFormat } from '../../domain/formats.js'
 import type { DecodedImage } from './decode.js'
+import { encodeError } from './sharp-errors.js'
 import type { Overlay } from './watermark.js'
 
 export interface EncodedVariant {
@@ -21,15 +22,21 @@ export async function encodeVariant(
   quality: ProcessingConfig['quality'],
   overlay: Overlay | null,
 ): Promise<EncodedVariant> {
-  const size = targetSize(image, width)
-  // sharp applies composite after resize in the same pipeline; a mark taller than a very wide,
-  // short variant would be refused by libvips, so such a variant stays unmarked.
+  const size = variantSize(image, width, format)
+  // sharp applies composite after resize in the same pipeline; a mark larger than the variant
+  // (taller than a very wide, short one, or wider than one narrowed to fit its format's limits)
+  // would be refused by libvips, so such a variant stays unmarked.
   let pipeline = sharp(image.data, { raw: image.info }).resize(size)
-  if (overlay && overlay.raw.height <= size.height) pipeline = pipeline.composite([overlay])
+  if (overlay && overlay.raw.height <= size.height && overlay.raw.width <= size.width)
+    pipeline = pipeline.composite([overlay])
   if (format === 'jpeg' && image.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' })
-  const { data, info } = await withFormat(pipeline, format, quality).toBuffer({
-    resolveWithObject: true,
-  })
+  let encoded: { data: Buffer; info: OutputInfo }
+  try {
+    encoded = await withFormat(pipeline, format, quality).toBuffer({ resolveWithObject: true })
+  } catch (error) {
+    throw encodeError(error, format)
+  }
+  const { data, info } = encoded
   return {
     data,
     width: info.width,
@@ -55,8 +62,23 @@ function withFormat(
   }
 }
 
-/** Width-only resize, never enlarged; the height keeps the aspect ratio. */
-function targetSize(image: DecodedImage, width: number): { width: number; height: number } {
-  const w = Math.min(width, image.info.width)
-  return { width: w, height: Math.max(1, Math.round((image.sourceHeight * w) / image.sourceWidth)) }
+/**
+ * Width-only resize, never enlarged; the height keeps the aspect ratio. Then both sides are kept
+ * inside the format's largest (WebP 16383, AVIF 16384): a 1000×20000 PNG becomes an 819×16383
+ * WebP instead of an encoder error that no retry can fix. Neither side is ever 0.
+ */
+export function variantSize(
+  image: Pick<DecodedImage, 'info' | 'sourceWidth' | 'sourceHeight'>,
+  width: number,
+  format: OutputFormat,
+): { width: number; height: number } {
+  const { sourceWidth, sourceHeight } = image
+  const max = maxDimensionOf(format)
+  let w = Math.min(width, image.info.width, max)
+  let h = Math.max(1, Math.round((sourceHeight * w) / sourceWidth))
+  if (h > max) {
+    h = max
+    w = Math.max(1, Math.min(w, Math.floor((sourceWidth * max) / sourceHeight)))
+  }
+  return { width: w, height: h }
 }

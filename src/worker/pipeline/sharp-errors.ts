@@ -26,3 +26,23 @@ export function sourceError(error: unknown): AppError {
   }
   return new AppError('IMAGE_UNDECODABLE', 'The image could not be decoded', { cause: error })
 }
+
+/**
+ * libvips running out of memory or threads, or a cancelled pipeline: nothing about the image, so
+ * the job is retried like any other transient failure.
+ */
+const TRANSIENT = /out of memory|cannot allocate|vips_malloc|unable to create thread|cancel/i
+
+/**
+ * Translates a failed encode. Variants are already sized inside the format's limits
+ * (encode.ts), so what still fails is the same for these pixels every time: a permanent
+ * `IMAGE_UNENCODABLE` with our message, never libvips' own (kept as `cause` for the logs).
+ */
+export function encodeError(error: unknown, format: string): Error {
+  if (error instanceof AppError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  if (TRANSIENT.test(message)) return error instanceof Error ? error : new Error(message)
+  return new AppError('IMAGE_UNENCODABLE', `The image cannot be encoded as ${format}`, {
+    cause: error,
+  })
+}

@@ -90,6 +90,7 @@ beforeAll(async () => {
     links: createLinks('https://img.test', signer),
     rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
     readiness: {},
+    metricsAccess: {},
   }
   app = await buildApp(deps)
 })
@@ -189,10 +190,13 @@ describe('GET /i/:id/:file', () => {
 })
 
 describe('GET /i/:id/:file of a private image', () => {
-  it('refuses an unsigned URL with 403 SIGNATURE_INVALID', async () => {
+  it('answers an unsigned URL exactly as for a missing image: 404 IMAGE_NOT_FOUND', async () => {
     const res = await get('/i/priv/thumb.webp')
-    expect(res.statusCode).toBe(403)
-    expect(res.json().code).toBe('SIGNATURE_INVALID')
+    expect(res.statusCode).toBe(404)
+    expect(res.json().code).toBe('IMAGE_NOT_FOUND')
+    const missing = await get('/i/nope/thumb.webp')
+    expect(missing.statusCode).toBe(404)
+    expect(missing.json().code).toBe('IMAGE_NOT_FOUND')
   })
 
   it('serves a signed URL, cacheable privately until it expires', async () => {

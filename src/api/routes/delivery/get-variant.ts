@@ -39,9 +39,13 @@ export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (
 ) => {
   app.get('/i/:id/:file', { schema }, async (request, reply) => {
     const { id, file } = request.params
-    const { image, variant } = await findVariant(images, id, file)
     const path = request.url.split('?')[0]!
-    reply.header('cache-control', cacheControl(signer, path, request.query, image))
+    // A signature is checked before the image is looked up, and an unsigned request finds no
+    // private image: neither may learn whether a private image exists, its status or variants.
+    const signed = request.query.sig !== undefined
+    if (signed) verifySignature(signer, path, request.query)
+    const { image, variant } = await findVariant(images, id, file, signed)
+    reply.header('cache-control', cacheControl(signer, request.query, image))
     reply
       .header('etag', variant.etag)
       .header('accept-ranges', 'bytes')
@@ -51,18 +55,24 @@ export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (
   })
 }
 
-/** Public: immutable for a year. Private: only with a valid signature, and cacheable only by the browser until it expires. */
-function cacheControl(
+function verifySignature(
   signer: GetVariantOptions['signer'],
   path: string,
   query: SignedQuery,
-  image: Image,
-): string {
-  if (image.visibility === 'public') return IMMUTABLE
+): void {
   const check = signer.verify(path, query)
   if (check === 'expired') throw new AppError('URL_EXPIRED', 'This signed URL has expired')
   if (check === 'invalid')
     throw new AppError('SIGNATURE_INVALID', 'A private image needs a valid signed URL')
+}
+
+/** Public: immutable for a year. Private (reached only with a verified signature): cacheable only by the browser until it expires. */
+function cacheControl(
+  signer: GetVariantOptions['signer'],
+  query: SignedQuery,
+  image: Image,
+): string {
+  if (image.visibility === 'public') return IMMUTABLE
   return `private, max-age=${signer.remainingSeconds(query)}`
 }
 
@@ -70,11 +80,14 @@ async function findVariant(
   images: GetVariantOptions['images'],
   id: string,
   file: string,
+  signed: boolean,
 ): Promise<{ image: Image; variant: Variant }> {
   const dot = file.lastIndexOf('.')
   const name = file.slice(0, dot)
   const format = formatOfExtension(file.slice(dot + 1))
   const image = await images.getPublic(id)
+  if (image.visibility === 'private' && !signed)
+    throw new AppError('IMAGE_NOT_FOUND', `No image ${id}`)
   if (image.status === 'queued' || image.status === 'processing') {
     throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
   }

@@ -1,0 +1,45 @@
+import { OUTPUT_FORMATS } from '../domain/formats.js'
+import { bucketOfId } from '../domain/ids.js'
+import { objectKeys } from '../domain/image.js'
+
+/**
+ * Every kind of object the service writes, recognised from its key. The garbage collector and
+ * the owner erasure delete only keys recognised here: a key that no kind claims (an operator's
+ * file, a kind added by a newer release) is reported and left alone, never guessed at.
+ *
+ * A new kind of object is one entry below, written next to the code that starts writing it:
+ *  - derived transforms (on-demand sizes, not written yet) would live under the image's prefix,
+ *    e.g. `images/<id>/t/<hash>.<ext>`, owned by the image's row like variants are;
+ *  - staging uploads (resumable uploads, not written yet) would live under `staging/<id>/…` and be
+ *    owned by an upload-session row instead of an image row: that kind needs its own `owner`
+ *    answer (a session id checked against the sessions table), not the image row check.
+ */
+export type ObjectKind = 'original' | 'variant'
+
+export interface RecognisedObject {
+  kind: ObjectKind
+  /** The image whose row owns the object: no row (and old enough) makes the object an orphan. */
+  imageId: string
+}
+
+const VARIANT_NAME = /^[A-Za-z0-9_-]+$/
+const VARIANT_FORMATS = new Set<string>(OUTPUT_FORMATS)
+
+/** The kind and owning image of a key, or null for a key the service does not write. */
+export function recogniseKey(key: string): RecognisedObject | null {
+  const parts = key.split('/')
+  if (parts.length !== 3 || parts[0] !== 'images') return null
+  const [, imageId, file] = parts as [string, string, string]
+  // A valid id whose bucket decodes: the only ids objectKeys is ever given.
+  if (bucketOfId(imageId) === null) return null
+  if (key === objectKeys.original(imageId)) return { kind: 'original', imageId }
+  const dot = file.lastIndexOf('.')
+  const name = file.slice(0, dot)
+  const format = file.slice(dot + 1)
+  if (dot > 0 && VARIANT_NAME.test(name) && VARIANT_FORMATS.has(format))
+    return key === objectKeys.variant(imageId, name, format) ? { kind: 'variant', imageId } : null
+  return null
+}
+
+/** Where the service's objects live: the store prefixes the garbage collector walks. */
+export const OBJECT_PREFIXES = ['images/'] as const
