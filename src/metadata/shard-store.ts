@@ -1,32 +1,28 @@
-import { KindGuard, type TObject } from '@sinclair/typebox'
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { isUniqueViolation } from '../db/database.js'
-import {
-  type Image,
-  ImageSchema,
-  type NewImage,
-  queuedImage,
-  type Variant,
-  VariantSchema,
-} from '../domain/image.js'
+import type { Image, NewImage, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
-import {
-  type Columns,
-  IMAGE_COLUMNS,
-  type ImagesTable,
-  type MetadataDb,
-  type StoredImage,
-  VARIANT_COLUMNS,
-  type VariantsTable,
-} from './db.js'
+import type { MetadataDb, VariantsTable } from './db.js'
 import {
   assertReadable,
   assertServesReads,
   claimForWrite,
   logChange,
-  READABLE,
   readableBuckets,
 } from './ownership.js'
+import {
+  imageIn,
+  servedImages,
+  sortVariants,
+  toImage,
+  toRow,
+  toVariant,
+  toVariantRow,
+  variantsOf,
+  withAllVariants,
+  withVariants,
+} from './shard-rows.js'
+import { stuckImageQueries } from './shard-stuck.js'
 
 export interface OutboxItem {
   seq: number
@@ -239,86 +235,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       })
     },
 
-    /**
-     * Images of this shard's served buckets still queued or processing that nothing touched since
-     * `before` and that have no outbox row (a job in the outbox is only waiting for the relay),
-     * oldest first: the reconciler's candidates. Whether the queue still holds a job is not
-     * knowable for every broker; re-enqueueing is harmless either way.
-     */
-    async findStuck(before: number, limit: number): Promise<StuckImage[]> {
-      const rows = await servedImages(db)
-        .leftJoin('outbox', 'outbox.job_id', 'images.id')
-        .select([
-          'images.id',
-          'images.bucket',
-          'images.status',
-          'images.updated_at',
-          'images.requeues',
-        ])
-        .where('images.status', 'in', ['queued', 'processing'])
-        .where('images.updated_at', '<', before)
-        .where('outbox.job_id', 'is', null)
-        .orderBy('images.updated_at')
-        .limit(limit)
-        .execute()
-      return rows.map((r) => ({
-        id: r.id,
-        bucket: Number(r.bucket),
-        status: r.status as StuckImage['status'],
-        updatedAt: Number(r.updated_at),
-        requeues: Number(r.requeues),
-      }))
-    },
-
-    /**
-     * Puts a stuck image's job back in the outbox (the relay publishes it, to whichever queue is
-     * configured) and counts the requeue. Only if the row is as the sweep saw it (`seenUpdatedAt`):
-     * of two sweepers, or a sweeper and a worker, one wins and the other changes nothing.
-     */
-    requeueStuck(
-      bucket: number,
-      id: string,
-      seenUpdatedAt: number,
-      payload: string,
-      now: number,
-    ): Promise<boolean> {
-      return write(bucket, id, async (trx) => {
-        const result = await trx
-          .updateTable('images')
-          .set((eb) => ({ requeues: eb('requeues', '+', 1), updated_at: now }))
-          .where('id', '=', id)
-          .where('status', 'in', ['queued', 'processing'])
-          .where('updated_at', '=', seenUpdatedAt)
-          .executeTakeFirst()
-        if (Number(result.numUpdatedRows) === 0) return false
-        await trx
-          .insertInto('outbox')
-          .values({ job_id: id, bucket, payload, created_at: now })
-          .execute()
-        return true
-      })
-    },
-
-    /** failImage, but only if the row is still as the sweep saw it (see requeueStuck). */
-    failStuck(
-      bucket: number,
-      id: string,
-      seenUpdatedAt: number,
-      code: string,
-      detail: string,
-      now: number,
-    ): Promise<boolean> {
-      return write(bucket, id, async (trx) => {
-        const result = await trx
-          .updateTable('images')
-          .set({ status: 'failed', failure_code: code, failure_detail: detail, updated_at: now })
-          .where('id', '=', id)
-          .where('status', 'in', ['queued', 'processing'])
-          .where('updated_at', '=', seenUpdatedAt)
-          .executeTakeFirst()
-        return Number(result.numUpdatedRows) > 0
-      })
-    },
+    ...stuckImageQueries(db, write),
 
     /**
      * Every owner's images in the buckets this shard serves, newest first: one input of the
@@ -409,15 +326,6 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 
 export type ShardStore = ReturnType<typeof createShardStore>
 
-/** An unfinished image as the reconciler's sweep saw it. */
-export interface StuckImage {
-  id: string
-  bucket: number
-  status: 'queued' | 'processing'
-  updatedAt: number
-  requeues: number
-}
-
 export interface ShardStats {
   rows: number
   bytes: number
@@ -427,8 +335,6 @@ export interface ShardStats {
   /** The last migration applied to this shard. */
   migration: string | null
 }
-
-type Db = Kysely<MetadataDb> | Transaction<MetadataDb>
 
 /** Per-owner limits; 0 means none. */
 export interface Quota {
@@ -463,116 +369,5 @@ async function assertWithinQuota(
       'QUOTA_EXCEEDED',
       `The storage quota of ${quota.maxBytes} bytes would be exceeded`,
     )
-  }
-}
-
-/** Image rows of the buckets this shard serves (not those being copied in or already let go). */
-function servedImages(db: Kysely<MetadataDb>) {
-  return db
-    .selectFrom('images')
-    .innerJoin('bucket_ownership', 'bucket_ownership.bucket', 'images.bucket')
-    .where('bucket_ownership.state', 'in', READABLE)
-}
-
-async function imageIn(db: Db, id: string): Promise<Image | null> {
-  const row = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
-  return row ? withVariants(db, row) : null
-}
-
-async function withVariants(db: Db, row: Selectable<ImagesTable>): Promise<Image> {
-  const variants = await variantsOf(db, [row.id])
-  return toImage(row, variants.get(row.id) ?? [])
-}
-
-async function withAllVariants(db: Db, rows: Selectable<ImagesTable>[]): Promise<Image[]> {
-  const variants = await variantsOf(
-    db,
-    rows.map((r) => r.id),
-  )
-  return rows.map((row) => toImage(row, variants.get(row.id) ?? []))
-}
-
-async function variantsOf(db: Db, ids: string[]): Promise<Map<string, Variant[]>> {
-  const byImage = new Map<string, Variant[]>()
-  if (ids.length === 0) return byImage
-  const rows = await db.selectFrom('variants').selectAll().where('image_id', 'in', ids).execute()
-  for (const row of rows) {
-    const list = byImage.get(row.image_id) ?? []
-    list.push(toVariant(row))
-    byImage.set(row.image_id, list)
-  }
-  for (const list of byImage.values()) sortVariants(list)
-  return byImage
-}
-
-function sortVariants(list: Variant[]): Variant[] {
-  return list.sort((a, b) => a.width - b.width || a.format.localeCompare(b.format))
-}
-
-/**
- * Row ↔ model, one function per direction, driven by the column maps of db.ts and the domain
- * schemas: a new field needs its schema property, its column name and a migration, nothing here.
- */
-interface Field {
-  field: string
-  column: string
-  /** PostgreSQL returns bigint columns as strings: integers are coerced on the way in. */
-  integer: boolean
-}
-
-function fieldsOf(schema: TObject, columns: Record<string, string>): Field[] {
-  return Object.entries(columns).map(([field, column]) => ({
-    field,
-    column,
-    integer: KindGuard.IsInteger(schema.properties[field]),
-  }))
-}
-
-const IMAGE_FIELDS = fieldsOf(ImageSchema, IMAGE_COLUMNS)
-const VARIANT_FIELDS = fieldsOf(VariantSchema, VARIANT_COLUMNS)
-
-type Fields = Record<string, unknown>
-
-function toColumns(model: Fields, fields: readonly Field[]): Fields {
-  const row: Fields = {}
-  for (const { field, column } of fields) row[column] = model[field]
-  return row
-}
-
-function fromColumns(row: Fields, fields: readonly Field[]): Fields {
-  const model: Fields = {}
-  for (const { field, column, integer } of fields) {
-    model[field] = integer ? Number(row[column]) : row[column]
-  }
-  return model
-}
-
-function toRow(image: NewImage, now: number): ImagesTable {
-  const queued = queuedImage(image, now)
-  return {
-    ...(toColumns(queued, IMAGE_FIELDS) as Columns<StoredImage, typeof IMAGE_COLUMNS>),
-    idempotency_key: image.idempotencyKey,
-    failure_code: queued.failure?.code ?? null,
-    failure_detail: queued.failure?.detail ?? null,
-  }
-}
-
-function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Image {
-  return {
-    ...(fromColumns(row, IMAGE_FIELDS) as StoredImage),
-    failure: row.failure_code ? { code: row.failure_code, detail: row.failure_detail ?? '' } : null,
-    variants,
-  }
-}
-
-function toVariant(row: Selectable<VariantsTable>): Variant {
-  return fromColumns(row, VARIANT_FIELDS) as Variant
-}
-
-function toVariantRow(imageId: string, bucket: number, variant: Variant): VariantsTable {
-  return {
-    image_id: imageId,
-    bucket,
-    ...(toColumns(variant, VARIANT_FIELDS) as Columns<Variant, typeof VARIANT_COLUMNS>),
   }
 }
