@@ -1,5 +1,5 @@
 /**
- * The cache port (DESIGN.md §2, §5): cache-aside for metadata reads, with an in-process LRU by
+ * The cache port (docs/architecture.md): cache-aside for metadata reads, with an in-process LRU by
  * default and Redis (L2) behind an in-process L1 for scale-out.
  *
  * - Values are JSON-serialisable and never null or undefined: `undefined` means "not cached" and

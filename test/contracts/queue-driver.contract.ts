@@ -73,7 +73,7 @@ export function realClock(): ContractClock {
   }
 }
 
-/** The QueueDriver contract (DESIGN.md §4, src/queue/queue.ts). */
+/** The QueueDriver contract (src/queue/queue.ts). */
 export function describeQueueDriver(
   name: string,
   setup: QueueContractSetup,

@@ -53,7 +53,7 @@ const KILLS: readonly (Omit<KillPoint, 'move'> & {
 const describePostgres = describeWithPostgres('rebalance.test.ts')
 
 /**
- * Online resharding 4 → 5 (DESIGN.md §3) while writers and a reader keep going, each with its own
+ * Online resharding 4 → 5 (docs/sharding.md) while writers and a reader keep going, each with its own
  * router so stale directories are really refused and refreshed; the mover runs in a child
  * process so it can be SIGKILLed at every phase and resumed. Each test ends with the ledger check.
  */
