@@ -3,8 +3,10 @@ import cors from '@fastify/cors'
 import multipart from '@fastify/multipart'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { context, type Span, SpanKind, trace } from '@opentelemetry/api'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { AppError } from '../errors/index.js'
+import { contextFrom, endSpan, tracer } from '../observability/tracing.js'
 import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
@@ -45,6 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null)
   refuseWhileClosing(app)
   countRequests(app, metrics)
+  traceRequests(app)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
     securityHeaders(request, reply)
@@ -146,6 +149,49 @@ function countRequests(app: FastifyInstance, metrics: AppDeps['metrics']): void 
     metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) })
     metrics.httpSeconds.observe(labels, reply.elapsedTime / 1000)
   })
+}
+
+/**
+ * One server span per request, named by route pattern like the metrics, its parent the caller's
+ * `traceparent` if any. The handler runs inside it, so what it starts (the upload's job) joins
+ * the trace. Without a registered SDK every call here is a no-op.
+ */
+function traceRequests(app: FastifyInstance): void {
+  const spans = new WeakMap<FastifyRequest, Span>()
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    const span = tracer().startSpan(
+      `${request.method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': route,
+          'pixelflow.request_id': request.id,
+        },
+      },
+      contextFrom(request.headers),
+    )
+    spans.set(request, span)
+  })
+  // A callback hook: everything after `done` (other hooks, then the handler) runs in the span.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const span = spans.get(request)
+    if (!span) return done()
+    context.with(trace.setSpan(context.active(), span), done)
+  })
+  const end = (request: FastifyRequest, status?: number) => {
+    const span = spans.get(request)
+    if (!span) return
+    spans.delete(request)
+    if (status !== undefined) span.setAttribute('http.response.status_code', status)
+    endSpan(
+      span,
+      status === undefined || status >= 500 ? new Error(`HTTP ${status ?? 'aborted'}`) : undefined,
+    )
+  }
+  app.addHook('onResponse', async (request, reply) => end(request, reply.statusCode))
+  app.addHook('onRequestAbort', async (request) => end(request))
 }
 
 /**

@@ -132,6 +132,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ PIXELFLOW_RECONCILE_MAX_REQUEUES: '0' }).reconcile.maxRequeues).toBe(0)
     expect(() => loadConfig({ PIXELFLOW_RECONCILE_STUCK_AFTER_MS: '10' })).toThrow(/stuckAfterMs/)
   })
+  it('traces only when an OTLP endpoint is set, ours winning over the standard variable', () => {
+    expect(loadConfig({}).tracing).toEqual({ serviceName: 'pixelflow' })
+    expect(loadConfig({ PIXELFLOW_OTLP_ENDPOINT: '' }).tracing.endpoint).toBeUndefined()
+    const standard = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }
+    expect(loadConfig(standard).tracing.endpoint).toBe('http://collector:4318')
+    const both = { ...standard, PIXELFLOW_OTLP_ENDPOINT: 'http://ours:4318' }
+    expect(loadConfig(both).tracing.endpoint).toBe('http://ours:4318')
+    expect(loadConfig({ PIXELFLOW_SERVICE_NAME: 'pf-eu' }).tracing.serviceName).toBe('pf-eu')
+    expect(() => loadConfig({ PIXELFLOW_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/endpoint/)
+  })
 })
 
 describe('HTTP front door settings', () => {

@@ -154,6 +154,10 @@ function fromEnv(env: Env): unknown {
     quotas: { maxImages: env.PIXELFLOW_QUOTA_MAX_IMAGES, maxBytes: env.PIXELFLOW_QUOTA_MAX_BYTES },
     cache: cache(env),
     log: { level: env.PIXELFLOW_LOG_LEVEL },
+    tracing: {
+      endpoint: env.PIXELFLOW_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
+      serviceName: env.PIXELFLOW_SERVICE_NAME,
+    },
     shutdownGraceMs: env.PIXELFLOW_SHUTDOWN_GRACE_MS,
     reconcile: {
       enabled: env.PIXELFLOW_RECONCILE_ENABLED,

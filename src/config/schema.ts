@@ -248,6 +248,14 @@ export const ConfigSchema = Type.Object(
       }),
     ]),
     log: Type.Object({ level: Type.String({ default: 'info' }) }),
+    /**
+     * OpenTelemetry tracing (src/observability/tracing.ts): off unless an OTLP endpoint is set,
+     * then spans go to it over OTLP/HTTP under `serviceName`.
+     */
+    tracing: Type.Object({
+      endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+      serviceName: Type.String({ minLength: 1, default: 'pixelflow' }),
+    }),
     shutdownGraceMs: Int(0, 10_000),
     /**
      * The reconciler (src/reconcile): images queued or processing past `stuckAfterMs` with no
@@ -295,3 +303,4 @@ export type QuotasConfig = Config['quotas']
 export type CacheConfig = Config['cache']
 export type ReconcileConfig = Config['reconcile']
 export type TestHooks = Config['testHooks']
+export type TracingConfig = Config['tracing']

@@ -20,6 +20,16 @@ describe('process-image job payloads', () => {
     })
   })
 
+  it('a v2 payload may carry the upload’s traceparent; one without it stays valid', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    expect(JSON.parse(processImagePayload('img1', 42, traceparent)).traceparent).toBe(traceparent)
+    expect(parseProcessImageJob(processImagePayload('img1', 42, traceparent))).toEqual({
+      kind: 'accepted',
+      work: { version: 2, imageId: 'img1', queuedAt: 42, traceparent },
+    })
+    expect(processImagePayload('img1', 42, undefined)).not.toContain('traceparent')
+  })
+
   it('a payload without a version is v1, the format before versioning', () => {
     expect(parseProcessImageJob('{"imageId":"img1"}')).toEqual({
       kind: 'accepted',

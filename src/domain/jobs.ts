@@ -5,7 +5,8 @@
  *
  * v1 (before versioning): `{ imageId }`, no `v` field.
  * v2: `{ v: 2, imageId, queuedAt }`; `queuedAt` is when the upload committed (ms since the epoch),
- * so a worker can tell how long the job waited.
+ * so a worker can tell how long the job waited. An optional `traceparent` (W3C Trace Context) carries
+ * the upload request's trace to the worker; payloads without it stay valid.
  */
 
 export const JOB_VERSION = 2
@@ -21,6 +22,7 @@ export interface ProcessImageJobV2 {
   v: 2
   imageId: string
   queuedAt: number
+  traceparent?: string
 }
 
 export type ProcessImageJobPayload = ProcessImageJobV1 | ProcessImageJobV2
@@ -31,11 +33,22 @@ export interface ProcessImageWork {
   imageId: string
   /** Absent in v1. */
   queuedAt?: number
+  /** The upload's trace context, when tracing was on; absent in v1. */
+  traceparent?: string
 }
 
 /** The payload producers write today: always the current version. */
-export function processImagePayload(imageId: string, queuedAt: number): string {
-  const job: ProcessImageJobV2 = { v: JOB_VERSION, imageId, queuedAt }
+export function processImagePayload(
+  imageId: string,
+  queuedAt: number,
+  traceparent?: string,
+): string {
+  const job: ProcessImageJobV2 = {
+    v: JOB_VERSION,
+    imageId,
+    queuedAt,
+    ...(traceparent ? { traceparent } : {}),
+  }
   return JSON.stringify(job)
 }
 
@@ -71,8 +84,14 @@ export function parseProcessImageJob(
     return { kind: 'invalid', reason: `version ${version} is no longer accepted`, imageId }
   if (!imageId) return { kind: 'invalid', reason: 'payload has no imageId', imageId }
   const queuedAt = typeof record.queuedAt === 'number' ? record.queuedAt : undefined
+  const traceparent = typeof record.traceparent === 'string' ? record.traceparent : undefined
   return {
     kind: 'accepted',
-    work: { version, imageId, ...(queuedAt === undefined ? {} : { queuedAt }) },
+    work: {
+      version,
+      imageId,
+      ...(queuedAt === undefined ? {} : { queuedAt }),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    },
   }
 }

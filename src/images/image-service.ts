@@ -14,6 +14,7 @@ import { processImagePayload } from '../domain/jobs.js'
 import { AppError } from '../errors/index.js'
 import type { Quota } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import { currentTraceparent } from '../observability/tracing.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
@@ -164,7 +165,7 @@ export function createImageService(deps: ImageServiceDeps) {
         const now = Date.now()
         const created = await shard.createImage(
           newImage,
-          processImagePayload(id, now),
+          processImagePayload(id, now, currentTraceparent()),
           now,
           deps.quotas,
         )

@@ -6,6 +6,7 @@ import { restoreCommand } from '../cli/backup.js'
 import { runCli } from '../cli/main.js'
 import { loadConfig } from '../config/load.js'
 import type { Image } from '../domain/image.js'
+import { startTracing } from '../observability/tracing.js'
 import { authTablesOf } from './control-db.js'
 import { closeDeps, openDeps } from './deps.js'
 import { createPixelflow, type Role } from './pixelflow.js'
@@ -49,7 +50,15 @@ async function main(argv: string[]): Promise<number> {
   if (!isRole(command)) return runCli(command, rest, openForCli)
   parseArgs({ args: rest, options: {}, strict: true })
   const logger = pino({ level: config.log.level }).child({ role: command })
-  const pixelflow = await createPixelflow(config, logger, command)
+  // Before the app is built: the SDK must be registered before the first span is started.
+  const stopTracing = await startTracing(config.tracing)
+  // Only the origin: a collector URL may carry credentials.
+  if (config.tracing.endpoint)
+    logger.info(
+      { endpoint: new URL(config.tracing.endpoint).origin },
+      'tracing: exporting spans over OTLP',
+    )
+  const pixelflow = await createPixelflow(config, logger, command, stopTracing)
   await pixelflow.app.listen({ host: config.server.host, port: config.server.port })
   await pixelflow.metricsApp?.listen({ host: config.server.host, port: config.metrics.port })
   onSignals(async (signal) => {

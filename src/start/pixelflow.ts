@@ -43,6 +43,8 @@ export async function createPixelflow(
   config: Config,
   logger: Logger,
   role: Role = 'serve',
+  /** Tracing started by main.ts before this (src/observability/tracing.ts), stopped last on close. */
+  stopTracing?: () => Promise<void>,
 ): Promise<Pixelflow> {
   const runsWorkers = (role === 'serve' || role === 'worker') && config.worker.enabled
   const deps = await openDeps(config, {
@@ -125,6 +127,8 @@ export async function createPixelflow(
     ['cache', () => cache.close()],
     ['metadata', () => metadata.close()],
     ['control', () => deps.control.destroy()],
+    // Last: flushes the spans of everything above.
+    ['tracing', async () => stopTracing?.()],
   ]
   return {
     app,

@@ -6,6 +6,7 @@ import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
+import { inSpan } from '../observability/tracing.js'
 import type { LeasedJob } from '../queue/queue.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
@@ -61,7 +62,10 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
   ): Promise<{ variants: Variant[]; placeholder: string | null }> {
     const original = await deps.store.get(objectKeys.original(image.id))
     if (!original) throw new Error(`Original of ${image.id} is missing from the object store`)
-    const decoded = await decodeSource(await readAll(original), deps.limits, maxWidth)
+    const source = await readAll(original)
+    const decoded = await inSpan('decode', { 'pixelflow.bytes': source.length }, () =>
+      decodeSource(source, deps.limits, maxWidth),
+    )
     const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
     const variants: Variant[] = []
     for (const preset of deps.processing.presets) {
@@ -69,7 +73,9 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       const overlay = await watermark(Math.min(preset.width, decoded.info.width))
       const encoded = await Promise.all(
         deps.processing.formats.map((format) =>
-          encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay),
+          inSpan('encode', { 'pixelflow.width': preset.width, 'pixelflow.format': format }, () =>
+            encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay),
+          ),
         ),
       )
       for (const [i, format] of deps.processing.formats.entries()) {

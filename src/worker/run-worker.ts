@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { context, SpanKind, trace } from '@opentelemetry/api'
 import type { Logger } from 'pino'
 import { parseProcessImageJob } from '../domain/jobs.js'
 import type { Metrics } from '../observability/metrics.js'
+import { contextFrom, endSpan, tracer } from '../observability/tracing.js'
 import type { LeasedJob, QueueDriver } from '../queue/queue.js'
 import type { JobHandler } from './process-image.js'
 
@@ -68,8 +70,25 @@ export function startWorker(options: WorkerOptions): Worker {
       () => void queue.extend(job.id, job.token).catch(() => {}),
       options.leaseMs / 3,
     )
+    // The job's span continues the upload's trace when the payload carries its traceparent.
+    const span = tracer().startSpan(
+      'process-image',
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'pixelflow.image_id': imageIdOf(job.payload) ?? '',
+          'pixelflow.attempt': job.attempts,
+          'messaging.message.id': job.id,
+        },
+      },
+      contextFrom({ traceparent: traceparentOf(job.payload) }),
+    )
+    let failure: unknown
     try {
-      const outcome = await options.handler.handle(job, signal)
+      const outcome = await context.with(trace.setSpan(context.active(), span), () =>
+        options.handler.handle(job, signal),
+      )
+      span.setAttribute('pixelflow.outcome', outcome)
       if (signal.aborted) return
       if (outcome === 'deferred') {
         // A newer release's job: back to the queue for a newer worker, not counted as a failure.
@@ -91,9 +110,11 @@ export function startWorker(options: WorkerOptions): Worker {
         'job done',
       )
     } catch (error) {
+      failure = error
       if (signal.aborted) return
       await failJob(job, error)
     } finally {
+      endSpan(span, failure)
       clearInterval(heartbeat)
       timer()
     }
@@ -200,6 +221,12 @@ export function startWorker(options: WorkerOptions): Worker {
 function imageIdOf(payload: string): string | null {
   const parsed = parseProcessImageJob(payload)
   return parsed.kind === 'accepted' ? parsed.work.imageId : parsed.imageId
+}
+
+/** The upload's trace context, when the payload carries one. */
+function traceparentOf(payload: string): string | undefined {
+  const parsed = parseProcessImageJob(payload)
+  return parsed.kind === 'accepted' ? parsed.work.traceparent : undefined
 }
 
 /** From the upload's commit to this delivery's start (v2 payloads carry it), for the done line. */
