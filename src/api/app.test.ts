@@ -74,7 +74,9 @@ const deps: AppDeps = {
   rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
   readiness: {},
   metricsAccess: {},
+  eraseOwner: (ownerId) => erase(ownerId),
 }
+let erase = async (ownerId: string) => ({ ownerId, resumed: false, images: 0, apiKeys: 0 })
 
 let app: FastifyInstance
 beforeAll(async () => {
@@ -276,6 +278,33 @@ describe('buildApp: routes', () => {
     expect(page.items.map((i: Image) => [i.id, i.ownerId])).toEqual([['img1', 'alice']])
     expect(Object.keys(page.items[0]).at(-1)).toBe('ownerId')
     expect(page.links.next).toBe('https://img.test/v1/admin/images?limit=1&cursor=img1')
+  })
+})
+
+describe('buildApp: erasing an owner', () => {
+  it('erases only for admin, and answers what was erased', async () => {
+    const calls: string[] = []
+    erase = async (ownerId) => {
+      calls.push(ownerId)
+      return { ownerId, resumed: true, images: 3, apiKeys: 2 }
+    }
+    const api = withImages()
+    const asAlice = await api.inject({
+      method: 'DELETE',
+      url: '/v1/admin/owners/bob',
+      headers: as('alice'),
+    })
+    expect(asAlice.statusCode).toBe(403)
+    expect(calls).toEqual([])
+    const res = await api.inject({
+      method: 'DELETE',
+      url: '/v1/admin/owners/bob',
+      headers: as('admin'),
+    })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toEqual({ ownerId: 'bob', resumed: true, images: 3, apiKeys: 2 })
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(calls).toEqual(['bob'])
   })
 })
 

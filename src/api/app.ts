@@ -11,6 +11,7 @@ import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
 import { redactingLogger } from './log-redaction.js'
+import { eraseOwnerRoute } from './routes/admin/erase-owner.js'
 import { listAllImages } from './routes/admin/list-all-images.js'
 import { getVariant } from './routes/delivery/get-variant.js'
 import { health } from './routes/health/health.js'
@@ -88,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(listImages, { images, links })
       await v1.register(deleteImage, { images })
       await v1.register(listAllImages, { images, links })
+      if (deps.eraseOwner) await v1.register(eraseOwnerRoute, { erase: deps.eraseOwner })
     },
     { prefix: '/v1' },
   )

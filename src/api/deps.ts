@@ -3,6 +3,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { HttpConfig, LimitsConfig } from '../config/schema.js'
 import type { UrlSigner } from '../domain/signed-urls.js'
 import type { ImageService } from '../images/image-service.js'
+import type { EraseReport } from '../maintenance/erase.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import type { RateLimits } from './rate-limit.js'
@@ -25,4 +26,6 @@ export interface AppDeps {
   readiness: Record<string, () => Promise<void>>
   /** /metrics on the API port: openly, behind a token, or (null) not there at all. */
   metricsAccess: MetricsAccess | null
+  /** DELETE /v1/admin/owners/:ownerId is served when given (the maintenance use case). */
+  eraseOwner?: (ownerId: string) => Promise<EraseReport>
 }

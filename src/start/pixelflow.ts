@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js'
 import type { Image } from '../domain/image.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
 import { createImageService, imageKey } from '../images/image-service.js'
+import { eraseOwner } from '../maintenance/erase.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { startReconciler } from '../reconcile/run-reconciler.js'
 import { startOutboxRelay } from '../relay/outbox-relay.js'
@@ -231,6 +232,11 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     http: config.http,
     readiness: extras.readiness,
     metricsAccess: metricsAccessOn(config.metrics),
+    eraseOwner: (ownerId) =>
+      eraseOwner(
+        { metadata, store, control: authTablesOf(deps.control), cache: extras.cache },
+        ownerId,
+      ),
   })
   return { app, close: () => limiter.close() }
 }
