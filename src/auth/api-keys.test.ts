@@ -18,6 +18,15 @@ describe('API keys', () => {
     await control.destroy()
   })
 
+  it('never makes a key id that a command line would read as an option', async () => {
+    // One base64url id in 64 starts with '-'; 400 keys would show one with near certainty.
+    const ids = await Promise.all(
+      Array.from({ length: 400 }, async () => (await keys.create('alice')).id),
+    )
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([])
+    expect(new Set(ids).size).toBe(400)
+  })
+
   it('creates a pf_<id>_<secret> key that verifies to its owner with the default scopes', async () => {
     const { id, key } = await keys.create('alice')
     expect(key).toMatch(KEY_SHAPE)

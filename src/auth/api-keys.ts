@@ -25,7 +25,7 @@ export function createApiKeys(db: Kysely<AuthTables>) {
     if (!ownerId || ownerId.length > 255)
       throw new Error('An owner id of 1 to 255 characters is required')
     if (scopes.length === 0) throw new Error(`At least one scope is required`)
-    const id = randomBytes(9).toString('base64url')
+    const id = newKeyId()
     const secret = randomBytes(32).toString('base64url')
     const row = {
       id,
@@ -122,4 +122,15 @@ export type ApiKeys = ReturnType<typeof createApiKeys>
 
 function digest(secret: string): string {
   return createHash('sha256').update(secret).digest('hex')
+}
+
+/**
+ * 12 base64url characters, never starting with '-': a key id is typed after `pixelflow keys
+ * revoke|rotate`, where a leading '-' would be read as an option (1 id in 64 did).
+ */
+function newKeyId(): string {
+  for (;;) {
+    const id = randomBytes(9).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
