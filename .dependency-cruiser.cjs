@@ -19,12 +19,17 @@ const LAYERS = [
   // job died in the broker): it reads the shards and the dead queue, like relay and worker.
   // `maintenance` is the operator's jobs over stored data: the orphaned-object collector, an
   // owner's erasure, backups; it works on the ports directly, like `sharding`.
+  // `events` is the live stream read from each shard's event outbox; `webhooks` delivers the same
+  // events to owners' endpoints from a durable outbox; `uploads` is resumable (tus) and
+  // direct-to-object-store uploads and upload tokens, landing in `images`' pipeline through start/.
   [
     'images',
     'sharding',
     'relay',
     'worker',
     'events',
+    'webhooks',
+    'uploads',
     'transforms',
     'capacity',
     'reconcile',
