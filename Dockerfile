@@ -8,9 +8,13 @@ ARG NODE_VERSION=20.20.2
 # Build stage: every dependency (TypeScript included) to compile src/ into dist/.
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /app
+# The typed client is an npm workspace (packages/client) that the CLI imports: its manifest comes
+# with the root's so that npm ci links it.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/client ./packages/client
 COPY src ./src
 RUN npm run build
 
@@ -27,7 +31,9 @@ ENV NODE_ENV=production \
   PIXELFLOW_DATA_DIR=/data
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY --from=build /app/dist ./dist
 # The embedded parts (SQLite shards and queue, local objects) live under /data: mount a volume.
 RUN mkdir -p /data && chown node:node /data

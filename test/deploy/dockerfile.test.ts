@@ -103,11 +103,14 @@ describe('Dockerfile rules', () => {
     expect(runs.join('\n')).not.toMatch(/\btsc\b|npm run build/)
   })
 
-  it('copies only dist/ from the build stage', () => {
+  it('copies only the compiled output from the build stage (the server and the client workspace)', () => {
     const fromBuild = of(final, 'COPY').filter((i) => fromFlag(i) !== null)
     expect(
       fromBuild.map((i) => `--from=${fromFlag(i)} ${content(i).replace(/\s+/g, ' ')}`),
-    ).toEqual([`--from=${build.name} /app/dist ./dist`])
+    ).toEqual([
+      `--from=${build.name} /app/packages/client/dist ./packages/client/dist`,
+      `--from=${build.name} /app/dist ./dist`,
+    ])
   })
 
   it('runs as a non-root user, under tini, with a health check on /healthz and the serve command', () => {
@@ -142,7 +145,10 @@ describe('Dockerfile rules', () => {
         const parts = content(i).split(/\s+/)
         return parts.slice(0, -1)
       })
-    for (const source of sources) expect(allowed, `COPY ${source}`).toContain(source)
+    // A source is sent when it or a folder above it is allowed (packages/client/package.json).
+    const sent = (source: string) =>
+      allowed.some((entry) => source === entry || source.startsWith(`${entry}/`))
+    for (const source of sources) expect(sent(source), `COPY ${source}`).toBe(true)
     for (const source of sources) expect(existsSync(join(ROOT, source)), source).toBe(true)
   })
 
