@@ -1,36 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { eventually } from '../fixtures/eventually.js'
 import { makeJpeg } from '../fixtures/images.js'
-import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
-import { createVhost, deleteVhost, vhostUrl } from '../integration/fixtures/rabbitmq-broker.js'
+import { cli, type ServeProcess } from '../fixtures/serve-process.js'
+import { faultQueues, processScene } from './fixtures/scene.js'
 import { checkLedger } from './ledger.js'
 
-const RABBITMQ_URL = process.env.PIXELFLOW_TEST_RABBITMQ_URL
-if (!RABBITMQ_URL)
-  console.info(
-    'commit window: the RabbitMQ run is skipped; set PIXELFLOW_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 to run it',
-  )
-
-const QUEUES = [
-  { name: 'sqlite', run: true, setup: async () => ({ env: {}, teardown: async () => {} }) },
-  {
-    name: 'rabbitmq',
-    run: Boolean(RABBITMQ_URL),
-    setup: async () => {
-      const vhost = await createVhost()
-      return {
-        env: {
-          PIXELFLOW_QUEUE_DRIVER: 'rabbitmq',
-          PIXELFLOW_RABBITMQ_URL: vhostUrl(RABBITMQ_URL!, vhost),
-        },
-        teardown: () => deleteVhost(vhost),
-      }
-    },
-  },
-]
+const QUEUES = faultQueues('commit window')
 
 /**
  * The API killed after the shard committed an upload and before its 202 reached the client (a
@@ -38,37 +13,12 @@ const QUEUES = [
  * the same Idempotency-Key gets the same image, and an upload without a key is still processed
  * and listed to its owner. The ledger check ends it.
  */
-describe.each(QUEUES.filter((q) => q.run))('the commit → 202 window ($name queue)', (queue) => {
-  let dir: string
-  let env: Record<string, string>
-  let teardown: () => Promise<void>
-  const running: ServeProcess[] = []
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pixelflow-commit-window-'))
-    const driver = await queue.setup()
-    teardown = driver.teardown
-    env = {
-      NODE_ENV: 'test',
-      PIXELFLOW_DATA_DIR: dir,
-      PIXELFLOW_WORKER_POLL_MS: '50',
-      ...driver.env,
-    }
+describe.each(QUEUES)('the commit → 202 window ($name queue)', (queue) => {
+  const scene = processScene(queue, 'commit-window', {
+    NODE_ENV: 'test',
+    PIXELFLOW_WORKER_POLL_MS: '50',
   })
-  afterEach(async () => {
-    for (const p of running.splice(0)) {
-      p.child.kill('SIGKILL')
-      await p.exited
-    }
-    await rm(dir, { recursive: true, force: true })
-    await teardown()
-  })
-
-  async function start(role: string, extra: Record<string, string> = {}) {
-    const p = await startRole({ ...env, ...extra }, await freePort(), role)
-    running.push(p)
-    return p
-  }
+  const start = scene.start
 
   const post = async (api: ServeProcess, key: string, body: Buffer, headers = {}) =>
     fetch(`${api.url}/v1/images`, {
@@ -86,11 +36,11 @@ describe.each(QUEUES.filter((q) => q.run))('the commit → 202 window ($name que
     await expect(post(api, key, body, headers)).rejects.toThrow()
     await api.exited
     expect(api.child.signalCode).toBe('SIGKILL')
-    running.splice(running.indexOf(api), 1)
+    scene.forget(api)
   }
 
   it('a retry with the same Idempotency-Key gets the same image; a keyless orphan is processed', async () => {
-    const key = cli(env, 'keys', 'create', '--owner', 'ledger')
+    const key = cli(scene.env, 'keys', 'create', '--owner', 'ledger')
     const photo = await makeJpeg(400, 300)
     await uploadIntoTheWindow(key, photo, { 'idempotency-key': 'retry-me' })
     await uploadIntoTheWindow(key, await makeJpeg(401, 300))
