@@ -1,26 +1,32 @@
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import type { Config } from '../config/schema.js'
 import { createBackup, restoreBackup } from '../maintenance/backup.js'
 import { createObjectStore } from '../storage/create-object-store.js'
-import type { MaintenanceDeps } from './gc.js'
+import { EXIT, type MaintenanceDeps, type Scope } from './command.js'
 
 type Out = (line: string) => void
 
-export const BACKUP_USAGE = `  backup <dir>                   copy a running embedded install (SQLite metadata, then objects)
-                                 into an empty folder; PostgreSQL: see docs/operations.md
-  restore <dir>                  restore a backup into this config's empty install (stopped)`
+export function registerBackup(program: Command, scope: Scope): void {
+  program
+    .command('backup')
+    .summary('copy a running embedded install into an empty folder')
+    .description(
+      'copy a running embedded install (SQLite metadata, then objects) into an empty folder; ' +
+        'PostgreSQL: see docs/operations.md',
+    )
+    .argument('<dir>', 'an empty folder')
+    .action(
+      scope.run((dir: string) => scope.withMaintenance((deps) => backup(deps, dir, scope.out))),
+    )
+  program
+    .command('restore')
+    .description("restore a backup into this config's empty install (stopped)")
+    .argument('<dir>', 'a folder `pixelflow backup` wrote')
+    // Before any port is opened: opening them would create the databases the restore fills.
+    .action(scope.run((dir: string) => restore(scope.ctx.config(), dir, scope.out)))
+}
 
-export async function backupCommand(
-  deps: MaintenanceDeps,
-  args: string[],
-  out: Out,
-): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true })
-  const [dir] = positionals
-  if (!dir || positionals.length > 1) {
-    process.stderr.write(`Usage:\n${BACKUP_USAGE}\n`)
-    return 2
-  }
+async function backup(deps: MaintenanceDeps, dir: string, out: Out): Promise<number> {
   const moves = await deps.metadata.directoryStore.moves.list()
   const manifest = await createBackup(
     {
@@ -34,20 +40,13 @@ export async function backupCommand(
   out(
     `Backed up the control database, ${Object.keys(manifest.shards).length} shards${manifest.queue ? ', the queue' : ''} and ${manifest.objects} objects (${manifest.objectBytes} bytes) into ${dir}`,
   )
-  return 0
+  return EXIT.ok
 }
 
-/** Runs before any port is opened: opening them would create the databases the restore fills. */
-export async function restoreCommand(config: Config, args: string[], out: Out): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true })
-  const [dir] = positionals
-  if (!dir || positionals.length > 1) {
-    process.stderr.write(`Usage:\n${BACKUP_USAGE}\n`)
-    return 2
-  }
+async function restore(config: Config, dir: string, out: Out): Promise<number> {
   const manifest = await restoreBackup(dir, config, await createObjectStore(config.storage))
   out(
     `Restored ${Object.keys(manifest.shards).length} shards and ${manifest.objects} objects from ${dir}; start the service`,
   )
-  return 0
+  return EXIT.ok
 }

@@ -31,7 +31,8 @@ describe('pixelflow doctor', () => {
     }
     const run = async (...args: string[]) => {
       const lines: string[] = []
-      const code = await doctorCommand(deps, args, (line) => lines.push(line))
+      const options = { dryRun: args.includes('--dry-run'), json: args.includes('--json') }
+      const code = await doctorCommand(deps, options, (line) => lines.push(line))
       return { code, text: lines.join('\n') }
     }
     await eventually(async () => (await run('--dry-run')).code === 1, {

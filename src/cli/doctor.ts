@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
-import type { Logger } from 'pino'
+import type { Command } from 'commander'
+import { type Logger, pino } from 'pino'
 import { imageKey } from '../images/image-service.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from '../queue/queue.js'
@@ -8,11 +8,37 @@ import {
   type ReconcileSettings,
   reconcileOnce,
 } from '../reconcile/reconciler.js'
+import type { Scope } from './command.js'
 
-export const DOCTOR_USAGE = `  doctor [--dry-run] [--json]   one reconciler sweep now: images stuck queued/processing with no
-                                 job (re-enqueued, or failed PROCESSING_STUCK past the limit) and
-                                 dead jobs whose image is unfinished (failed); --dry-run changes
-                                 nothing; exit 1 when it found something or could not read a part`
+export function registerDoctor(program: Command, scope: Scope): void {
+  program
+    .command('doctor')
+    .summary('one reconciler sweep now: stuck images, dead jobs of unfinished images')
+    .description(
+      'one reconciler sweep now: images stuck queued/processing with no job (re-enqueued, or ' +
+        'failed PROCESSING_STUCK past the limit) and dead jobs whose image is unfinished (failed); ' +
+        'exit 1 when it found something or could not read a part',
+    )
+    .option('--dry-run', 'change nothing')
+    .option('--json', 'the report as JSON')
+    .action(
+      scope.run((options: DoctorOptions) =>
+        // With the shared cache: the images it fails must drop out of it, as a worker's do.
+        scope.withMaintenance((maintenance, deps) =>
+          doctorCommand(
+            { ...deps, cache: maintenance.cache, logger: pino({ level: 'silent' }) },
+            options,
+            scope.out,
+          ),
+        ),
+      ),
+    )
+}
+
+export interface DoctorOptions {
+  dryRun?: boolean
+  json?: boolean
+}
 
 export interface DoctorDeps {
   metadata: ShardedMetadata
@@ -26,13 +52,9 @@ export interface DoctorDeps {
 /** `pixelflow doctor`: the reconciler's report on demand, the same sweep the relay runs. */
 export async function doctorCommand(
   deps: DoctorDeps,
-  args: string[],
+  values: DoctorOptions,
   out: (line: string) => void,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
-  })
   const { cache } = deps
   const report = await reconcileOnce(
     {
@@ -42,7 +64,7 @@ export async function doctorCommand(
       logger: deps.logger,
       onChanged: cache ? (id) => cache.delete(imageKey(id)) : undefined,
     },
-    { dryRun: values['dry-run'] ?? false },
+    { dryRun: values.dryRun ?? false },
   )
   for (const line of values.json ? [JSON.stringify(report, null, 2)] : describe(report)) out(line)
   const found = report.stuck.length + report.dead.length + report.errors.length

@@ -1,30 +1,36 @@
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import { eraseOwner, unfinishedErasures } from '../maintenance/erase.js'
-import type { MaintenanceDeps } from './gc.js'
+import { EXIT, type MaintenanceDeps, type Scope } from './command.js'
 
 type Out = (line: string) => void
 
-export const OWNERS_USAGE = `  owners erase <owner-id>        erase every image (rows, objects, cache entries) and API key of
-                                 an owner; an interrupted erasure continues when run again
-  owners erase --unfinished      list erasures that were interrupted`
+export function registerOwners(program: Command, scope: Scope): void {
+  const owners = program.command('owners').description("erase an owner's data")
+  const erase = owners
+    .command('erase')
+    .summary('erase every image and API key of an owner')
+    .description(
+      'erase every image (rows, objects, cache entries) and API key of an owner; an interrupted ' +
+        'erasure continues when run again',
+    )
+    .argument('[owner-id]', 'the owner to erase')
+    .option('--unfinished', 'list erasures that were interrupted instead')
+  erase.action(
+    scope.run(async (ownerId: string | undefined, options: { unfinished?: boolean }) => {
+      if (!options.unfinished && !ownerId)
+        erase.error("error: missing required argument 'owner-id' (or --unfinished)")
+      return scope.withMaintenance(async (deps) => {
+        if (options.unfinished) {
+          scope.out(JSON.stringify(await unfinishedErasures(deps.authTables), null, 2))
+          return EXIT.ok
+        }
+        return eraseOne(deps, ownerId as string, scope.out)
+      })
+    }),
+  )
+}
 
-export async function ownersCommand(
-  deps: MaintenanceDeps,
-  args: string[],
-  out: Out,
-): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    options: { unfinished: { type: 'boolean' } },
-    allowPositionals: true,
-  })
-  const [action, ownerId] = positionals
-  if (action !== 'erase') return usage()
-  if (values.unfinished) {
-    out(JSON.stringify(await unfinishedErasures(deps.authTables), null, 2))
-    return 0
-  }
-  if (!ownerId) return usage()
+async function eraseOne(deps: MaintenanceDeps, ownerId: string, out: Out): Promise<number> {
   let erased = 0
   const report = await eraseOwner(
     {
@@ -43,10 +49,5 @@ export async function ownersCommand(
   out(
     `${report.resumed ? 'Resumed and finished' : 'Finished'} erasing ${ownerId}: ${report.images} images, ${report.apiKeys} API keys revoked and deleted`,
   )
-  return 0
-
-  function usage(): number {
-    process.stderr.write(`Usage:\n${OWNERS_USAGE}\n`)
-    return 2
-  }
+  return EXIT.ok
 }

@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { runCli } from './main.js'
+import { describe, expect, it } from 'vitest'
+import { runCliInMemory } from '../../test/fixtures/cli-context.js'
 
 describe('pixelflow plan', () => {
-  afterEach(() => vi.restoreAllMocks())
-
   const run = async (args: string[]) => {
-    const out: string[] = []
-    const write = (chunk: string | Uint8Array) => out.push(String(chunk)) > 0
-    vi.spyOn(process.stdout, 'write').mockImplementation(write)
-    vi.spyOn(process.stderr, 'write').mockImplementation(write)
-    const open = vi.fn(async () => {
-      throw new Error('plan must not open the ports')
-    })
-    const code = await runCli('plan', args, open)
-    expect(open).not.toHaveBeenCalled()
-    return { code, text: out.join('') }
+    // No deps are handed over: opening the ports would throw.
+    const { code, stdout, stderr, opened } = await runCliInMemory(['plan', ...args])
+    expect(opened).toBe(0)
+    return { code, text: stdout + stderr }
   }
 
   it('prints the plan and the measured figures it comes from, opening nothing', async () => {
@@ -28,10 +20,12 @@ describe('pixelflow plan', () => {
     expect(text).toContain('5.72 MP')
   })
 
-  it('refuses a missing or non-positive rate with its usage', async () => {
-    expect((await run([])).code).toBe(2)
+  it('refuses a missing or non-positive rate, naming the option', async () => {
+    const missing = await run([])
+    expect(missing.code).toBe(2)
+    expect(missing.text).toContain("required option '--uploads-per-second <N>' not specified")
     const { code, text } = await run(['--uploads-per-second', '0'])
     expect(code).toBe(2)
-    expect(text).toContain('--uploads-per-second N')
+    expect(text).toContain("option '--uploads-per-second <N>' argument '0' is invalid")
   })
 })

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import {
   QUEUE,
   REFERENCE_MACHINE,
@@ -8,39 +8,31 @@ import {
   WORKER,
 } from '../capacity/figures.js'
 import { type CapacityPlan, planCapacity } from '../capacity/plan.js'
-
-export const PLAN_USAGE = `  plan --uploads-per-second N [--photo-mp M] [--latency-seconds S]
-                                 worker cores, API processes, queue and shards for a load of
-                                 M-megapixel photos (default 4), from the figures bench/ measured;
-                                 S: the upload → ready wait to aim for (default 10); opens nothing`
+import { EXIT, positiveNumber, type Scope } from './command.js'
 
 /** `pixelflow plan`: pure arithmetic on measured figures, so it needs no config and no port. */
-export function planCommand(args: string[], out: (line: string) => void): number {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'uploads-per-second': { type: 'string' },
-      'photo-mp': { type: 'string', default: '4' },
-      'latency-seconds': { type: 'string', default: '10' },
-    },
-  })
-  const uploadsPerSecond = positive(values['uploads-per-second'])
-  const photoMegapixels = positive(values['photo-mp'])
-  const latencySeconds = positive(values['latency-seconds'])
-  if (!uploadsPerSecond || !photoMegapixels || !latencySeconds) {
-    out(`Usage:\n${PLAN_USAGE}`)
-    return 2
-  }
-  for (const line of describePlan(
-    planCapacity({ uploadsPerSecond, photoMegapixels, latencySeconds }),
-  ))
-    out(line)
-  return 0
-}
-
-function positive(text: string | undefined): number | null {
-  const value = Number(text)
-  return text !== undefined && Number.isFinite(value) && value > 0 ? value : null
+export function registerPlan(program: Command, scope: Scope): void {
+  program
+    .command('plan')
+    .summary('worker cores, API processes, queue and shards for a load; opens nothing')
+    .description(
+      'worker cores, API processes, queue and shards for a load of photos, from the figures bench/ ' +
+        'measured; opens nothing',
+    )
+    .requiredOption('--uploads-per-second <N>', 'the upload rate to plan for', positiveNumber)
+    .option('--photo-mp <M>', 'megapixels per photo', positiveNumber, 4)
+    .option('--latency-seconds <S>', 'the upload → ready wait to aim for', positiveNumber, 10)
+    .action(
+      scope.run((o: { uploadsPerSecond: number; photoMp: number; latencySeconds: number }) => {
+        const input = {
+          uploadsPerSecond: o.uploadsPerSecond,
+          photoMegapixels: o.photoMp,
+          latencySeconds: o.latencySeconds,
+        }
+        for (const line of describePlan(planCapacity(input))) scope.out(line)
+        return EXIT.ok
+      }),
+    )
 }
 
 const fixed = (value: number, digits = 2) => value.toFixed(digits)

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util'
+import type { Command } from 'commander'
 import { BUCKET_COUNT } from '../domain/bucket.js'
 import { redact } from '../metadata/shard-set.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
@@ -11,16 +11,8 @@ import {
   type ShardStatus,
   shardStatus,
 } from '../sharding/operations.js'
-
-export const SHARDS_USAGE = `  shards status [--json]         buckets, rows and bytes per shard, hottest owners, moves in progress
-  shards add <url>               migrate a new database (SQLite path or postgres:// URL) and register it
-  shards rebalance [--dry-run] [--max-moves N] [--parallel N]
-                                 print the plan that evens out buckets across shards, then run it
-                                 online (an interrupted run resumes where it stopped)
-  shards move --owner <id> --to <shard>
-                                 move the owner's bucket (and the few owners sharing it) to a shard
-  shards place --owner <id> --bucket <n>
-                                 directory strategy: put a new owner in a chosen bucket`
+import { EXIT, type Scope, wholeNumber } from './command.js'
+import { formatBytes } from './format.js'
 
 type Out = (line: string) => void
 
@@ -28,60 +20,79 @@ type Out = (line: string) => void
  * `pixelflow shards …`: parses and prints; the operations themselves live in sharding/operations.
  * A refused operation prints its reason and exits 1.
  */
-export async function shardsCommand(
-  metadata: ShardedMetadata,
-  args: string[],
-  out: Out,
-): Promise<number> {
-  try {
-    return await dispatch(metadata, args, out)
-  } catch (error) {
-    if (error instanceof OperationRefused) return fail(out, error.message)
-    throw error
-  }
+export function registerShards(program: Command, scope: Scope): void {
+  const shards = program
+    .command('shards')
+    .description('metadata shards: status, add, rebalance, move or place an owner')
+  const on = (body: (metadata: ShardedMetadata) => Promise<number>) =>
+    scope.withDeps({}, async (deps) => {
+      try {
+        return await body(deps.metadata)
+      } catch (error) {
+        if (!(error instanceof OperationRefused)) throw error
+        scope.out(error.message)
+        return EXIT.failed
+      }
+    })
+  shards
+    .command('status')
+    .description('buckets, rows and bytes per shard, hottest owners, moves in progress')
+    .option('--json', 'as JSON')
+    .action(scope.run((o: { json?: boolean }) => on((m) => status(m, o.json ?? false, scope.out))))
+  shards
+    .command('add')
+    .description('migrate a new database and register it (it holds no buckets until a rebalance)')
+    .argument('<url>', 'a SQLite path or a postgres:// URL')
+    .action(scope.run((url: string) => on((m) => add(m, url, scope.out))))
+  shards
+    .command('rebalance')
+    .summary('even out buckets across shards, online')
+    .description(
+      'print the plan that evens out buckets across shards, then run it online ' +
+        '(an interrupted run resumes where it stopped)',
+    )
+    .option('--dry-run', 'print the plan only')
+    .option('--max-moves <n>', 'move at most this many buckets', wholeNumber(1))
+    .option('--parallel <n>', 'buckets moved at once', wholeNumber(1))
+    .action(
+      scope.run((o: { dryRun?: boolean; maxMoves?: number; parallel?: number }) =>
+        on((m) =>
+          rebalance(
+            m,
+            { dryRun: o.dryRun ?? false, maxMoves: o.maxMoves, parallel: o.parallel },
+            scope.out,
+          ),
+        ),
+      ),
+    )
+  shards
+    .command('move')
+    .description("move the owner's bucket (and the few owners sharing it) to a shard")
+    .requiredOption('--owner <id>', 'the owner to move')
+    .requiredOption('--to <shard>', 'the target shard id', wholeNumber(0))
+    .action(
+      scope.run((o: { owner: string; to: number }) =>
+        on((m) => moveOwner(m, o.owner, o.to, scope.out)),
+      ),
+    )
+  shards
+    .command('place')
+    .description('directory strategy: put a new owner in a chosen bucket')
+    .requiredOption('--owner <id>', 'the new owner')
+    .requiredOption('--bucket <n>', 'the bucket', wholeNumber(0))
+    .action(
+      scope.run((o: { owner: string; bucket: number }) =>
+        on((m) => place(m, o.owner, o.bucket, scope.out)),
+      ),
+    )
 }
 
-async function dispatch(metadata: ShardedMetadata, args: string[], out: Out): Promise<number> {
-  const options = {
-    json: { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    'max-moves': { type: 'string' },
-    parallel: { type: 'string' },
-    owner: { type: 'string' },
-    to: { type: 'string' },
-    bucket: { type: 'string' },
-  } as const
-  const { positionals, values } = parseArgs({ args, options, allowPositionals: true })
-  const [action, url] = positionals
-  switch (action) {
-    case 'status':
-      return status(metadata, values.json ?? false, out)
-    case 'add':
-      if (!url) return usage(out)
-      out(
-        `Registered shard ${await metadata.addShard(url)} (${redact(url)}), migrated and holding no buckets yet.`,
-      )
-      out('Run `pixelflow shards rebalance` to give it its share.')
-      return 0
-    case 'rebalance':
-      return rebalance(
-        metadata,
-        {
-          dryRun: values['dry-run'] ?? false,
-          maxMoves: count(values['max-moves']),
-          parallel: count(values.parallel),
-        },
-        out,
-      )
-    case 'move':
-      if (!values.owner || values.to === undefined) return usage(out)
-      return moveOwner(metadata, values.owner, Number(values.to), out)
-    case 'place':
-      if (!values.owner || values.bucket === undefined) return usage(out)
-      return place(metadata, values.owner, Number(values.bucket), out)
-    default:
-      return usage(out)
-  }
+async function add(metadata: ShardedMetadata, url: string, out: Out): Promise<number> {
+  out(
+    `Registered shard ${await metadata.addShard(url)} (${redact(url)}), migrated and holding no buckets yet.`,
+  )
+  out('Run `pixelflow shards rebalance` to give it its share.')
+  return 0
 }
 
 async function status(metadata: ShardedMetadata, json: boolean, out: Out): Promise<number> {
@@ -106,7 +117,7 @@ function printStatus({ epoch, strategy, shards, moves }: ShardStatus, out: Out):
         String(s.id),
         String(s.buckets),
         s.stats ? String(s.stats.rows) : 'down',
-        s.stats ? bytes(s.stats.bytes) : '-',
+        s.stats ? formatBytes(s.stats.bytes) : '-',
         s.stats?.migration ?? '-',
         s.url,
       ]),
@@ -115,7 +126,7 @@ function printStatus({ epoch, strategy, shards, moves }: ShardStatus, out: Out):
   out('Hottest owners:')
   for (const s of shards) {
     const owners = s.stats?.hottestOwners
-      .map((o) => `${o.ownerId} (${o.rows} rows, ${bytes(o.bytes)})`)
+      .map((o) => `${o.ownerId} (${o.rows} rows, ${formatBytes(o.bytes)})`)
       .join(', ')
     out(`  shard ${s.id}: ${s.error ? `unavailable: ${s.error}` : owners || 'no images'}`)
   }
@@ -212,35 +223,7 @@ async function place(
   return 0
 }
 
-function count(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`Expected a positive integer, got ${value}`)
-  return n
-}
-
 function row(cells: string[]): string {
   const widths = [6, 8, 10, 10, 24]
   return cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i] as number) : c)).join(' ')
-}
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`
-}
-
-function usage(out: Out): number {
-  out(`Usage:\n${SHARDS_USAGE}`)
-  return 2
-}
-
-function fail(out: Out, message: string): number {
-  out(message)
-  return 1
 }
