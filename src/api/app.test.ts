@@ -47,6 +47,7 @@ const IMAGE: Image = {
   bytes: 1234,
   sha256: 'ab'.repeat(32),
   placeholder: null,
+  dominantColor: null,
   failure: null,
   attempts: 0,
   createdAt: Date.UTC(2024, 0, 2, 3, 4, 5),
@@ -226,7 +227,7 @@ describe('buildApp: routes', () => {
   it('uploads a raw body: 202, Location, the view, and an accepted upload counted', async () => {
     const upload = vi.fn(async (_owner: string, body: Readable, _options: UploadOptions) => {
       body.resume()
-      return { image: IMAGE, created: true }
+      return { image: IMAGE, created: true, outcome: 'created' as const }
     })
     const accepted = async () =>
       (await deps.metrics.uploads.get()).values.find((v) => v.labels.result === 'accepted')?.value
@@ -242,14 +243,15 @@ describe('buildApp: routes', () => {
     expect(res.body).toBe(
       '{"id":"img1","status":"queued","visibility":"public","format":"jpeg","width":640,' +
         `"height":480,"bytes":1234,"frames":1,"sha256":"${IMAGE.sha256}","placeholder":null,` +
-        '"failure":null,"attempts":0,"createdAt":"2024-01-02T03:04:05.000Z",' +
+        '"dominantColor":null,"failure":null,"attempts":0,"createdAt":"2024-01-02T03:04:05.000Z",' +
         '"updatedAt":"2024-01-02T03:04:06.000Z","variants":[],' +
         '"links":{"self":"https://img.test/v1/images/img1"}}',
     )
+    // No visibility asked for: none is passed (the upload's default, public, applies).
     expect(upload.mock.calls[0]?.[2]).toEqual({
       declaredType: 'image/jpeg',
       idempotencyKey: 'k-1',
-      visibility: 'public',
+      visibility: undefined,
     })
     expect((await accepted()) ?? 0).toBe((before ?? 0) + 1)
   })

@@ -5,8 +5,10 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { context, type Span, SpanKind, trace } from '@opentelemetry/api'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { Principal } from '../auth/principal.js'
 import { AppError } from '../errors/index.js'
 import { contextFrom, endSpan, tracer } from '../observability/tracing.js'
+import { uploaderOf } from '../uploads/uploader.js'
 import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
@@ -14,13 +16,19 @@ import { redactingLogger } from './log-redaction.js'
 import { eraseOwnerRoute } from './routes/admin/erase-owner.js'
 import { listAllImages } from './routes/admin/list-all-images.js'
 import { getVariant } from './routes/delivery/get-variant.js'
+import { eventRoutes } from './routes/events/events.js'
 import { health } from './routes/health/health.js'
 import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
 import { acceptRawImages, uploadImage } from './routes/images/upload-image.js'
+import { directUploadRoutes } from './routes/uploads/direct-uploads.js'
+import { TUS_RESPONSE_HEADERS, tusRoutes } from './routes/uploads/tus.js'
+import { uploadTokenRoutes } from './routes/uploads/upload-tokens.js'
+import { webhookRoutes } from './routes/webhooks/webhooks.js'
 import { ImageView, Problem } from './schemas.js'
 import { securityHeaders } from './security-headers.js'
+import { closeUnusedConnectionsOnShutdown } from './unused-connections.js'
 
 export type { AppDeps } from './deps.js'
 
@@ -47,6 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   app.decorateRequest('principal', null)
   refuseWhileClosing(app)
+  closeUnusedConnectionsOnShutdown(app)
   countRequests(app, metrics)
   traceRequests(app)
   app.addHook('onSend', async (request, reply) => {
@@ -58,11 +67,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(Problem)
   await app.register(cors, {
     origin: corsOrigin(http.corsOrigins),
-    methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+    // PATCH: tus uploads (/v1/tus/:id).
+    methods: ['GET', 'HEAD', 'POST', 'DELETE', 'PATCH'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
   })
-  await app.register(swagger, { openapi: OPENAPI })
+  await app.register(swagger, {
+    openapi: OPENAPI,
+    // Shared schemas keep their $id as their name (Image, Problem) instead of def-0, def-1: the
+    // names generated clients (packages/client/src/openapi.ts) show.
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
+  })
   // Probes stay unlimited (their answer is cached); /metrics only where the config allows it.
   await app.register(health, {
     readiness: deps.readiness,
@@ -84,16 +101,53 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
       v1.addHook('onRequest', deps.rateLimits.perOwner)
       const { maxUploadBytes } = deps.limits
-      await v1.register(uploadImage, { images, metrics, links, maxUploadBytes })
+      await v1.register(uploadImage, {
+        images,
+        metrics,
+        links,
+        maxUploadBytes,
+        ...uploadTokenBounds(deps),
+      })
       await v1.register(getImage, { images, links })
       await v1.register(listImages, { images, links })
       await v1.register(deleteImage, { images })
       await v1.register(listAllImages, { images, links })
       if (deps.eraseOwner) await v1.register(eraseOwnerRoute, { erase: deps.eraseOwner })
+      if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks })
+      if (deps.events) await v1.register(eventRoutes, deps.events)
+      if (deps.uploads) await registerUploads(v1, deps.uploads, deps)
     },
     { prefix: '/v1' },
   )
   return app
+}
+
+/** POST /v1/images with an upload token: within the token's bounds, one of its uses each. */
+function uploadTokenBounds(deps: AppDeps) {
+  const uploads = deps.uploads
+  if (!uploads) return {}
+  return {
+    uploaderOf: (principal: Principal) =>
+      uploaderOf(principal, deps.limits.maxUploadBytes, uploads.tokens),
+    refund: (tokenId: string) => uploads.tokens.refund(tokenId),
+  }
+}
+
+/** tus, direct-to-S3 uploads and upload tokens; an upload token uploads within its bounds. */
+async function registerUploads(
+  v1: FastifyInstance,
+  uploads: NonNullable<AppDeps['uploads']>,
+  deps: AppDeps,
+): Promise<void> {
+  const uploader = (principal: Principal) =>
+    uploaderOf(principal, deps.limits.maxUploadBytes, uploads.tokens)
+  await v1.register(tusRoutes, { tus: uploads.tus, uploaderOf: uploader, links: deps.links })
+  await v1.register(directUploadRoutes, {
+    direct: uploads.direct,
+    uploaderOf: uploader,
+    links: deps.links,
+  })
+  await v1.register(uploadTokenRoutes, { tokens: uploads.tokens })
 }
 
 const OPENAPI = {
@@ -123,6 +177,10 @@ const EXPOSED_HEADERS = [
   'ratelimit',
   'ratelimit-policy',
   'content-range',
+  // POST /v1/images: a replayed Idempotency-Key, a duplicate of the owner's bytes.
+  'idempotent-replayed',
+  'pixelflow-deduplicated',
+  ...TUS_RESPONSE_HEADERS,
 ]
 
 /** '*' allows any origin (safe: credentials are bearer tokens, never cookies); otherwise an exact list. */

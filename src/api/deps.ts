@@ -6,7 +6,12 @@ import type { ImageService } from '../images/image-service.js'
 import type { EraseReport } from '../maintenance/erase.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
+import type { DirectUploads } from '../uploads/direct-uploads.js'
+import type { TusUploads } from '../uploads/tus.js'
+import type { UploadTokenService } from '../uploads/upload-token-service.js'
+import type { WebhookEndpoints } from '../webhooks/endpoints.js'
 import type { RateLimits } from './rate-limit.js'
+import type { EventRoutesOptions } from './routes/events/events.js'
 import type { MetricsAccess } from './routes/health/health.js'
 import type { Links } from './views.js'
 
@@ -26,6 +31,16 @@ export interface AppDeps {
   readiness: Record<string, () => Promise<void>>
   /** /metrics on the API port: openly, behind a token, or (null) not there at all. */
   metricsAccess: MetricsAccess | null
+  /** Resumable (tus) and direct-to-S3 uploads and upload tokens (src/uploads), when wired. */
+  uploads?: {
+    tus: TusUploads
+    direct: DirectUploads
+    tokens: UploadTokenService
+  }
   /** DELETE /v1/admin/owners/:ownerId is served when given (the maintenance use case). */
   eraseOwner?: (ownerId: string) => Promise<EraseReport>
+  /** /v1/webhooks is served when given (endpoints and deliveries, per owner). */
+  webhooks?: WebhookEndpoints
+  /** GET /v1/events (the live stream) is served when given. */
+  events?: EventRoutesOptions
 }

@@ -31,6 +31,7 @@ export const ImageView = Type.Composite(
       'frames',
       'sha256',
       'placeholder',
+      'dominantColor',
       'failure',
       'attempts',
     ]),

@@ -10,6 +10,8 @@ export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'fo
 /** Absolute links; a private image's variant links are signed afresh on every read. */
 export function createLinks(baseUrl: string, signer: UrlSigner) {
   return {
+    /** The public origin, for links to routes other than images'. */
+    base: baseUrl,
     image: (id: string) => `${baseUrl}/v1/images/${id}`,
     list: (query: string, path = '/v1/images') => `${baseUrl}${path}?${query}`,
     variant(image: Image, variant: Variant): string {
@@ -34,6 +36,7 @@ export function imageView(image: Image, links: Links): ImageViewBody {
     frames: image.frames,
     sha256: image.sha256,
     placeholder: image.placeholder,
+    dominantColor: image.dominantColor,
     failure: image.failure,
     attempts: image.attempts,
     createdAt: new Date(image.createdAt).toISOString(),

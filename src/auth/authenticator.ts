@@ -3,11 +3,19 @@ import { AppError } from '../errors/index.js'
 import type { ApiKeys } from './api-keys.js'
 import { createJwtVerifier } from './jwt.js'
 import type { Principal } from './principal.js'
+import { UPLOAD_TOKEN_PREFIX, type UploadTokens } from './upload-tokens.js'
 
 export type Authenticator = (authorization: string | undefined) => Promise<Principal>
 
-/** `Authorization: Bearer <credential>`: an API key (`pf_…`) or, when configured, a JWT. */
-export function createAuthenticator(apiKeys: ApiKeys, config: AuthConfig): Authenticator {
+/**
+ * `Authorization: Bearer <credential>`: an API key (`pf_…`), an upload token (`pfu_…`) when
+ * upload tokens are given, or, when configured, a JWT.
+ */
+export function createAuthenticator(
+  apiKeys: ApiKeys,
+  config: AuthConfig,
+  uploadTokens?: Pick<UploadTokens, 'verify'>,
+): Authenticator {
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
@@ -17,6 +25,8 @@ export function createAuthenticator(apiKeys: ApiKeys, config: AuthConfig): Authe
         'An API key or token is required (Authorization: Bearer <credential>)',
       )
     const credential = match[1]!
+    if (uploadTokens && credential.startsWith(UPLOAD_TOKEN_PREFIX))
+      return uploadTokens.verify(credential)
     if (credential.startsWith('pf_')) {
       const principal = await apiKeys.verify(credential)
       if (!principal) throw new AppError('UNAUTHENTICATED', 'The API key is not valid')

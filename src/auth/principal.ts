@@ -1,5 +1,8 @@
-/** Scopes a credential can carry. `admin` implies the others. */
-export const SCOPES = ['images:read', 'images:write', 'admin'] as const
+/**
+ * Scopes a credential can carry. `admin` implies the others; `images:write` implies
+ * `images:upload`, the only scope of an upload token (upload, nothing else).
+ */
+export const SCOPES = ['images:read', 'images:write', 'images:upload', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
 
 /** Scopes of a credential that names none: an ordinary client reads and writes its own images. */
@@ -9,12 +12,26 @@ export interface Principal {
   /** The tenant or user whose images these are: the shard key. */
   ownerId: string
   scopes: readonly Scope[]
-  via: 'api-key' | 'jwt'
+  via: 'api-key' | 'jwt' | 'upload-token'
   keyId?: string
+  /** An upload token's bounds, which every upload made with it obeys. */
+  upload?: UploadGrant
+}
+
+/** What an upload token allows (src/auth/upload-tokens.ts). */
+export interface UploadGrant {
+  /** The token's unique id (jti): its use count is kept under it. */
+  tokenId: string
+  maxBytes?: number
+  maxUploads?: number
+  visibility?: 'public' | 'private'
+  /** Epoch milliseconds. */
+  expiresAt: number
 }
 
 export function hasScope(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.includes('admin') || principal.scopes.includes(scope)
+  if (principal.scopes.includes('admin') || principal.scopes.includes(scope)) return true
+  return scope === 'images:upload' && principal.scopes.includes('images:write')
 }
 
 /** "images:read images:write" or ["images:read"] → known scopes; unknown ones are dropped, not trusted. */

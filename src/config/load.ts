@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { validateRangeSplits } from '../domain/owner-strategy.js'
+import { parseAllowList } from '../lib/ssrf.js'
 import { type Config, ConfigSchema } from './schema.js'
 
 export const DEFAULT_SHARD_COUNT = 4
@@ -25,6 +26,7 @@ export function loadConfig(env: Env): Config {
     ...rangeProblems(withDefaults as Config),
     ...jwtProblems(withDefaults as Config),
     ...httpProblems(withDefaults as Config),
+    ...outboundProblems(withDefaults as Config),
   ]
   if (problems.length > 0)
     throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`)
@@ -73,6 +75,25 @@ function jwtProblems(config: Config): string[] {
   ]
 }
 
+/**
+ * A typo in the outbound allow-list must stop the start, not silently allow or refuse; a webhook
+ * lease shorter than an attempt's timeout would let a second relay send the same attempt.
+ */
+function outboundProblems(config: Config): string[] {
+  const problems: string[] = []
+  try {
+    parseAllowList((config.outbound?.allow ?? []).join(','))
+  } catch (error) {
+    problems.push(`/outbound/allow: ${(error as Error).message}`)
+  }
+  const webhooks = config.webhooks
+  if (webhooks && webhooks.leaseMs <= webhooks.timeoutMs)
+    problems.push(
+      '/webhooks/leaseMs: PIXELFLOW_WEBHOOK_LEASE_MS must be longer than PIXELFLOW_WEBHOOK_TIMEOUT_MS',
+    )
+  return problems
+}
+
 /** Variant object keys are built from preset names and formats, so each must be unique. */
 function duplicateNames(config: Config): string[] {
   const repeated = (items: string[]) => items.filter((item, i) => items.indexOf(item) !== i)
@@ -114,6 +135,7 @@ function fromEnv(env: Env): unknown {
       maxInputPixels: env.PIXELFLOW_MAX_INPUT_PIXELS,
       maxFrames: env.PIXELFLOW_MAX_FRAMES,
     },
+    images: { dedupe: env.PIXELFLOW_DEDUPE, urlTimeoutMs: env.PIXELFLOW_URL_UPLOAD_TIMEOUT_MS },
     processing: {
       presets: parsePresets(env.PIXELFLOW_PRESETS ?? DEFAULT_PRESETS),
       formats: list(env.PIXELFLOW_FORMATS) ?? ['webp', 'jpeg'],
@@ -157,6 +179,36 @@ function fromEnv(env: Env): unknown {
     tracing: {
       endpoint: env.PIXELFLOW_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
       serviceName: env.PIXELFLOW_SERVICE_NAME,
+    },
+    uploads: {
+      tusDirectory: env.PIXELFLOW_TUS_DIR ?? join(dataDir, 'tus'),
+      expirySeconds: env.PIXELFLOW_UPLOAD_EXPIRY_SECONDS,
+      sweepIntervalMs: env.PIXELFLOW_UPLOAD_SWEEP_INTERVAL_MS,
+      directUrlTtlSeconds: env.PIXELFLOW_DIRECT_UPLOAD_URL_TTL_SECONDS,
+      tokenMaxTtlSeconds: env.PIXELFLOW_UPLOAD_TOKEN_MAX_TTL_SECONDS,
+    },
+    outbound: { allow: list(env.PIXELFLOW_OUTBOUND_ALLOW) ?? [] },
+    webhooks: {
+      maxEndpoints: env.PIXELFLOW_WEBHOOK_MAX_ENDPOINTS,
+      timeoutMs: env.PIXELFLOW_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: env.PIXELFLOW_WEBHOOK_MAX_ATTEMPTS,
+      backoffBaseMs: env.PIXELFLOW_WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: env.PIXELFLOW_WEBHOOK_BACKOFF_MAX_MS,
+      concurrency: env.PIXELFLOW_WEBHOOK_CONCURRENCY,
+      leaseMs: env.PIXELFLOW_WEBHOOK_LEASE_MS,
+      intervalMs: env.PIXELFLOW_WEBHOOK_INTERVAL_MS,
+      batchSize: env.PIXELFLOW_WEBHOOK_BATCH,
+      retentionDays: env.PIXELFLOW_WEBHOOK_RETENTION_DAYS,
+    },
+    events: {
+      retentionSeconds: env.PIXELFLOW_EVENTS_RETENTION_SECONDS,
+      pruneIntervalMs: env.PIXELFLOW_EVENTS_PRUNE_INTERVAL_MS,
+      pollMs: env.PIXELFLOW_EVENTS_POLL_MS,
+      heartbeatMs: env.PIXELFLOW_EVENTS_HEARTBEAT_MS,
+      maxStreamsPerOwner: env.PIXELFLOW_EVENTS_MAX_STREAMS_PER_OWNER,
+      maxStreams: env.PIXELFLOW_EVENTS_MAX_STREAMS,
+      redisUrl: env.PIXELFLOW_REDIS_URL || undefined,
+      channel: `${env.PIXELFLOW_REDIS_PREFIX ?? 'pixelflow:'}events`,
     },
     shutdownGraceMs: env.PIXELFLOW_SHUTDOWN_GRACE_MS,
     reconcile: {

@@ -133,6 +133,13 @@ export const ConfigSchema = Type.Object(
       maxInputPixels: Int(1, 50_000_000),
       maxFrames: Int(1, 100),
     }),
+    /** How POST /v1/images takes bytes (src/images). */
+    images: Type.Object({
+      /** The same bytes from the same owner return the existing image instead of a new one. */
+      dedupe: Type.Boolean({ default: true }),
+      /** Upload from a URL: the whole fetch (connect, redirects, every byte) within this. */
+      urlTimeoutMs: Int(100, 30_000),
+    }),
     processing: Type.Object({
       presets: Type.Array(PresetSchema, { minItems: 1 }),
       formats: Type.Array(OutputFormat, { minItems: 1 }),
@@ -256,6 +263,63 @@ export const ConfigSchema = Type.Object(
       endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
       serviceName: Type.String({ minLength: 1, default: 'pixelflow' }),
     }),
+    /**
+     * Resumable (tus) and direct-to-S3 uploads and upload tokens (src/uploads). Incomplete uploads
+     * are removed `expirySeconds` after they began, by the relay's process every `sweepIntervalMs`.
+     */
+    uploads: Type.Object({
+      /** Where the tus file store keeps incomplete uploads (local storage driver). */
+      tusDirectory: Type.String({ minLength: 1 }),
+      expirySeconds: Int(1, 86_400),
+      sweepIntervalMs: Int(100, 600_000),
+      /** Lifetime of a presigned direct-upload request. */
+      directUrlTtlSeconds: Type.Integer({ minimum: 1, maximum: 3_600, default: 900 }),
+      /** The longest lifetime a backend may give an upload token. */
+      tokenMaxTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 3_600 }),
+    }),
+    /**
+     * Outbound requests to URLs users give (webhook endpoints, upload from a URL) reach only public
+     * unicast addresses, plus what this list names: CIDR ranges, addresses, host[:port] entries
+     * (src/lib/ssrf.ts). load.ts checks every entry.
+     */
+    outbound: Type.Object({ allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }) }),
+    /**
+     * Webhooks (src/webhooks): endpoints per owner, and the relay role's delivery of the event
+     * outbox to them. After attempt n fails the next waits between half and all of
+     * min(backoffMaxMs, backoffBaseMs·2^(n-1));
+     * after maxAttempts failures a delivery is dead. A process claims deliveries for leaseMs.
+     */
+    webhooks: Type.Object({
+      maxEndpoints: Int(1, 10),
+      timeoutMs: Int(100, 10_000),
+      maxAttempts: Int(1, 12),
+      backoffBaseMs: Int(1, 30_000),
+      backoffMaxMs: Int(1, 3_600_000),
+      concurrency: Int(1, 8),
+      leaseMs: Int(1_000, 60_000),
+      intervalMs: Int(10, 1_000),
+      batchSize: Int(1, 100),
+      /** Delivered and dead deliveries are removed this long after their last attempt. */
+      retentionDays: Int(1, 30),
+    }),
+    /**
+     * The live event stream (src/events, `GET /v1/events`). Events are kept `retentionSeconds`
+     * (the relay's process prunes every `pruneIntervalMs`); a stream re-reads the shards when a
+     * wake-up hint arrives (in-process, or Redis pub/sub on `redisUrl`) and every `pollMs` in any
+     * case, so a lost hint only delays; a comment every `heartbeatMs` keeps proxies from closing
+     * an idle stream. At most `maxStreamsPerOwner` streams per owner and `maxStreams` in all per
+     * process.
+     */
+    events: Type.Object({
+      retentionSeconds: Int(60, 86_400),
+      pruneIntervalMs: Int(100, 60_000),
+      pollMs: Int(10, 5_000),
+      heartbeatMs: Int(10, 15_000),
+      maxStreamsPerOwner: Int(1, 5),
+      maxStreams: Int(1, 1_000),
+      redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+      channel: Type.String({ minLength: 1, default: 'pixelflow:events' }),
+    }),
     shutdownGraceMs: Int(0, 10_000),
     /**
      * The reconciler (src/reconcile): images queued or processing past `stuckAfterMs` with no
@@ -293,6 +357,7 @@ export type QueueConfig = Config['queue']
 export type MetadataConfig = Config['metadata']
 export type WorkerConfig = Config['worker']
 export type LimitsConfig = Config['limits']
+export type ImagesConfig = Config['images']
 export type ProcessingConfig = Config['processing']
 export type AuthConfig = Config['auth']
 export type DeliveryConfig = Config['delivery']
@@ -304,3 +369,7 @@ export type CacheConfig = Config['cache']
 export type ReconcileConfig = Config['reconcile']
 export type TestHooks = Config['testHooks']
 export type TracingConfig = Config['tracing']
+export type UploadsConfig = Config['uploads']
+export type OutboundConfig = Config['outbound']
+export type WebhooksConfig = Config['webhooks']
+export type EventsConfig = Config['events']

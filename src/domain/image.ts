@@ -34,6 +34,20 @@ export const VariantSchema = Type.Object({
 })
 export type Variant = Static<typeof VariantSchema>
 
+/** The placeholder kinds a worker makes (PIXELFLOW_PLACEHOLDER); `none` makes no placeholder. */
+export const PLACEHOLDER_KINDS = ['thumbhash', 'blurhash'] as const
+export type PlaceholderKind = (typeof PLACEHOLDER_KINDS)[number]
+
+/**
+ * A placeholder says its kind: the setting can change between images, and a client must know
+ * which decoder to use for each one.
+ */
+export const PlaceholderSchema = Type.Object({
+  type: StringEnum<PlaceholderKind>(PLACEHOLDER_KINDS),
+  value: Type.String({ description: 'ThumbHash: base64 bytes; BlurHash: its base83 string' }),
+})
+export type Placeholder = Static<typeof PlaceholderSchema>
+
 export const ImageSchema = Type.Object({
   id: Type.String(),
   ownerId: Type.String(),
@@ -47,10 +61,9 @@ export const ImageSchema = Type.Object({
   frames: Type.Integer(),
   bytes: Type.Integer(),
   sha256: Type.String(),
-  placeholder: Type.Union([
-    Type.String({ description: 'ThumbHash (base64) or BlurHash' }),
-    Type.Null(),
-  ]),
+  placeholder: Type.Union([PlaceholderSchema, Type.Null()]),
+  /** The most frequent colour of the decoded image, as `#rrggbb`; null until it is processed. */
+  dominantColor: Type.Union([Type.String({ pattern: '^#[0-9a-f]{6}$' }), Type.Null()]),
   failure: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
   /** Worker starts on this image: more than 1 after a crash, a timeout or a retry. */
   attempts: Type.Integer(),
@@ -85,6 +98,7 @@ export function queuedImage(image: NewImage, now: number): Image {
     ...fields,
     status: 'queued',
     placeholder: null,
+    dominantColor: null,
     failure: null,
     attempts: 0,
     createdAt: now,

@@ -10,9 +10,11 @@ import { objectKeys } from '../domain/image.js'
  * A new kind of object is one entry below, written next to the code that starts writing it:
  *  - derived transforms (on-demand sizes, not written yet) would live under the image's prefix,
  *    e.g. `images/<id>/t/<hash>.<ext>`, owned by the image's row like variants are;
- *  - staging uploads (resumable uploads, not written yet) would live under `staging/<id>/…` and be
- *    owned by an upload-session row instead of an image row: that kind needs its own `owner`
- *    answer (a session id checked against the sessions table), not the image row check.
+ *  - direct uploads' staging objects live under `uploads/<id>`, owned by a `direct_uploads` row
+ *    of the control database, not an image row; the uploads sweep (src/uploads) removes them
+ *    after their deadline, so the collector does not walk that prefix (OBJECT_PREFIXES). Resumable
+ *    (tus) uploads live in the tus store (a folder, or `<id>`, `<id>.info`, `<id>.part` at the
+ *    bucket root with S3), expired by the same sweep.
  */
 export type ObjectKind = 'original' | 'variant'
 

@@ -8,8 +8,11 @@ export type Columns<Model, Names extends Record<keyof Model, string>> = {
   [Field in keyof Model as Names[Field]]: Model[Field]
 }
 
-/** The image fields kept one-to-one in a column; `failure` takes two columns, variants a table. */
-export type StoredImage = Omit<Image, 'failure' | 'variants'>
+/**
+ * The image fields kept one-to-one in a column; `failure` and `placeholder` take two columns each,
+ * variants a table.
+ */
+export type StoredImage = Omit<Image, 'failure' | 'placeholder' | 'variants'>
 
 /**
  * Field → column. Checked to name every stored field, so a field added to the image schema does
@@ -27,7 +30,7 @@ export const IMAGE_COLUMNS = {
   frames: 'frames',
   bytes: 'bytes',
   sha256: 'sha256',
-  placeholder: 'placeholder',
+  dominantColor: 'dominant_color',
   attempts: 'attempts',
   createdAt: 'created_at',
   updatedAt: 'updated_at',
@@ -47,6 +50,9 @@ export interface ImagesTable extends Columns<StoredImage, typeof IMAGE_COLUMNS> 
   idempotency_key: string | null
   failure_code: string | null
   failure_detail: string | null
+  placeholder: string | null
+  /** `thumbhash` or `blurhash` (0008); null on rows written before it: see shard-rows.ts. */
+  placeholder_type: string | null
 }
 
 export interface VariantsTable extends Columns<Variant, typeof VARIANT_COLUMNS> {
@@ -92,6 +98,18 @@ export interface ReconcileColumns {
   requeues: Generated<number>
 }
 
+/** The event outbox (0007-events): what the live stream and webhooks read, see shard-events.ts. */
+export interface EventsTable {
+  seq: Generated<number>
+  bucket: number
+  owner_id: string
+  image_id: string
+  type: string
+  /** The event's data as JSON. */
+  data: string
+  created_at: number
+}
+
 export interface MetadataDb {
   images: ImagesTable & ReconcileColumns
   variants: VariantsTable
@@ -99,4 +117,5 @@ export interface MetadataDb {
   shard_meta: ShardMetaTable
   bucket_ownership: BucketOwnershipTable
   bucket_changes: BucketChangesTable
+  events: EventsTable
 }

@@ -4,6 +4,7 @@ import {
   type Image,
   ImageSchema,
   type NewImage,
+  type Placeholder,
   queuedImage,
   type Variant,
   VariantSchema,
@@ -18,6 +19,7 @@ import {
   type VariantsTable,
 } from './db.js'
 import { READABLE } from './ownership.js'
+import { legacyPlaceholderKind } from './placeholder-kind.js'
 
 /**
  * One shard's rows and the domain's image: the one mapping per direction (the fields come from the
@@ -113,6 +115,8 @@ export function toRow(image: NewImage, now: number): ImagesTable {
     idempotency_key: image.idempotencyKey,
     failure_code: queued.failure?.code ?? null,
     failure_detail: queued.failure?.detail ?? null,
+    placeholder: null,
+    placeholder_type: null,
   }
 }
 
@@ -120,8 +124,16 @@ export function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Imag
   return {
     ...(fromColumns(row, IMAGE_FIELDS) as StoredImage),
     failure: row.failure_code ? { code: row.failure_code, detail: row.failure_detail ?? '' } : null,
+    placeholder: placeholderOf(row.placeholder, row.placeholder_type),
     variants,
   }
+}
+
+/** A placeholder with its kind; rows written before 0008 have none, read from the value's shape. */
+export function placeholderOf(value: string | null, type: string | null): Placeholder | null {
+  if (value === null) return null
+  if (type === 'thumbhash' || type === 'blurhash') return { type, value }
+  return { type: legacyPlaceholderKind(value), value }
 }
 
 export function toVariant(row: Selectable<VariantsTable>): Variant {

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { isUniqueViolation } from '../db/database.js'
-import type { Image, NewImage, Variant } from '../domain/image.js'
+import type { Image, NewImage, Placeholder, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
 import type { MetadataDb, VariantsTable } from './db.js'
 import {
@@ -10,6 +10,8 @@ import {
   logChange,
   readableBuckets,
 } from './ownership.js'
+import { findEarlier } from './shard-dedupe.js'
+import { eventQueries, recordImageEvent } from './shard-events.js'
 import {
   imageIn,
   servedImages,
@@ -32,7 +34,9 @@ export interface OutboxItem {
 
 export interface Completion {
   variants: Variant[]
-  placeholder: string | null
+  placeholder: Placeholder | null
+  /** `#rrggbb`; absent or null when the worker did not compute one. */
+  dominantColor?: string | null
 }
 
 /**
@@ -67,7 +71,8 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     /**
      * Image row and its outbox row in one transaction; an idempotency-key race returns the winner.
      * The answer is the row as written, not read back after the commit: that read could be refused
-     * by a switch, and the router's retry would then insert the image a second time.
+     * by a switch, and the router's retry would then insert the image a second time. With
+     * `dedupe`, the owner's earlier image of the same bytes is returned instead (shard-dedupe.ts).
      */
     async createImage(
       bucket: number,
@@ -75,10 +80,13 @@ export function createShardStore(db: Kysely<MetadataDb>) {
       jobPayload: string,
       now: number,
       quota?: Quota,
-    ): Promise<Image | { existing: Image }> {
+      dedupe = false,
+    ): Promise<Image | { existing: Image; deduplicated?: true }> {
       const row = toRow(image, now)
       try {
         return await write(bucket, image.id, async (trx) => {
+          const earlier = dedupe ? await findEarlier(trx, image) : null
+          if (earlier) return earlier
           if (quota) await assertWithinQuota(trx, image, quota)
           await trx.insertInto('images').values(row).execute()
           await trx
@@ -161,6 +169,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
         await trx.deleteFrom('variants').where('image_id', '=', id).execute()
         await trx.deleteFrom('outbox').where('job_id', '=', id).execute()
         await trx.deleteFrom('images').where('id', '=', id).execute()
+        await recordImageEvent(trx, id, 'image.deleted', { status: 'deleted' }, Date.now(), image)
         return toImage(image, variants.get(id) ?? [])
       })
     },
@@ -192,7 +201,9 @@ export function createShardStore(db: Kysely<MetadataDb>) {
           .updateTable('images')
           .set({
             status: 'ready',
-            placeholder: done.placeholder,
+            placeholder: done.placeholder?.value ?? null,
+            placeholder_type: done.placeholder?.type ?? null,
+            dominant_color: done.dominantColor ?? null,
             failure_code: null,
             failure_detail: null,
             updated_at: now,
@@ -208,6 +219,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
             .values(done.variants.map((v) => toVariantRow(id, bucket, v)))
             .execute()
         }
+        await recordImageEvent(trx, id, 'image.ready', { status: 'ready' }, now)
         return true
       })
     },
@@ -231,11 +243,16 @@ export function createShardStore(db: Kysely<MetadataDb>) {
           .where('id', '=', id)
           .where('status', 'in', ['queued', 'processing'])
           .executeTakeFirst()
-        return Number(result.numUpdatedRows) > 0
+        if (Number(result.numUpdatedRows) === 0) return false
+        const failure = { code, detail: detail.slice(0, 1000) }
+        await recordImageEvent(trx, id, 'image.failed', { status: 'failed', failure }, now)
+        return true
       })
     },
 
     ...stuckImageQueries(db, write),
+
+    ...eventQueries(db),
 
     /**
      * Every owner's images in the buckets this shard serves, newest first: one input of the

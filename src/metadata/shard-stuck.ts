@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { MetadataDb } from './db.js'
+import { recordImageEvent } from './shard-events.js'
 import { servedImages } from './shard-rows.js'
 
 /**
@@ -101,7 +102,10 @@ export function stuckImageQueries(db: Kysely<MetadataDb>, write: Write) {
           .where('status', 'in', ['queued', 'processing'])
           .where('updated_at', '=', seenUpdatedAt)
           .executeTakeFirst()
-        return Number(result.numUpdatedRows) > 0
+        if (Number(result.numUpdatedRows) === 0) return false
+        const failure = { code, detail }
+        await recordImageEvent(trx, id, 'image.failed', { status: 'failed', failure }, now)
+        return true
       })
     },
   }

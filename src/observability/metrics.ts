@@ -84,6 +84,12 @@ export function createMetrics(queue?: QueueGaugeSource) {
     labelNames: ['kind', 'action'],
     registers: [registry],
   })
+  const webhookAttempts = new Counter({
+    name: 'pixelflow_webhook_attempts_total',
+    help: 'Webhook delivery attempts, by the state they left the delivery in: delivered, pending (failed, to be retried) or dead (failed for the last time)',
+    labelNames: ['state'],
+    registers: [registry],
+  })
   // HTTP: labelled by the route pattern (`/v1/images/:id`), never the raw URL, so one image id
   // cannot become one series; requests that matched no route share `unmatched`.
   const httpRequests = new Counter({
@@ -106,6 +112,7 @@ export function createMetrics(queue?: QueueGaugeSource) {
     processingSeconds,
     workerSlots,
     reconciled,
+    webhookAttempts,
     httpRequests,
     httpSeconds,
   }

@@ -2,15 +2,22 @@ import type { Kysely } from 'kysely'
 import { AUTH_MIGRATIONS, type AuthTables } from '../auth/tables.js'
 import { migrate, openDatabase } from '../db/database.js'
 import { DIRECTORY_MIGRATIONS, type DirectoryDb } from '../metadata/control-db.js'
+import { UPLOAD_MIGRATIONS, type UploadTables } from '../uploads/tables.js'
+import { WEBHOOK_MIGRATIONS, type WebhookTables } from '../webhooks/tables.js'
 
 /**
  * The control database holds two modules' tables: auth's (keys, settings) and the metadata
  * directory's. Each module sees only its own; this is the one place that knows both.
  */
-export type ControlDb = AuthTables & DirectoryDb
+export type ControlDb = AuthTables & DirectoryDb & UploadTables & WebhookTables
 
 /** One list ordered by name: the numbers of both modules' migrations form one sequence. */
-export const CONTROL_MIGRATIONS = { ...AUTH_MIGRATIONS, ...DIRECTORY_MIGRATIONS }
+export const CONTROL_MIGRATIONS = {
+  ...AUTH_MIGRATIONS,
+  ...DIRECTORY_MIGRATIONS,
+  ...UPLOAD_MIGRATIONS,
+  ...WEBHOOK_MIGRATIONS,
+}
 
 /** Opens the control database (SQLite path or postgres:// URL) and brings its schema up to date. */
 export async function openControlDb(
@@ -30,3 +37,7 @@ export async function openControlDb(
 export const authTablesOf = (control: Kysely<ControlDb>) => control as unknown as Kysely<AuthTables>
 export const directoryTablesOf = (control: Kysely<ControlDb>) =>
   control as unknown as Kysely<DirectoryDb>
+export const uploadTablesOf = (control: Kysely<ControlDb>) =>
+  control as unknown as Kysely<UploadTables>
+export const webhookTablesOf = (control: Kysely<ControlDb>) =>
+  control as unknown as Kysely<WebhookTables>

@@ -12,7 +12,9 @@ import { createCache } from '../cache/create-cache.js'
 import type { Config } from '../config/schema.js'
 import type { Image } from '../domain/image.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
+import type { EventNotifier } from '../events/notifier.js'
 import { createImageService, imageKey } from '../images/image-service.js'
+import { parseAllowList } from '../lib/ssrf.js'
 import { eraseOwner } from '../maintenance/erase.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { startReconciler } from '../reconcile/run-reconciler.js'
@@ -21,6 +23,9 @@ import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
 import { authTablesOf } from './control-db.js'
 import { type Deps, openDeps } from './deps.js'
+import { createEventRoutes, openEventHints, startEventRetention } from './events.js'
+import { createUploads, startUploadSweep } from './uploads.js'
+import { createWebhooks, startWebhookRelay } from './webhooks.js'
 
 /**
  * What one process runs. `serve`: everything (the embedded default). `api`: HTTP API and outbox
@@ -53,6 +58,8 @@ export async function createPixelflow(
     onShardError: (err, shard) => logger.warn({ err, shard }, 'metadata shard error'),
     logger,
   })
+  // Before anything takes deps.metadata: every change that writes an event then wakes streams.
+  const eventHints = await openEventHints(config, deps, logger)
   const { store, queue, metadata, metrics } = deps
   const cache = await createCache<Image>(config.cache, {
     onError: (err) => logger.warn({ err }, 'metadata cache degraded'),
@@ -96,6 +103,12 @@ export async function createPixelflow(
           count: (kind, action) => metrics.reconciled.inc({ kind, action }),
         })
       : null
+  // And removes what incomplete uploads left behind (tus, direct, upload tokens).
+  const uploadSweep = relay ? await startUploadSweep(config, deps, logger) : null
+  // And delivers webhooks: never in the API's or the workers' path, so a slow receiver delays neither.
+  const webhookRelay = relay ? startWebhookRelay(config, deps, logger) : null
+  // And prunes events past their retention.
+  const eventRetention = relay ? startEventRetention(config, deps, logger) : null
   const readiness = {
     store: () => store.check(),
     queue: () => queue.check(),
@@ -108,6 +121,7 @@ export async function createPixelflow(
           invalidate,
           onQueued: () => relay?.nudge(),
           readiness,
+          eventHints,
         })
       : null
   const metricsAccess = metricsAccessOn(config.metrics)
@@ -121,6 +135,10 @@ export async function createPixelflow(
     ['http', () => app.close()],
     ['metrics http', async () => metricsApp?.close()],
     ['reconciler', async () => reconciler?.stop()],
+    ['upload sweep', async () => uploadSweep?.stop()],
+    ['webhooks', async () => webhookRelay?.stop()],
+    ['event retention', async () => eventRetention?.stop()],
+    ['event hints', () => eventHints.close()],
     ['relay', async () => relay?.stop()],
     ['worker', async () => worker?.stop(config.shutdownGraceMs)],
     ['queue', () => queue.close()],
@@ -191,6 +209,7 @@ interface ApiExtras {
   invalidate: (id: string) => Promise<void>
   onQueued: () => void
   readiness: Record<string, () => Promise<void>>
+  eventHints: EventNotifier
 }
 
 async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: ApiExtras) {
@@ -207,18 +226,25 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     limits: config.limits,
     quotas: config.quotas,
     onQueued: extras.onQueued,
+    dedupe: config.images.dedupe,
+    fetch: {
+      allow: parseAllowList(config.outbound.allow.join(',')),
+      timeoutMs: config.images.urlTimeoutMs,
+    },
     // The window between the commit and the 202 (NODE_ENV=test only, config/load.ts).
     afterCommit: config.testHooks.killAfterUploadCommit
       ? () => process.kill(process.pid, 'SIGKILL')
       : undefined,
   })
-  const signer = createUrlSigner(
-    await resolveSigningKeys(config.delivery, authTablesOf(deps.control)),
-    config.delivery.signedUrlTtlSeconds,
-  )
+  const signingKeys = await resolveSigningKeys(config.delivery, authTablesOf(deps.control))
+  const signer = createUrlSigner(signingKeys, config.delivery.signedUrlTtlSeconds)
+  const uploads = await createUploads(config, deps, images, signingKeys, logger)
   const app = await buildApp({
     images,
-    authenticate: createAuthenticator(deps.apiKeys, config.auth),
+    authenticate: createAuthenticator(deps.apiKeys, config.auth, uploads.verifyToken),
+    uploads,
+    webhooks: createWebhooks(config, deps),
+    events: createEventRoutes(config, deps, extras.eventHints, logger),
     signer,
     links: createLinks(
       (config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''),

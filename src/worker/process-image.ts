@@ -5,6 +5,7 @@ import { type Image, objectKeys, type Variant } from '../domain/image.js'
 import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
+import type { Completion } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { inSpan } from '../observability/tracing.js'
 import type { LeasedJob } from '../queue/queue.js'
@@ -12,6 +13,7 @@ import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
+import { dominantColor } from './pipeline/dominant-color.js'
 import { encodeVariant } from './pipeline/encode.js'
 import { makePlaceholder } from './pipeline/placeholder.js'
 import { createWatermarker } from './pipeline/watermark.js'
@@ -56,10 +58,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
   const changed = async (imageId: string) => deps.onChanged?.(imageId)
 
-  async function makeVariants(
-    image: Image,
-    signal: AbortSignal,
-  ): Promise<{ variants: Variant[]; placeholder: string | null }> {
+  async function makeVariants(image: Image, signal: AbortSignal): Promise<Completion> {
     const original = await deps.store.get(objectKeys.original(image.id))
     if (!original) throw new Error(`Original of ${image.id} is missing from the object store`)
     const source = await readAll(original)
@@ -67,6 +66,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       decodeSource(source, deps.limits, maxWidth),
     )
     const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
+    const color = await dominantColor(decoded)
     const variants: Variant[] = []
     for (const preset of deps.processing.presets) {
       signal.throwIfAborted()
@@ -93,7 +93,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
         })
       }
     }
-    return { variants, placeholder }
+    return { variants, placeholder, dominantColor: color }
   }
 
   const accepts = deps.acceptedVersions ?? ACCEPTED_JOB_VERSIONS

@@ -10,6 +10,8 @@ import {
   type MetadataDialect,
   type MetadataEnv,
 } from '../fixtures/metadata-env.js'
+import { metadataDedupeContract } from './metadata-dedupe.contract.js'
+import { metadataEventsContract } from './metadata-events.contract.js'
 
 /** Every shard ends migrated to the last migration there is. */
 const LATEST_MIGRATION = Object.keys(SHARD_MIGRATIONS).at(-1)
@@ -73,10 +75,18 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(
         await store.completeImage(
           image.id,
-          { variants: variantsOf(image.id), placeholder: 'p' },
+          {
+            variants: variantsOf(image.id),
+            placeholder: { type: 'blurhash', value: 'p' },
+            dominantColor: '#a0b1c2',
+          },
           Date.now(),
         ),
       ).toBe(true)
+      expect(await store.getImage(image.id)).toMatchObject({
+        placeholder: { type: 'blurhash', value: 'p' },
+        dominantColor: '#a0b1c2',
+      })
       expect((await store.getImage(image.id))?.variants).toHaveLength(2)
       expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([
         image.id,
@@ -270,4 +280,6 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect([...placed.values()].reduce((n, r) => n + r.length, 0)).toBe(30)
     }, 120_000)
   })
+  metadataEventsContract(dialect)
+  metadataDedupeContract(dialect)
 }

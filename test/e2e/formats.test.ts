@@ -57,7 +57,11 @@ describe('upload → ready, per input format', () => {
   it('JPEG', async () => {
     const image = await process(await fixtures.makeJpeg(640, 480), 'image/jpeg')
     expect(image).toMatchObject({ format: 'jpeg', width: 640, height: 480 })
-    expect(image.placeholder).toMatch(/^[A-Za-z0-9+/=]{10,}$/)
+    expect(image.placeholder).toEqual({
+      type: 'thumbhash',
+      value: expect.stringMatching(/^[A-Za-z0-9+/=]{10,}$/),
+    })
+    expect(image.dominantColor).toMatch(/^#[0-9a-f]{6}$/)
     await checkVariants(image, 640, 480)
   })
 

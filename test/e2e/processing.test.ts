@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import sharp, { type Sharp } from 'sharp'
@@ -138,6 +138,39 @@ describe('processing options and failures', () => {
     h = await startHarness({ PIXELFLOW_PLACEHOLDER: 'blurhash' })
     const image = await h.waitSettled((await h.upload(await makeJpeg(), 'image/jpeg')).json().id)
     // BlurHash with 4×3 components: 1 size char + 1 max-AC char + 4 DC chars + 11 × 2 AC chars.
-    expect(image.placeholder).toMatch(/^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]{28}$/)
+    expect(image.placeholder).toEqual({
+      type: 'blurhash',
+      value: expect.stringMatching(/^[0-9A-Za-z#$%*+,\-.:;=?@[\]^_{|}~]{28}$/),
+    })
+  })
+
+  it('the placeholder kind is stored per image: images made before a change keep theirs', async () => {
+    h = await startHarness()
+    const first = await h.waitSettled((await h.upload(await makeJpeg(), 'image/jpeg')).json().id)
+    expect(first.placeholder.type).toBe('thumbhash')
+    const dir = h.dir
+    await h.pf.close()
+    // The same data directory, restarted with the other setting (removed here: the new
+    // harness's own directory is another one).
+    h = await startHarness({ PIXELFLOW_DATA_DIR: dir, PIXELFLOW_PLACEHOLDER: 'blurhash' })
+    try {
+      const second = await h.waitSettled(
+        (await h.upload(await makeJpeg(320, 200), 'image/jpeg')).json().id,
+      )
+      expect(second.placeholder.type).toBe('blurhash')
+      expect((await h.getImage(first.id)).body.placeholder).toEqual(first.placeholder)
+    } finally {
+      await h.close()
+      h = undefined
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a dominant colour per image, #rrggbb', async () => {
+    h = await startHarness()
+    const res = await h.upload(await makeJpeg(), 'image/jpeg')
+    expect(res.json().dominantColor).toBeNull()
+    const image = await h.waitSettled(res.json().id)
+    expect(image.dominantColor).toMatch(/^#[0-9a-f]{6}$/)
   })
 })

@@ -124,6 +124,13 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
     })
     afterAll(() => redis.kill())
 
+    // The limiter's deadline is raised from its 250 ms default: on a machine busy with the rest of
+    // the suite a healthy Redis answered later than that, so the request before the kill fell back
+    // to the local limiter (fail open: one count too many; fail closed: a 503). A request may
+    // still take up to the deadline, not longer: that is the "none hangs" bound.
+    const LIMITER_TIMEOUT_MS = '1000'
+    const HANG_MS = 1000 + 500
+
     async function timedGet(url: string): Promise<{ status: number; ms: number; body: any }> {
       const started = Date.now()
       const res = await fetch(url, { headers: auth(), signal: AbortSignal.timeout(5000) })
@@ -134,6 +141,7 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
       const p = await serve({
         PIXELFLOW_REDIS_URL: redis.url,
         PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'open',
+        PIXELFLOW_RATE_LIMIT_TIMEOUT_MS: LIMITER_TIMEOUT_MS,
         PIXELFLOW_RATE_LIMIT_READS: '5',
         PIXELFLOW_RATE_LIMIT_WINDOW_MS: '3600000',
         PIXELFLOW_WORKER_ENABLED: 'false',
@@ -142,7 +150,7 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
       await redis.kill()
       const after = []
       for (let i = 0; i < 8; i++) after.push(await timedGet(`${p.url}/v1/images`))
-      for (const r of after) expect(r.ms).toBeLessThan(1000)
+      for (const r of after) expect(r.ms).toBeLessThan(HANG_MS)
       // The local fallback limiter still limits: 5 per window in this process.
       expect(after.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
       await redis.start()
@@ -152,6 +160,7 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
       const p = await serve({
         PIXELFLOW_REDIS_URL: redis.url,
         PIXELFLOW_RATE_LIMIT_ON_REDIS_FAILURE: 'closed',
+        PIXELFLOW_RATE_LIMIT_TIMEOUT_MS: LIMITER_TIMEOUT_MS,
         PIXELFLOW_WORKER_ENABLED: 'false',
       })
       expect((await timedGet(`${p.url}/v1/images`)).status).toBe(200)
@@ -160,7 +169,7 @@ describe.skipIf(!REDIS_URL)('the gateway across API processes on Redis', () => {
         const r = await timedGet(`${p.url}/v1/images`)
         expect(r.status).toBe(503)
         expect(r.body.code).toBe('RATE_LIMITER_UNAVAILABLE')
-        expect(r.ms).toBeLessThan(1000)
+        expect(r.ms).toBeLessThan(HANG_MS)
       }
       await redis.start()
       await eventually(

@@ -130,6 +130,47 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .execute()
     },
   },
+  '0007-events': {
+    async up(db: Kysely<unknown>) {
+      // The event outbox: one row per change an owner can watch (image.ready, .failed, .deleted),
+      // written in the change's transaction, read by seq (shard-events.ts), pruned by age.
+      await db.schema
+        .createTable('events')
+        .addColumn('seq', dialectOf(db) === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          serial(db, c.primaryKey()),
+        )
+        .addColumn('bucket', 'integer', (c) => c.notNull())
+        .addColumn('owner_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('image_id', 'varchar(32)', (c) => c.notNull())
+        .addColumn('type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      // One owner's events after a position (the live stream).
+      await db.schema
+        .createIndex('events_owner_seq')
+        .on('events')
+        .columns(['owner_id', 'seq'])
+        .execute()
+      // Pruning by age.
+      await db.schema.createIndex('events_created').on('events').column('created_at').execute()
+    },
+  },
+  '0008-placeholder-kind-dominant-color': {
+    async up(db: Kysely<unknown>) {
+      // The placeholder's kind beside its value (the setting may change between images); rows
+      // from before keep null and are read by the value's shape (metadata/placeholder-kind.ts).
+      await db.schema.alterTable('images').addColumn('placeholder_type', 'varchar(16)').execute()
+      await db.schema.alterTable('images').addColumn('dominant_color', 'varchar(7)').execute()
+      // Content dedupe: an owner's earlier image with the same bytes. Not unique: a failed image
+      // may be uploaded again, and the same bytes may exist as public and as private.
+      await db.schema
+        .createIndex('images_owner_sha256')
+        .on('images')
+        .columns(['owner_id', 'sha256'])
+        .execute()
+    },
+  },
 }
 
 /**

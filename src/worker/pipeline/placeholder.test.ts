@@ -23,7 +23,9 @@ describe('makePlaceholder', () => {
   })
 
   it('makes a base64 ThumbHash that keeps the colour and the aspect ratio', async () => {
-    const hash = (await makePlaceholder('thumbhash', await orange()))!
+    const placeholder = (await makePlaceholder('thumbhash', await orange()))!
+    expect(placeholder.type).toBe('thumbhash')
+    const hash = placeholder.value
     const bytes = Buffer.from(hash, 'base64')
     expect(bytes.toString('base64')).toBe(hash)
     expect(bytes.length).toBeLessThanOrEqual(25)
@@ -35,7 +37,9 @@ describe('makePlaceholder', () => {
   })
 
   it('makes a 4×3-component BlurHash that keeps the colour', async () => {
-    const hash = (await makePlaceholder('blurhash', await orange()))!
+    const placeholder = (await makePlaceholder('blurhash', await orange()))!
+    expect(placeholder.type).toBe('blurhash')
+    const hash = placeholder.value
     expect(isBlurhashValid(hash)).toEqual({ result: true })
     // 1 size char + 1 max-AC char + 4 DC chars + 2 per AC component (4·3 − 1).
     expect(hash).toHaveLength(28)
@@ -58,6 +62,8 @@ describe('makePlaceholder', () => {
     )
     const [a, b] = await Promise.all([orange(), Promise.resolve(blue)])
     for (const kind of ['thumbhash', 'blurhash'] as const)
-      expect(await makePlaceholder(kind, a)).not.toBe(await makePlaceholder(kind, b))
+      expect((await makePlaceholder(kind, a))?.value).not.toBe(
+        (await makePlaceholder(kind, b))?.value,
+      )
   })
 })

@@ -40,6 +40,7 @@ function image(id: string, overrides: Partial<Image> = {}): Image {
     bytes: 999,
     sha256: '00'.repeat(32),
     placeholder: null,
+    dominantColor: null,
     failure: null,
     attempts: 1,
     createdAt: 0,

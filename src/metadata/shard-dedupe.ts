@@ -1,0 +1,48 @@
+import { sql, type Transaction } from 'kysely'
+import { dialectOf } from '../db/database.js'
+import type { Image, NewImage } from '../domain/image.js'
+import type { MetadataDb } from './db.js'
+import { withVariants } from './shard-rows.js'
+
+/**
+ * Content dedupe, inside the upload's write transaction: the owner's earlier image with the same
+ * Idempotency-Key (a replay), or else with the same bytes and the same visibility that has not
+ * failed (a failed image may be uploaded again and gets a new one; a deleted image has no row).
+ * Per owner only, never across owners: see docs/clients.md.
+ *
+ * Two uploads of the same bytes at once: SQLite runs one write transaction at a time, and on
+ * PostgreSQL a transaction-scoped advisory lock on (owner, sha256) makes the second wait for the
+ * first to commit, so the second finds the first either way. No unique index is needed (nor
+ * possible: failed images and the two visibilities may repeat bytes).
+ */
+export async function findEarlier(
+  trx: Transaction<MetadataDb>,
+  image: NewImage,
+): Promise<{ existing: Image; deduplicated?: true } | null> {
+  if (dialectOf(trx) === 'postgres')
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`dedupe:${image.ownerId}:${image.sha256}`}, 0))`.execute(
+      trx,
+    )
+  // The same Idempotency-Key first: a retry that raced its first attempt is a replay (or a
+  // mismatch), not a duplicate.
+  const replay = image.idempotencyKey
+    ? await trx
+        .selectFrom('images')
+        .selectAll()
+        .where('owner_id', '=', image.ownerId)
+        .where('idempotency_key', '=', image.idempotencyKey)
+        .executeTakeFirst()
+    : undefined
+  if (replay) return { existing: await withVariants(trx, replay) }
+  const row = await trx
+    .selectFrom('images')
+    .selectAll()
+    .where('owner_id', '=', image.ownerId)
+    .where('sha256', '=', image.sha256)
+    .where('visibility', '=', image.visibility)
+    .where('status', '!=', 'failed')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? { existing: await withVariants(trx, row), deduplicated: true } : null
+}
