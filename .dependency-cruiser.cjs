@@ -45,6 +45,8 @@ const LAYERS = [
 const SIBLINGS = {
   // The image model uses error codes in its checks; errors import nothing.
   domain: ['errors'],
+  // The outbound URL guard (lib/ssrf) refuses with stable error codes; errors import nothing.
+  lib: ['errors'],
   // Both keep their tables in a database opened the same way (SQLite file or PostgreSQL URL).
   metadata: ['db'],
   auth: ['db'],

@@ -67,7 +67,10 @@ export async function seed(dataDir: string): Promise<{ key: string; ids: string[
         !(await shard.completeImage(
           bucket,
           id,
-          { variants, placeholder: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' },
+          {
+            variants,
+            placeholder: { type: 'thumbhash', value: 'YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw' },
+          },
           now,
         ))
       )

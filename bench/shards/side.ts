@@ -257,7 +257,10 @@ async function writersRole(metadata: ShardedMetadata): Promise<void> {
         const done = await timed('complete', bucket, () =>
           store.completeImage(
             row.id,
-            { variants: variantsFor(row.id, variants), placeholder: 'bench' },
+            {
+              variants: variantsFor(row.id, variants),
+              placeholder: { type: 'thumbhash', value: 'bench' },
+            },
             Date.now(),
           ),
         )
