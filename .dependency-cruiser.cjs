@@ -10,8 +10,21 @@ const LAYERS = [
   ['domain', 'errors', 'lib'],
   // 1 configuration: the schema and loadConfig(env)
   ['config'],
-  // 2 ports and their drivers, each a seam to one kind of system
-  ['db', 'storage', 'queue', 'metadata', 'cache', 'ratelimit', 'auth', 'observability'],
+  // 2 ports and their drivers, each a seam to one kind of system. `purge` is the CDN purger (nginx's
+  // cache folder, CloudFront); `imaging` is the sharp code both the worker and the transforms run
+  // (encoder settings, watermark, libvips error mapping), so neither imports the other.
+  [
+    'db',
+    'storage',
+    'queue',
+    'metadata',
+    'cache',
+    'ratelimit',
+    'auth',
+    'observability',
+    'purge',
+    'imaging',
+  ],
   // 3 use cases, shared by the HTTP API, the worker process and the command line. `capacity` is
   // the capacity plan and the worker scaling rule: pure arithmetic on measured figures, used by
   // `pixelflow plan` and replayed by bench/capacity, so it sits with the use cases the CLI calls.

@@ -48,6 +48,7 @@ const IMAGE: Image = {
   sha256: 'ab'.repeat(32),
   placeholder: null,
   dominantColor: null,
+  focalPoint: null,
   failure: null,
   attempts: 0,
   createdAt: Date.UTC(2024, 0, 2, 3, 4, 5),
@@ -243,7 +244,7 @@ describe('buildApp: routes', () => {
     expect(res.body).toBe(
       '{"id":"img1","status":"queued","visibility":"public","format":"jpeg","width":640,' +
         `"height":480,"bytes":1234,"frames":1,"sha256":"${IMAGE.sha256}","placeholder":null,` +
-        '"dominantColor":null,"failure":null,"attempts":0,"createdAt":"2024-01-02T03:04:05.000Z",' +
+        '"dominantColor":null,"focalPoint":null,"failure":null,"attempts":0,"createdAt":"2024-01-02T03:04:05.000Z",' +
         '"updatedAt":"2024-01-02T03:04:06.000Z","variants":[],' +
         '"links":{"self":"https://img.test/v1/images/img1"}}',
     )

@@ -15,12 +15,14 @@ import { installErrorHandling } from './error-handler.js'
 import { redactingLogger } from './log-redaction.js'
 import { eraseOwnerRoute } from './routes/admin/erase-owner.js'
 import { listAllImages } from './routes/admin/list-all-images.js'
+import { getTransform } from './routes/delivery/get-transform.js'
 import { getVariant } from './routes/delivery/get-variant.js'
 import { eventRoutes } from './routes/events/events.js'
 import { health } from './routes/health/health.js'
 import { deleteImage } from './routes/images/delete-image.js'
 import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
+import { updateImage } from './routes/images/update-image.js'
 import { acceptRawImages, uploadImage } from './routes/images/upload-image.js'
 import { directUploadRoutes } from './routes/uploads/direct-uploads.js'
 import { TUS_RESPONSE_HEADERS, tusRoutes } from './routes/uploads/tus.js'
@@ -90,7 +92,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     anonymous.addHook('onRequest', deps.rateLimits.perIp)
     await anonymous.register(swaggerUi, { routePrefix: '/docs' })
     anonymous.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
-    await anonymous.register(getVariant, { images, signer, store })
+    const transforms = deps.transforms
+    await anonymous.register(getVariant, { images, signer, store, transforms: transforms?.service })
+    if (transforms)
+      await anonymous.register(getTransform, {
+        images,
+        signer,
+        transformSigner: transforms.signer,
+        transforms: transforms.service,
+        unsignedPresets: transforms.unsignedPresets,
+      })
   })
   await app.register(
     async (v1) => {
@@ -109,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ...uploadTokenBounds(deps),
       })
       await v1.register(getImage, { images, links })
+      await v1.register(updateImage, { images, links })
       await v1.register(listImages, { images, links })
       await v1.register(deleteImage, { images })
       await v1.register(listAllImages, { images, links })

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino'
 import type { Authenticator } from '../auth/authenticator.js'
 import type { HttpConfig, LimitsConfig } from '../config/schema.js'
-import type { UrlSigner } from '../domain/signed-urls.js'
+import type { TransformSigner, UrlSigner } from '../domain/signed-urls.js'
 import type { ImageService } from '../images/image-service.js'
 import type { EraseReport } from '../maintenance/erase.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
+import type { TransformService } from '../transforms/transform-service.js'
 import type { DirectUploads } from '../uploads/direct-uploads.js'
 import type { TusUploads } from '../uploads/tus.js'
 import type { UploadTokenService } from '../uploads/upload-token-service.js'
@@ -41,6 +42,12 @@ export interface AppDeps {
   eraseOwner?: (ownerId: string) => Promise<EraseReport>
   /** /v1/webhooks is served when given (endpoints and deliveries, per owner). */
   webhooks?: WebhookEndpoints
+  /** GET /t/… (on-the-fly transforms) is served, and missing presets rendered on /i/, when given. */
+  transforms?: {
+    service: TransformService
+    signer: TransformSigner
+    unsignedPresets: readonly string[]
+  }
   /** GET /v1/events (the live stream) is served when given. */
   events?: EventRoutesOptions
 }

@@ -32,6 +32,7 @@ export const ImageView = Type.Composite(
       'sha256',
       'placeholder',
       'dominantColor',
+      'focalPoint',
       'failure',
       'attempts',
     ]),

@@ -37,6 +37,7 @@ export function imageView(image: Image, links: Links): ImageViewBody {
     sha256: image.sha256,
     placeholder: image.placeholder,
     dominantColor: image.dominantColor,
+    focalPoint: image.focalPoint,
     failure: image.failure,
     attempts: image.attempts,
     createdAt: new Date(image.createdAt).toISOString(),

@@ -13,7 +13,7 @@ const SETTING = 'url_signing_key'
  * database shares the key.
  */
 export async function resolveSigningKeys(
-  config: DeliveryConfig,
+  config: Pick<DeliveryConfig, 'signingKeys'>,
   control: Kysely<AuthTables>,
 ): Promise<SigningKey[]> {
   if (config.signingKeys.length > 0) return [...config.signingKeys]

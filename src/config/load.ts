@@ -4,12 +4,12 @@ import { join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { validateRangeSplits } from '../domain/owner-strategy.js'
 import { parseAllowList } from '../lib/ssrf.js'
+import { deliveryFromEnv } from './load-delivery.js'
 import { type Config, ConfigSchema } from './schema.js'
+import { type Env, list } from './values.js'
 
 export const DEFAULT_SHARD_COUNT = 4
 export const DEFAULT_PRESETS = 'thumb:320,medium:1024,large:2048'
-
-type Env = Record<string, string | undefined>
 
 /**
  * Reads the environment once (entry points only), validates it against ConfigSchema with
@@ -149,10 +149,7 @@ function fromEnv(env: Env): unknown {
       watermark: watermark(env),
     },
     auth: { jwt: jwt(env) },
-    delivery: {
-      signingKeys: pairs(env.PIXELFLOW_URL_SIGNING_KEYS).map(([kid, secret]) => ({ kid, secret })),
-      signedUrlTtlSeconds: env.PIXELFLOW_SIGNED_URL_TTL_SECONDS,
-    },
+    delivery: deliveryFromEnv(env),
     http: {
       corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'],
       trustProxy: trustProxy(env.PIXELFLOW_TRUST_PROXY),
@@ -400,33 +397,21 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
-/** "a:1,b:2" → [['a', '1'], ['b', '2']]; the value may itself contain ':'. */
-function pairs(value: string | undefined): [string, string][] {
-  return (list(value) ?? []).map((item) => {
-    const at = item.indexOf(':')
-    return [item.slice(0, at < 0 ? item.length : at), at < 0 ? '' : item.slice(at + 1)]
-  })
-}
-
 function defaultShards(dataDir: string): string[] {
   return Array.from({ length: DEFAULT_SHARD_COUNT }, (_, i) =>
     join(dataDir, 'shards', `shard-${i}.db`),
   )
 }
 
-function list(value: string | undefined): string[] | undefined {
-  if (value === undefined || value.trim() === '') return undefined
-  return value
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean)
-}
-
-/** "thumb:320,medium:1024" → [{ name: 'thumb', width: 320 }, …]; a malformed item is left for the schema to reject. */
+/**
+ * "thumb:320:off,medium:1024,large:2048:southwest" → [{ name: 'thumb', width: 320, watermark:
+ * 'off' }, …]; the third part is the preset's watermark. A malformed item is left for the schema
+ * to reject.
+ */
 export function parsePresets(value: string): unknown[] {
   return (list(value) ?? []).map((item) => {
-    const [name, width] = item.split(':')
-    return { name, width: Number(width) }
+    const [name, width, watermark, ...rest] = item.split(':')
+    return rest.length > 0 ? { name, width: item } : { name, width: Number(width), watermark }
   })
 }
 

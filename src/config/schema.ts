@@ -8,9 +8,28 @@ import { OUTPUT_FORMATS } from '../domain/formats.js'
  */
 const Int = (min: number, def: number) => Type.Integer({ minimum: min, default: def })
 
+const POSITIONS = [
+  'northwest',
+  'north',
+  'northeast',
+  'west',
+  'centre',
+  'east',
+  'southwest',
+  'south',
+  'southeast',
+] as const
+
 export const PresetSchema = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }),
   width: Type.Integer({ minimum: 1, maximum: 8192 }),
+  /**
+   * The watermark on this preset: unset, the mark's own rule (widths from `minWidth` up); `off`,
+   * never; `on`, always; a position, always and there.
+   */
+  watermark: Type.Optional(
+    Type.Union([Type.Literal('on'), Type.Literal('off'), ...POSITIONS.map((p) => Type.Literal(p))]),
+  ),
 })
 
 export const OutputFormat = Type.Union(OUTPUT_FORMATS.map((format) => Type.Literal(format)))
@@ -19,17 +38,7 @@ export const WatermarkSchema = Type.Object({
   text: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   image: Type.Optional(Type.String({ minLength: 1 })),
   position: Type.Union(
-    [
-      'northwest',
-      'north',
-      'northeast',
-      'west',
-      'centre',
-      'east',
-      'southwest',
-      'south',
-      'southeast',
-    ].map((p) => Type.Literal(p)),
+    POSITIONS.map((p) => Type.Literal(p)),
     { default: 'southeast' },
   ),
   opacity: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
@@ -187,6 +196,51 @@ export const ConfigSchema = Type.Object(
         }),
       ),
       signedUrlTtlSeconds: Int(1, 3600),
+      /** Presets that may be asked for without a signature: `/t/_/p:<name>/<id>` (public images only). */
+      unsignedPresets: Type.Array(Type.String({ minLength: 1 })),
+      /** On-the-fly transforms (src/transforms): what one request may ask for, and how many render at once. */
+      transforms: Type.Object({
+        /** Output width × height (after the device pixel ratio); more is refused with TRANSFORM_TOO_LARGE. */
+        maxOutputPixels: Int(1, 16_000_000),
+        /** Either side of the output, after the device pixel ratio. */
+        maxDimension: Int(1, 8192),
+        maxDpr: Type.Number({ minimum: 1, maximum: 8, default: 4 }),
+        /** Renders at once in this process (libvips uses its own threads under each). */
+        concurrency: Type.Integer({ minimum: 1 }),
+        /** Renders waiting for a slot; past this a request is shed with 503 TRANSFORM_BUSY. */
+        maxQueued: Int(0, 32),
+        /** How long another process waits for a render of the same result before rendering it itself. */
+        lockTtlMs: Int(1000, 30_000),
+        /**
+         * Derived results kept on a local-disk store, in bytes; past it the least recently used
+         * go first (the relay role's sweep). 0: no budget. S3: use a lifecycle rule instead.
+         */
+        budgetBytes: Int(0, 5 * 1024 * 1024 * 1024),
+        /** How often the budget sweep runs. */
+        budgetSweepMs: Int(1000, 10 * 60_000),
+        /** Redis for single flight across processes (PIXELFLOW_REDIS_URL); unset, each process renders its own. */
+        redisUrl: Type.Optional(Type.String({ minLength: 1 })),
+        redisPrefix: Type.String({ default: 'pixelflow:' }),
+      }),
+      /** Where a deleted image's cached URLs are purged: nowhere, nginx's cache folder, or CloudFront. */
+      purge: Type.Union([
+        Type.Object({ driver: Type.Literal('none') }),
+        Type.Object({
+          driver: Type.Literal('nginx'),
+          /** proxy_cache_path of deploy/nginx/pixelflow.conf, on a filesystem this process can write. */
+          cacheDir: Type.String({ minLength: 1 }),
+          /** proxy_cache_path's `levels=`. */
+          levels: Type.String({ pattern: '^[12](:[12]){0,2}$', default: '1:2' }),
+        }),
+        Type.Object({
+          driver: Type.Literal('cloudfront'),
+          distributionId: Type.String({ minLength: 1 }),
+          /** Another endpoint (tests: moto_server). */
+          endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+          /** Deletes within this window share one CreateInvalidation. */
+          batchMs: Int(0, 1000),
+        }),
+      ]),
     }),
     http: Type.Object({
       corsOrigins: Type.Array(Type.String({ minLength: 1 })),

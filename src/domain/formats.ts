@@ -172,3 +172,19 @@ export function looksComplete(
       return true
   }
 }
+
+/** The formats `Accept` negotiation picks from, best first. */
+export type NegotiatedFormat = 'avif' | 'webp' | 'jpeg'
+
+/**
+ * The format for a negotiated URL (`f:auto`, or a preset URL without an extension): AVIF when the
+ * client takes it, else WebP, else JPEG. Only the presence of each type counts, never q-values:
+ * the shipped nginx and CloudFront configs reduce `Accept` to the same one token with the same
+ * rule for their cache keys, and they can only match substrings.
+ */
+export function negotiateFormat(accept: string | undefined): NegotiatedFormat {
+  const header = (accept ?? '').toLowerCase()
+  if (header.includes('image/avif')) return 'avif'
+  if (header.includes('image/webp')) return 'webp'
+  return 'jpeg'
+}

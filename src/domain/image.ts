@@ -48,6 +48,16 @@ export const PlaceholderSchema = Type.Object({
 })
 export type Placeholder = Static<typeof PlaceholderSchema>
 
+/**
+ * Where the subject of the picture is, as fractions of its width and height from the top left:
+ * cover crops that name no gravity keep it in frame (src/transforms).
+ */
+export const FocalPointSchema = Type.Object({
+  x: Type.Number({ minimum: 0, maximum: 1 }),
+  y: Type.Number({ minimum: 0, maximum: 1 }),
+})
+export type FocalPoint = Static<typeof FocalPointSchema>
+
 export const ImageSchema = Type.Object({
   id: Type.String(),
   ownerId: Type.String(),
@@ -64,6 +74,8 @@ export const ImageSchema = Type.Object({
   placeholder: Type.Union([PlaceholderSchema, Type.Null()]),
   /** The most frequent colour of the decoded image, as `#rrggbb`; null until it is processed. */
   dominantColor: Type.Union([Type.String({ pattern: '^#[0-9a-f]{6}$' }), Type.Null()]),
+  /** Set by the owner (PATCH /v1/images/:id); null: crops keep the centre. */
+  focalPoint: Type.Union([FocalPointSchema, Type.Null()]),
   failure: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()]),
   /** Worker starts on this image: more than 1 after a crash, a timeout or a retry. */
   attempts: Type.Integer(),
@@ -99,6 +111,7 @@ export function queuedImage(image: NewImage, now: number): Image {
     status: 'queued',
     placeholder: null,
     dominantColor: null,
+    focalPoint: null,
     failure: null,
     attempts: 0,
     createdAt: now,
@@ -107,9 +120,26 @@ export function queuedImage(image: NewImage, now: number): Image {
   }
 }
 
-/** Object keys are deterministic, so a redelivered job overwrites rather than duplicates. */
+/**
+ * Object keys are deterministic, so a redelivered job overwrites rather than duplicates. Derived
+ * results (on-the-fly transforms, src/transforms) live under the image's prefix too, so deleting
+ * the image deletes them: their folder is the canonical option string (base64url), which the CDN
+ * purger reads back, and their file is the render plan's digest.
+ */
 export const objectKeys = {
   prefix: (imageId: string) => `images/${imageId}/`,
   original: (imageId: string) => `images/${imageId}/original`,
   variant: (imageId: string, name: string, format: string) => `images/${imageId}/${name}.${format}`,
+  derivedPrefix: (imageId: string) => `images/${imageId}/t/`,
+  derived: (imageId: string, canonical: string, digest: string, extension: string) =>
+    `images/${imageId}/t/${Buffer.from(canonical).toString('base64url')}/${digest}.${extension}`,
+}
+
+const DERIVED_KEY = /^images\/([^/]+)\/t\/([A-Za-z0-9_-]+)\/[A-Za-z0-9_-]+\.[a-z0-9]+$/
+
+/** The image and canonical option string of a derived key; null for any other key. */
+export function parseDerivedKey(key: string): { imageId: string; canonical: string } | null {
+  const match = DERIVED_KEY.exec(key)
+  if (!match) return null
+  return { imageId: match[1]!, canonical: Buffer.from(match[2]!, 'base64url').toString() }
 }

@@ -55,3 +55,39 @@ export type UrlSigner = ReturnType<typeof createUrlSigner>
 function mac(secret: string, path: string, exp: number): string {
   return createHmac('sha256', secret).update(`v1\nGET\n${path}\n${exp}`).digest('base64url')
 }
+
+/**
+ * Transform URLs (`/t/<signature>/<options>/<id>`, docs/delivery.md): an HMAC over the canonical
+ * path, with the same keys as private URLs but under its own context string, so a transform
+ * signature can never be replayed as a private URL's `sig` or the reverse (the private MAC's
+ * input starts with `v1\nGET\n`, this one with `pixelflow-transform-v1\n`, and the lengths differ).
+ * The URL carries no key id: verification tries each key, and there are only a few.
+ */
+export function createTransformSigner(keys: readonly SigningKey[]) {
+  if (keys.length === 0) throw new Error('At least one URL signing key is required')
+  return {
+    sign: (canonicalPath: string): string => transformMac(keys[0]!.secret, canonicalPath),
+    verify(canonicalPath: string, signature: string): boolean {
+      const given = Buffer.from(signature)
+      return keys.some((key) => {
+        const expected = Buffer.from(transformMac(key.secret, canonicalPath))
+        return given.length === expected.length && timingSafeEqual(given, expected)
+      })
+    },
+    /** Every key's signature: the purger rebuilds each URL a cache may hold. */
+    signAll: (canonicalPath: string): string[] =>
+      keys.map((key) => transformMac(key.secret, canonicalPath)),
+  }
+}
+
+export type TransformSigner = ReturnType<typeof createTransformSigner>
+
+/** 32 base64url characters (192 bits) keep the URL short; a forgery still needs 2^192 tries. */
+const TRANSFORM_SIGNATURE_LENGTH = 32
+
+function transformMac(secret: string, canonicalPath: string): string {
+  return createHmac('sha256', secret)
+    .update(`pixelflow-transform-v1\n${canonicalPath}`)
+    .digest('base64url')
+    .slice(0, TRANSFORM_SIGNATURE_LENGTH)
+}

@@ -8,7 +8,7 @@ import {
   looksComplete,
 } from '../domain/formats.js'
 import { newImageId } from '../domain/ids.js'
-import { type Image, objectKeys, type Visibility } from '../domain/image.js'
+import { type FocalPoint, type Image, objectKeys, type Visibility } from '../domain/image.js'
 import { processImagePayload } from '../domain/jobs.js'
 import { AppError } from '../errors/index.js'
 import type { Quota } from '../metadata/shard-store.js'
@@ -37,6 +37,11 @@ export interface ImageServiceDeps {
   dedupe?: boolean
   /** Upload from a URL: the outbound allow-list and the whole fetch's deadline. */
   fetch?: UrlFetchConfig
+  /**
+   * After a delete removed the row, before its objects go: the CDN purge (start/transforms.ts),
+   * which reads the derived objects' names to know which URLs a cache may hold.
+   */
+  beforeObjectsDeleted?: (imageId: string) => Promise<void>
 }
 
 export interface UploadOptions {
@@ -217,11 +222,21 @@ export function createImageService(deps: ImageServiceDeps) {
       return toPage(await metadata.listAll(limit + 1, before), limit)
     },
 
+    /** Sets (or clears, with null) where crops keep the subject; the image as it now is. */
+    async setFocalPoint(ownerId: string, id: string, point: FocalPoint | null): Promise<Image> {
+      await getOwned(ownerId, id)
+      const updated = await metadata.forImageId(id)?.setFocalPoint(id, point, Date.now())
+      await deps.invalidate?.(id)
+      if (!updated) throw new AppError('IMAGE_NOT_FOUND', `No image ${id}`)
+      return updated
+    },
+
     async delete(ownerId: string, id: string): Promise<void> {
       await getOwned(ownerId, id)
       // Row first: a crash after it leaves unreferenced objects (harmless), never a row without its bytes.
       await metadata.forImageId(id)?.deleteImage(id)
       await deps.invalidate?.(id)
+      await deps.beforeObjectsDeleted?.(id)
       await deletePrefix(store, objectKeys.prefix(id))
     },
   }

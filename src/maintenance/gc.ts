@@ -88,7 +88,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     orphanImages: 0,
     orphanObjects: 0,
     orphanBytes: 0,
-    byKind: { original: 0, variant: 0 },
+    byKind: { original: 0, variant: 0, derived: 0 },
     orphanKeys: [],
     unrecognised: [],
     unrecognisedCount: 0,

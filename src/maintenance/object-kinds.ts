@@ -1,6 +1,6 @@
 import { OUTPUT_FORMATS } from '../domain/formats.js'
 import { bucketOfId } from '../domain/ids.js'
-import { objectKeys } from '../domain/image.js'
+import { objectKeys, parseDerivedKey } from '../domain/image.js'
 
 /**
  * Every kind of object the service writes, recognised from its key. The garbage collector and
@@ -8,15 +8,15 @@ import { objectKeys } from '../domain/image.js'
  * file, a kind added by a newer release) is reported and left alone, never guessed at.
  *
  * A new kind of object is one entry below, written next to the code that starts writing it:
- *  - derived transforms (on-demand sizes, not written yet) would live under the image's prefix,
- *    e.g. `images/<id>/t/<hash>.<ext>`, owned by the image's row like variants are;
+ *  - derived transforms (src/transforms) live under the image's prefix,
+ *    `images/<id>/t/<canonical options>/<digest>.<ext>`, owned by the image's row like variants;
  *  - direct uploads' staging objects live under `uploads/<id>`, owned by a `direct_uploads` row
  *    of the control database, not an image row; the uploads sweep (src/uploads) removes them
  *    after their deadline, so the collector does not walk that prefix (OBJECT_PREFIXES). Resumable
  *    (tus) uploads live in the tus store (a folder, or `<id>`, `<id>.info`, `<id>.part` at the
  *    bucket root with S3), expired by the same sweep.
  */
-export type ObjectKind = 'original' | 'variant'
+export type ObjectKind = 'original' | 'variant' | 'derived'
 
 export interface RecognisedObject {
   kind: ObjectKind
@@ -29,6 +29,9 @@ const VARIANT_FORMATS = new Set<string>(OUTPUT_FORMATS)
 
 /** The kind and owning image of a key, or null for a key the service does not write. */
 export function recogniseKey(key: string): RecognisedObject | null {
+  const derived = parseDerivedKey(key)
+  if (derived && bucketOfId(derived.imageId) !== null)
+    return { kind: 'derived', imageId: derived.imageId }
   const parts = key.split('/')
   if (parts.length !== 3 || parts[0] !== 'images') return null
   const [, imageId, file] = parts as [string, string, string]

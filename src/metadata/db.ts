@@ -9,10 +9,10 @@ export type Columns<Model, Names extends Record<keyof Model, string>> = {
 }
 
 /**
- * The image fields kept one-to-one in a column; `failure` and `placeholder` take two columns each,
- * variants a table.
+ * The image fields kept one-to-one in a column; `failure`, `placeholder` and `focalPoint` take two
+ * columns each, variants a table.
  */
-export type StoredImage = Omit<Image, 'failure' | 'placeholder' | 'variants'>
+export type StoredImage = Omit<Image, 'failure' | 'placeholder' | 'variants' | 'focalPoint'>
 
 /**
  * Field → column. Checked to name every stored field, so a field added to the image schema does
@@ -53,6 +53,9 @@ export interface ImagesTable extends Columns<StoredImage, typeof IMAGE_COLUMNS> 
   placeholder: string | null
   /** `thumbhash` or `blurhash` (0008); null on rows written before it: see shard-rows.ts. */
   placeholder_type: string | null
+  /** The focal point (0009); both null or both set. */
+  focal_x: number | null
+  focal_y: number | null
 }
 
 export interface VariantsTable extends Columns<Variant, typeof VARIANT_COLUMNS> {

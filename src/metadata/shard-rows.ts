@@ -117,6 +117,8 @@ export function toRow(image: NewImage, now: number): ImagesTable {
     failure_detail: queued.failure?.detail ?? null,
     placeholder: null,
     placeholder_type: null,
+    focal_x: null,
+    focal_y: null,
   }
 }
 
@@ -125,6 +127,10 @@ export function toImage(row: Selectable<ImagesTable>, variants: Variant[]): Imag
     ...(fromColumns(row, IMAGE_FIELDS) as StoredImage),
     failure: row.failure_code ? { code: row.failure_code, detail: row.failure_detail ?? '' } : null,
     placeholder: placeholderOf(row.placeholder, row.placeholder_type),
+    focalPoint:
+      row.focal_x === null || row.focal_y === null
+        ? null
+        : { x: Number(row.focal_x), y: Number(row.focal_y) },
     variants,
   }
 }

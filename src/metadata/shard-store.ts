@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
 import { isUniqueViolation } from '../db/database.js'
-import type { Image, NewImage, Placeholder, Variant } from '../domain/image.js'
+import type { FocalPoint, Image, NewImage, Placeholder, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
 import type { MetadataDb, VariantsTable } from './db.js'
 import {
@@ -171,6 +171,23 @@ export function createShardStore(db: Kysely<MetadataDb>) {
         await trx.deleteFrom('images').where('id', '=', id).execute()
         await recordImageEvent(trx, id, 'image.deleted', { status: 'deleted' }, Date.now(), image)
         return toImage(image, variants.get(id) ?? [])
+      })
+    },
+
+    /** Sets or clears (null) the focal point; the image as written, null when the row is gone. */
+    setFocalPoint(
+      bucket: number,
+      id: string,
+      point: FocalPoint | null,
+      now: number,
+    ): Promise<Image | null> {
+      return write(bucket, id, async (trx) => {
+        await trx
+          .updateTable('images')
+          .set({ focal_x: point?.x ?? null, focal_y: point?.y ?? null, updated_at: now })
+          .where('id', '=', id)
+          .execute()
+        return imageIn(trx, id)
       })
     },
 

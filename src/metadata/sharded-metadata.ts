@@ -22,6 +22,7 @@ const BUCKET_METHODS = [
   'listImages',
   'deleteImage',
   'startProcessing',
+  'setFocalPoint',
   'completeImage',
   'failImage',
   'requeueStuck',

@@ -105,8 +105,22 @@ export function createMetrics(queue?: QueueGaugeSource) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   })
+  const transforms = new Counter({
+    name: 'pixelflow_transforms_total',
+    help: 'On-the-fly transform results: stored (a derived object served), rendered (here), shared (another request or process rendered it), busy (shed with 503)',
+    labelNames: ['result'],
+    registers: [registry],
+  })
+  const renderSeconds = new Histogram({
+    name: 'pixelflow_transform_render_seconds',
+    help: 'Time to render one transform from its original, without the wait for a render slot',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
   return {
     registry,
+    transforms,
+    renderSeconds,
     uploads,
     jobs,
     processingSeconds,

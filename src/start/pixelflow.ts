@@ -15,6 +15,7 @@ import { createUrlSigner } from '../domain/signed-urls.js'
 import type { EventNotifier } from '../events/notifier.js'
 import { createImageService, imageKey } from '../images/image-service.js'
 import { parseAllowList } from '../lib/ssrf.js'
+import { startDerivedBudgetSweep } from '../maintenance/derived-budget.js'
 import { eraseOwner } from '../maintenance/erase.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { startReconciler } from '../reconcile/run-reconciler.js'
@@ -24,6 +25,7 @@ import { startWorker } from '../worker/run-worker.js'
 import { authTablesOf } from './control-db.js'
 import { type Deps, openDeps } from './deps.js'
 import { createEventRoutes, openEventHints, startEventRetention } from './events.js'
+import { createTransforms } from './transforms.js'
 import { createUploads, startUploadSweep } from './uploads.js'
 import { createWebhooks, startWebhookRelay } from './webhooks.js'
 
@@ -109,6 +111,12 @@ export async function createPixelflow(
   const webhookRelay = relay ? startWebhookRelay(config, deps, logger) : null
   // And prunes events past their retention.
   const eventRetention = relay ? startEventRetention(config, deps, logger) : null
+  // And keeps derived results on a local disk within their budget (S3: a lifecycle rule does).
+  const { budgetBytes, budgetSweepMs } = config.delivery.transforms
+  const derivedBudget =
+    relay && store.touch && budgetBytes > 0
+      ? startDerivedBudgetSweep({ store, budgetBytes, intervalMs: budgetSweepMs, logger })
+      : null
   const readiness = {
     store: () => store.check(),
     queue: () => queue.check(),
@@ -138,11 +146,12 @@ export async function createPixelflow(
     ['upload sweep', async () => uploadSweep?.stop()],
     ['webhooks', async () => webhookRelay?.stop()],
     ['event retention', async () => eventRetention?.stop()],
+    ['derived budget', async () => derivedBudget?.stop()],
     ['event hints', () => eventHints.close()],
     ['relay', async () => relay?.stop()],
     ['worker', async () => worker?.stop(config.shutdownGraceMs)],
     ['queue', () => queue.close()],
-    ['rate limiter', async () => api?.close()],
+    ['rate limiter and transforms', async () => api?.close()],
     ['cache', () => cache.close()],
     ['metadata', () => metadata.close()],
     ['control', () => deps.control.destroy()],
@@ -218,7 +227,10 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     onFailure: (err, operation) => logger.warn({ err, operation }, 'shared rate limiter failed'),
     onBreaker: (state) => logger.warn({ state }, 'rate limiter: Redis circuit breaker'),
   })
+  const signingKeys = await resolveSigningKeys(config.delivery, authTablesOf(deps.control))
+  const transforms = await createTransforms(config, deps, signingKeys, logger)
   const images = createImageService({
+    beforeObjectsDeleted: (id) => transforms.purge(id),
     metadata,
     store,
     cache: extras.cache,
@@ -236,7 +248,6 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
       ? () => process.kill(process.pid, 'SIGKILL')
       : undefined,
   })
-  const signingKeys = await resolveSigningKeys(config.delivery, authTablesOf(deps.control))
   const signer = createUrlSigner(signingKeys, config.delivery.signedUrlTtlSeconds)
   const uploads = await createUploads(config, deps, images, signingKeys, logger)
   const app = await buildApp({
@@ -245,6 +256,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     uploads,
     webhooks: createWebhooks(config, deps),
     events: createEventRoutes(config, deps, extras.eventHints, logger),
+    transforms: transforms.api,
     signer,
     links: createLinks(
       (config.server.publicUrl ?? `http://localhost:${config.server.port}`).replace(/\/+$/, ''),
@@ -264,7 +276,10 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
         ownerId,
       ),
   })
-  return { app, close: () => limiter.close() }
+  return {
+    app,
+    close: () => Promise.allSettled([limiter.close(), transforms.close()]),
+  }
 }
 
 /**

@@ -40,6 +40,11 @@ export interface ObjectStore {
    * still being written (a local temp file, an unfinished multipart upload) are not listed.
    */
   scan(prefix: string): AsyncIterable<ObjectEntry>
+  /**
+   * Marks an object as just used, for a least-recently-used budget (the derived results' on a
+   * local disk: its mtime). Optional: a store without it (S3) expires objects by its own rules.
+   */
+  touch?(key: string): Promise<void>
   /** Throws when the store cannot be reached; used by /readyz. */
   check(): Promise<void>
 }

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino'
 import sharp from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
+import type { OutputFormat } from '../domain/formats.js'
 import { type Image, objectKeys, type Variant } from '../domain/image.js'
 import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
+import { createWatermarker } from '../imaging/watermark.js'
 import type { Completion } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { inSpan } from '../observability/tracing.js'
@@ -14,9 +16,8 @@ import type { ObjectStore } from '../storage/object-store.js'
 import { readAll } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
 import { dominantColor } from './pipeline/dominant-color.js'
-import { encodeVariant } from './pipeline/encode.js'
+import { encodeVariant, variantSize } from './pipeline/encode.js'
 import { makePlaceholder } from './pipeline/placeholder.js'
-import { createWatermarker } from './pipeline/watermark.js'
 
 export interface ProcessorDeps {
   metadata: ShardedMetadata
@@ -68,21 +69,30 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
     const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
     const color = await dominantColor(decoded)
     const variants: Variant[] = []
+    // A source smaller than several presets would give each the same pixels: the first preset
+    // of a size writes the object, the others point at it instead of storing identical copies.
+    const made = new Map<string, Variant>()
     for (const preset of deps.processing.presets) {
       signal.throwIfAborted()
-      const overlay = await watermark(Math.min(preset.width, decoded.info.width))
+      const markWidth = Math.min(preset.width, decoded.info.width)
+      const overlay = await watermark(markWidth, preset.watermark)
+      const sameAs = (format: OutputFormat) => {
+        const { width, height } = variantSize(decoded, preset.width, format)
+        return `${format}:${width}x${height}:${overlay ? `${markWidth}@${overlay.gravity}` : 0}`
+      }
+      const missing = deps.processing.formats.filter((format) => !made.has(sameAs(format)))
       const encoded = await Promise.all(
-        deps.processing.formats.map((format) =>
+        missing.map((format) =>
           inSpan('encode', { 'pixelflow.width': preset.width, 'pixelflow.format': format }, () =>
             encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay),
           ),
         ),
       )
-      for (const [i, format] of deps.processing.formats.entries()) {
+      for (const [i, format] of missing.entries()) {
         const out = encoded[i]!
         const key = objectKeys.variant(image.id, preset.name, format)
         await deps.store.put(key, out.data)
-        variants.push({
+        made.set(sameAs(format), {
           name: preset.name,
           format,
           width: out.width,
@@ -92,6 +102,8 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
           key,
         })
       }
+      for (const format of deps.processing.formats)
+        variants.push({ ...made.get(sameAs(format))!, name: preset.name })
     }
     return { variants, placeholder, dominantColor: color }
   }

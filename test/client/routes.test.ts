@@ -36,6 +36,19 @@ describe('client: upload from a URL, webhooks, upload tokens', () => {
     expect(refused).toMatchObject({ code: 'URL_FORBIDDEN', status: 422 })
   })
 
+  it('images.setFocalPoint: set, cleared, and refused out of range as a typed error', async () => {
+    const client = s.client()
+    const image = await client.upload(jpeg)
+    expect((await client.images.setFocalPoint(image.id, { x: 0.3, y: 0.6 })).focalPoint).toEqual({
+      x: 0.3,
+      y: 0.6,
+    })
+    expect((await client.images.get(image.id)).focalPoint).toEqual({ x: 0.3, y: 0.6 })
+    expect((await client.images.setFocalPoint(image.id, null)).focalPoint).toBeNull()
+    const refused = await rejection(client.images.setFocalPoint(image.id, { x: 2, y: 0 }))
+    expect(refused).toMatchObject({ code: 'BAD_REQUEST', status: 400 })
+  })
+
   it('webhooks: create (secret once), list, get, deliveries, delete', async () => {
     const client = s.client()
     const created = await client.webhooks.create({ url: `${originUrl}/hook` })

@@ -88,6 +88,12 @@ export function metadataContract(dialect: MetadataDialect): void {
         dominantColor: '#a0b1c2',
       })
       expect((await store.getImage(image.id))?.variants).toHaveLength(2)
+      expect((await store.getImage(image.id))?.focalPoint).toBeNull()
+      const focused = await store.setFocalPoint(image.id, { x: 0.25, y: 0.75 }, Date.now())
+      expect(focused?.focalPoint).toEqual({ x: 0.25, y: 0.75 })
+      expect((await store.getImage(image.id))?.focalPoint).toEqual({ x: 0.25, y: 0.75 })
+      expect((await store.setFocalPoint(image.id, null, Date.now()))?.focalPoint).toBeNull()
+      expect(await store.setFocalPoint('01m0000000000000000000000000', null, 0)).toBeNull()
       expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([
         image.id,
       ])
@@ -179,6 +185,7 @@ export function metadataContract(dialect: MetadataDialect): void {
       await metadata
         .forOwner(owner)
         .completeImage(ids[0]!, { variants: variantsOf(ids[0]!), placeholder: null }, Date.now())
+      await metadata.forOwner(owner).setFocalPoint(ids[0]!, { x: 0.1, y: 0.9 }, Date.now())
       const source = metadata.directory().shardOf[bucket]!
       const target = (source + 1) % 4
       const epoch = metadata.directory().epoch
@@ -193,6 +200,10 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(await stateOf((await metadata.shard(source)).db, bucket)).toBeNull()
       expect(await stateOf((await metadata.shard(target)).db, bucket)).toBe('owned')
       expect((await metadata.forOwner(owner).getImage(ids[0]!))?.variants).toHaveLength(2)
+      expect((await metadata.forOwner(owner).getImage(ids[0]!))?.focalPoint).toEqual({
+        x: 0.1,
+        y: 0.9,
+      })
       expect((await metadata.forOwner(owner).listImages(owner, 100)).length).toBe(25)
     })
 

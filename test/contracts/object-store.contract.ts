@@ -174,6 +174,26 @@ export function describeObjectStore(
       expect(none).toEqual([])
     })
 
+    // Optional in the port: only a store that keeps a least-recently-used budget (local disk).
+    it('touch, where the store has it: a mark of use, never a write', async (ctx) => {
+      const touch = store.touch?.bind(store)
+      if (!touch) return ctx.skip()
+      const bytes = randomBytes(1000)
+      await store.put('touched/a', bytes)
+      const before = Date.now()
+      await touch('touched/a')
+      const entries = []
+      for await (const entry of store.scan('touched/')) entries.push(entry)
+      expect(entries.map((e) => [e.key, e.size])).toEqual([['touched/a', 1000]])
+      // Some stores keep whole seconds: a second of slack (the driver's own test backdates first).
+      expect(entries[0]?.modifiedAt).toBeGreaterThanOrEqual(before - 1000)
+      expect((await getBytes(store, 'touched/a'))?.equals(bytes)).toBe(true)
+      // Deleted (or swept) since it was served: nothing to mark, and nothing is created.
+      await expect(touch('touched/missing')).resolves.toBeUndefined()
+      expect(await store.head('touched/missing')).toBeNull()
+      for (const key of ESCAPING_KEYS) await expect(touch(key), key).rejects.toThrow()
+    })
+
     it('answers check() when reachable', async () => {
       await expect(store.check()).resolves.toBeUndefined()
     })

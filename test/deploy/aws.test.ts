@@ -13,6 +13,7 @@ import {
   SHUTDOWN_HARD_EXIT_MS,
   WORKER_SLOTS_PER_REPLICA,
 } from '../../deploy/scaling.js'
+import { negotiateFormat } from '../../src/domain/formats.js'
 
 /**
  * deploy/aws (AWS CDK v2, its own package.json): the stack synthesises offline with the AWS
@@ -222,12 +223,15 @@ describe.skipIf(!installed)('deploy/aws', () => {
     )
   })
 
-  it('caches /i/* at CloudFront by our Cache-Control and keys, and passes everything else', () => {
+  it('caches /i/* and /t/* at CloudFront by our Cache-Control and keys, and passes everything else', () => {
     const [distribution] = resources(template, 'AWS::CloudFront::Distribution')
     const config = distribution.Properties.DistributionConfig
-    const [variants] = config.CacheBehaviors
-    expect(variants.PathPattern).toBe('/i/*')
-    expect(variants.AllowedMethods).toEqual(['GET', 'HEAD'])
+    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual(['/i/*', '/t/*'])
+    for (const behavior of config.CacheBehaviors) {
+      expect(behavior.AllowedMethods).toEqual(['GET', 'HEAD'])
+      expect(behavior.FunctionAssociations).toHaveLength(1)
+      expect(behavior.FunctionAssociations[0].EventType).toBe('viewer-request')
+    }
     const [policy] = resources(template, 'AWS::CloudFront::CachePolicy')
     const cache = policy.Properties.CachePolicyConfig
     // min 0 so `private` answers stay uncached; max = our max-age of a year.
@@ -237,11 +241,57 @@ describe.skipIf(!installed)('deploy/aws', () => {
       QueryStringBehavior: 'whitelist',
       QueryStrings: ['exp', 'kid', 'sig'],
     })
-    expect(keys.HeadersConfig).toEqual({ HeaderBehavior: 'none' })
+    // Accept, as the viewer-request function reduced it: one token.
+    expect(keys.HeadersConfig).toEqual({ HeaderBehavior: 'whitelist', Headers: ['Accept'] })
     expect(keys.CookiesConfig).toEqual({ CookieBehavior: 'none' })
     // The default behaviour (uploads, the API) is not cached: CachingDisabled, all methods.
     expect(config.DefaultCacheBehavior.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad')
     expect(config.DefaultCacheBehavior.AllowedMethods).toContain('POST')
+  })
+
+  it("reduces Accept with the origin's own rule: the CloudFront function agrees with negotiateFormat", async () => {
+    const [fn] = resources(template, 'AWS::CloudFront::Function')
+    const { ACCEPT_TOKEN_FUNCTION } = await import('../../deploy/aws/lib/cdn.js')
+    expect(fn.Properties.FunctionCode).toBe(ACCEPT_TOKEN_FUNCTION)
+    // The function's own code, run as CloudFront runs it (a handler over the event).
+    const handler = new Function(`${ACCEPT_TOKEN_FUNCTION}; return handler`)()
+    const tokenOf = (uri: string, accept?: string) =>
+      handler({
+        request: { uri, headers: accept === undefined ? {} : { accept: { value: accept } } },
+      }).headers.accept.value
+    for (const accept of [
+      'image/avif,image/webp,image/apng,*/*;q=0.8',
+      'image/webp,*/*',
+      'text/html,*/*;q=0.8',
+      '*/*',
+      '',
+      undefined,
+    ]) {
+      const token = tokenOf('/i/abc/thumb', accept)
+      expect([accept, token]).toEqual([accept, `image/${negotiateFormat(accept)}`])
+      expect(negotiateFormat(token)).toBe(negotiateFormat(accept))
+      // An explicit format never varies: one cache entry whatever the browser sends.
+      expect(tokenOf('/i/abc/thumb.webp', accept)).toBe('*/*')
+      expect(tokenOf('/t/sig/w:100/abc.avif', accept)).toBe('*/*')
+    }
+  })
+
+  it('purges a deleted image from CloudFront: the API tasks may invalidate this distribution only', () => {
+    const env = envOf(containerOf(template, 'api'))
+    expect(env.PIXELFLOW_CDN_PURGE).toBe('cloudfront')
+    expect(JSON.stringify(env.PIXELFLOW_CLOUDFRONT_DISTRIBUTION_ID)).toContain('Cdn')
+    const statements = resources(template, 'AWS::IAM::Policy').flatMap((p) =>
+      p.Properties.PolicyDocument.Statement.map((st: any) => ({
+        ...st,
+        roles: p.Properties.Roles,
+      })),
+    )
+    const invalidation = statements.filter((st) =>
+      [st.Action].flat().includes('cloudfront:CreateInvalidation'),
+    )
+    expect(invalidation).toHaveLength(1)
+    expect(JSON.stringify(invalidation[0].Resource)).toContain('distribution/')
+    expect(JSON.stringify(invalidation[0].roles)).toMatch(/Api/i)
   })
 
   it('alarms on dead letters, the oldest job and the 5xx rate', () => {

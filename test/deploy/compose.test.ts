@@ -1,15 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,6 +10,12 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { eventually, GiveUp } from '../fixtures/eventually.js'
+import {
+  NGINX_TEMPLATE,
+  type PixelflowNginx,
+  renderNginxTemplate,
+  startPixelflowNginx,
+} from '../fixtures/pixelflow-nginx.js'
 import { createTestDatabases, type TestDatabases } from '../fixtures/postgres.js'
 import { freePort } from '../fixtures/serve-process.js'
 
@@ -25,8 +23,8 @@ import { freePort } from '../fixtures/serve-process.js'
  * deploy/compose/compose.yaml describes a topology that really runs: our services (migrate, two
  * APIs, the workers, the relay) start as local processes with the command and environment taken
  * only from the parsed file, the engines are mapped to the local ones by ENGINES below (a service
- * it cannot map fails the test), nginx runs with the compose's nginx.conf, and an upload through
- * nginx becomes `ready`.
+ * it cannot map fails the test), nginx runs deploy/nginx/pixelflow.conf rendered from the nginx
+ * service's environment, and an upload through nginx becomes `ready` and its variant is cached.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -50,8 +48,10 @@ interface Service {
 const compose = parse(readFileSync(join(COMPOSE_DIR, 'compose.yaml'), 'utf8'), {
   merge: true,
 }) as { services: Record<string, Service> }
-const nginxConf = readFileSync(join(COMPOSE_DIR, 'nginx.conf'), 'utf8')
+const nginxMain = readFileSync(join(COMPOSE_DIR, 'nginx.conf'), 'utf8')
+const nginxTemplate = readFileSync(NGINX_TEMPLATE, 'utf8')
 const services = compose.services
+const NGINX_BINARY = process.env.PIXELFLOW_TEST_NGINX || 'nginx'
 
 /** The repository part of an image reference: `minio/mc:RELEASE…` → `minio/mc`. */
 function imageName(service: Service): string {
@@ -106,7 +106,9 @@ function commandOf(service: Service): string[] {
 const needed = Object.values(ENGINES).flatMap((e) => (e.kind === 'engine' ? [e.variable] : []))
 const missing = [
   ...needed.filter((variable) => !process.env[variable]),
-  ...(spawnSync('nginx', ['-v']).error ? ['the nginx binary (apt-get install nginx-light)'] : []),
+  ...(spawnSync(NGINX_BINARY, ['-v']).error
+    ? ['the nginx binary (apt-get install nginx-light; PIXELFLOW_TEST_NGINX)']
+    : []),
   ...(existsSync(join(ROOT, 'dist/start/main.js')) ? [] : ['dist/ (npm run build)']),
 ]
 if (missing.length > 0)
@@ -123,7 +125,8 @@ describe('compose.yaml, read', () => {
 
   it('runs two APIs behind nginx, at least two workers and one relay', () => {
     expect(apis).toEqual(['api-1', 'api-2'])
-    const upstream = [...nginxConf.matchAll(/^\s*server\s+([\w-]+):(\d+)/gm)].map((m) => m[1])
+    const servers = envOf(services.nginx!).PIXELFLOW_UPSTREAM_SERVERS ?? ''
+    const upstream = [...servers.matchAll(/\bserver\s+([\w-]+):(\d+)/g)].map((m) => m[1])
     expect(upstream.sort()).toEqual(apis)
     expect(services.worker!.deploy?.replicas).toBeGreaterThanOrEqual(2)
     expect(commandOf(services.relay!)).toEqual(['node', 'dist/start/main.js', 'relay'])
@@ -136,12 +139,24 @@ describe('compose.yaml, read', () => {
     for (const service of Object.values(services)) expect(service.container_name).toBeUndefined()
   })
 
+  it('runs deploy/nginx/pixelflow.conf, with a value for each of its placeholders', () => {
+    const volumes = services.nginx!.volumes ?? []
+    expect(volumes).toContain(
+      '../nginx/pixelflow.conf:/etc/nginx/templates/pixelflow.conf.template:ro',
+    )
+    expect(volumes).toContain('./nginx.conf:/etc/nginx/nginx.conf:ro')
+    // The image renders templates/<name>.template into conf.d/<name>, which nginx.conf includes.
+    expect(nginxMain).toMatch(/^\s*include\s+\/etc\/nginx\/conf\.d\/pixelflow\.conf;/m)
+    // Throws for a placeholder without a value, or a value without a placeholder.
+    expect(renderNginxTemplate(nginxTemplate, envOf(services.nginx!))).not.toMatch(/\$\{/)
+  })
+
   it("lets nginx pass exactly the API's upload limit", () => {
-    const size = /client_max_body_size\s+(\d+)([km]?);/i.exec(nginxConf)
+    const size = /client_max_body_size\s+(\d+)([km]?);/i.exec(nginxTemplate)
     const unit = { '': 1, k: 1024, m: 1024 * 1024 }[size![2]!.toLowerCase() as '' | 'k' | 'm']
     for (const api of apis)
       expect(Number(size![1]) * unit).toBe(Number(envOf(services[api]!).PIXELFLOW_MAX_UPLOAD_BYTES))
-    expect(nginxConf).toMatch(/proxy_request_buffering\s+off;/)
+    expect(nginxTemplate).toMatch(/proxy_request_buffering\s+off;/)
   })
 
   it('waits for healthy engines that have a health check, and creates every shard database', () => {
@@ -173,6 +188,7 @@ describe.skipIf(missing.length > 0)('compose.yaml, running', () => {
   /** compose host:port → the local address that stands in for it. */
   const addresses = new Map<string, string>()
   let nginxUrl = ''
+  let nginx: PixelflowNginx | undefined
   const dbNames = new Map<string, string>()
 
   /** The one place where the compose environment is changed: engine addresses, ports, names per run. */
@@ -285,44 +301,33 @@ describe.skipIf(missing.length > 0)('compose.yaml, running', () => {
     }
     await Promise.all(waits)
 
-    // nginx with compose's nginx.conf; only upstream addresses, the listen port and paths change.
-    const conf = nginxConf
-      .replace(/^(\s*server\s+)([\w-]+:\d+)/gm, (_line, head, address) => {
-        const local = addresses.get(address)
-        if (!local) throw new Error(`nginx.conf upstream ${address} is not running`)
-        return `${head}${local}`
-      })
-      .replace(/^(\s*listen\s+)\d+;/m, `$1127.0.0.1:${nginxPort};`)
-      .replaceAll('/var/cache/nginx', join(temp, 'nginx'))
-      // The container's log devices are files here (a child's stdout may be a socket nginx cannot open).
-      .replace(/\/dev\/(stdout|stderr)/g, (_m, stream) => join(temp, `nginx-${stream}.log`))
-    for (const dir of ['client_temp', 'proxy_temp'])
-      mkdirSync(join(temp, 'nginx', dir), { recursive: true })
-    chmodSync(temp, 0o755)
-    for (const dir of ['', 'client_temp', 'proxy_temp']) chmodSync(join(temp, 'nginx', dir), 0o777)
-    writeFileSync(join(temp, 'nginx.conf'), conf)
-    const nginx = spawn(
-      'nginx',
-      [
-        '-p',
-        temp,
-        '-c',
-        join(temp, 'nginx.conf'),
-        '-e',
-        'stderr',
-        '-g',
-        `daemon off; pid ${join(temp, 'nginx.pid')};`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let nginxOutput = ''
-    nginx.stdout!.on('data', (d) => (nginxOutput += d))
-    nginx.stderr!.on('data', (d) => (nginxOutput += d))
-    children.push({ name: 'nginx', child: nginx, output: () => nginxOutput.slice(-4000) })
-    await healthy('nginx', nginxUrl, nginx)
+    // nginx with deploy/nginx/pixelflow.conf rendered from compose's nginx environment; only
+    // the upstream addresses, the listen address and the cache folder change.
+    // NGINX_CACHE_DIR: left out, startPixelflowNginx puts the cache in its own folder.
+    const { NGINX_CACHE_DIR: _containerPath, ...nginxEnv } = envOf(services.nginx!)
+    nginx = await startPixelflowNginx({
+      binary: NGINX_BINARY,
+      values: {
+        ...nginxEnv,
+        PIXELFLOW_UPSTREAM_SERVERS: nginxEnv.PIXELFLOW_UPSTREAM_SERVERS!.replace(
+          /\b(server\s+)([\w-]+:\d+)/g,
+          (_m, head, address) => {
+            const local = addresses.get(address)
+            if (!local) throw new Error(`nginx upstream ${address} is not running`)
+            return `${head}${local}`
+          },
+        ),
+        NGINX_LISTEN: `127.0.0.1:${nginxPort}`,
+      },
+    })
+    await eventually(async () => (await fetch(`${nginxUrl}/healthz`)).ok, {
+      timeoutMs: 10_000,
+      message: 'the APIs healthy through nginx',
+    })
   }, 120_000)
 
   afterAll(async () => {
+    await nginx?.stop()
     await Promise.all(
       children.map(async ({ child }) => {
         if (child.exitCode !== null || child.signalCode !== null) return
@@ -371,6 +376,10 @@ describe.skipIf(missing.length > 0)('compose.yaml, running', () => {
     const bytes = await fetch(variant)
     expect(bytes.status).toBe(200)
     expect(bytes.headers.get('cache-control')).toContain('immutable')
+    expect(bytes.headers.get('x-cache-status')).toBe('MISS')
+    const again = await fetch(variant)
+    expect(again.headers.get('x-cache-status')).toBe('HIT')
+    expect(Buffer.from(await again.arrayBuffer())).toEqual(Buffer.from(await bytes.arrayBuffer()))
   }, 90_000)
 })
 

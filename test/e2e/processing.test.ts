@@ -63,6 +63,46 @@ describe('processing options and failures', () => {
     expect(unmarked).toBeLessThan(2)
   })
 
+  it('presets a small source would make the same size share one object instead of copies', async () => {
+    h = await startHarness({ PIXELFLOW_PRESETS: 'thumb:320,medium:1024,large:2048' })
+    const image = await h.waitSettled(
+      (await h.upload(await makeJpeg(600, 400), 'image/jpeg')).json().id,
+    )
+    const webp = (name: string) =>
+      image.variants.find((v: any) => v.name === name && v.format === 'webp')
+    // thumb is 320 wide; medium and large would both be the 600 px source.
+    expect([webp('thumb').width, webp('medium').width, webp('large').width]).toEqual([
+      320, 600, 600,
+    ])
+    const etag = async (name: string) =>
+      (await h!.pf.app.inject(`/i/${image.id}/${name}.webp`)).headers.etag
+    expect(await etag('large')).toBe(await etag('medium'))
+    expect(await etag('thumb')).not.toBe(await etag('medium'))
+    const objects = (await h.leftovers()).objects.filter((k) => k.startsWith(`images/${image.id}/`))
+    // original + thumb and medium in two formats: large wrote nothing of its own.
+    expect(objects).toHaveLength(5)
+  })
+
+  it("a preset's own watermark setting wins over the minimum width: on somewhere, off", async () => {
+    h = await startHarness({
+      PIXELFLOW_PRESETS: 'thumb:320:northwest,medium:1024:off',
+      PIXELFLOW_WATERMARK_TEXT: 'PIXELFLOW',
+      PIXELFLOW_WATERMARK_OPACITY: '1',
+      PIXELFLOW_WATERMARK_MIN_WIDTH: '1000',
+    })
+    const source = await sharp({
+      create: { width: 1200, height: 800, channels: 3, background: '#808080' },
+    })
+      .jpeg()
+      .toBuffer()
+    const image = await h.waitSettled((await h.upload(source, 'image/jpeg')).json().id)
+    const pick = (name: string) =>
+      image.variants.find((v: any) => v.name === name && v.format === 'webp')
+    expect(await cornerDifference(source, pick('thumb'), 'northwest')).toBeGreaterThan(4)
+    expect(await cornerDifference(source, pick('thumb'), 'southeast')).toBeLessThan(2)
+    expect(await cornerDifference(source, pick('medium'), 'southeast')).toBeLessThan(2)
+  })
+
   it('an image watermark goes where it is told, with its opacity', async () => {
     const dir = (await startHarness()).dir
     const mark = join(dir, 'mark.png')

@@ -83,7 +83,7 @@ describe('the orphaned-object garbage collector', () => {
       dryRun: false,
       orphanImages: 2,
       orphanObjects: 4,
-      byKind: { original: 2, variant: 2 },
+      byKind: { original: 2, variant: 2, derived: 0 },
       imagesTooYoung: 1,
       unrecognisedCount: 2,
       errors: [],
@@ -147,6 +147,12 @@ describe('recogniseKey', () => {
       imageId: id,
     })
     expect(recogniseKey(objectKeys.variant(id, 'large_2x', 'jpeg'))?.kind).toBe('variant')
+  })
+  it('knows derived transforms, owned by their image like variants', () => {
+    const key = objectKeys.derived(id, 'w:300,g:fp:0.5:0.5,f:webp', 'AbC_-123', 'webp')
+    expect(recogniseKey(key)).toEqual({ kind: 'derived', imageId: id })
+    expect(recogniseKey(`images/${id}/t/bad+name/x.webp`)).toBeNull()
+    expect(recogniseKey(`images/x/t/dzoz/x.webp`)).toBeNull()
   })
   it('claims nothing else', () => {
     for (const key of [

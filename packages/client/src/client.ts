@@ -70,6 +70,12 @@ export interface PixelflowClient {
     /** Every image of the caller, newest first, page after page. */
     iterate(options?: Omit<ListOptions, 'cursor'>): AsyncGenerator<Image>
     delete(id: string, options?: RequestOptions): Promise<void>
+    /** `PATCH /v1/images/:id`: where cover crops keep the subject (fractions 0–1; null clears). */
+    setFocalPoint(
+      id: string,
+      point: { x: number; y: number } | null,
+      options?: RequestOptions,
+    ): Promise<Image>
     /** The URL of a variant (signed when the image is private, as the image view gives it). */
     variantUrl(image: Image | string, preset: string, format?: OutputFormat): string
   }
@@ -148,6 +154,13 @@ export function createClient(options: ClientOptions): PixelflowClient {
         } while (cursor)
       },
       delete: (id, o) => del(`/v1/images/${enc(id)}`, o),
+      setFocalPoint: (id, point, o = {}) =>
+        transport.json<Image>({
+          method: 'PATCH',
+          path: `/v1/images/${enc(id)}`,
+          json: { focalPoint: point },
+          signal: o.signal,
+        }),
       variantUrl: (image, preset, format) => variantUrl(transport, image, preset, format),
     },
     waitUntilReady: (id, o) => waitUntilReady(transport, getImage, id, o),

@@ -16,6 +16,9 @@ export const SERVER_ERROR_CODES = [
   'VARIANT_NOT_FOUND',
   'ROUTE_NOT_FOUND',
   'VARIANT_NOT_READY',
+  'IMAGE_NOT_READY',
+  'TRANSFORM_INVALID',
+  'TRANSFORM_TOO_LARGE',
   'WEBHOOK_NOT_FOUND',
   'WEBHOOK_DELIVERY_NOT_FOUND',
   'WEBHOOK_LIMIT_EXCEEDED',
@@ -50,6 +53,7 @@ export const SERVER_ERROR_CODES = [
   'STORAGE_UNAVAILABLE',
   'BUCKET_MOVING',
   'SHUTTING_DOWN',
+  'TRANSFORM_BUSY',
 ] as const
 
 /** Failure codes an accepted image can end with that no HTTP request answered with. */

@@ -75,7 +75,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Variant bytes */
+        /**
+         * Variant bytes
+         * @description A preset as `<preset>.<ext>` (that format), or `<preset>` alone: the format is negotiated from Accept (AVIF, WebP, JPEG) with `Vary: Accept`. A preset configured after the image was processed, or a format it was not processed in, is rendered on its first request and kept.
+         */
         get: {
             parameters: {
                 query?: {
@@ -86,7 +89,54 @@ export interface paths {
                 header?: never;
                 path: {
                     id: string;
-                    /** @description <variant>.<ext>, e.g. thumb.webp */
+                    /** @description <preset>.<ext> or <preset>, e.g. thumb.webp */
+                    file: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/{signature}/{options}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * On-the-fly transform
+         * @description Renders the stored original with the options (docs/delivery.md), keeps the result, and serves it like a variant. `signature` is the HMAC of `/t/<canonical options>/<id>`; `_` is accepted for presets listed in PIXELFLOW_UNSIGNED_PRESETS. Without a format (no `f:` option, no extension) the format is negotiated from Accept.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    exp?: string;
+                    kid?: string;
+                    sig?: string;
+                };
+                header?: never;
+                path: {
+                    signature: string;
+                    /** @description e.g. w:512,h:512,fit:cover,g:attention */
+                    options: string;
+                    /** @description <image id>[.<ext>] */
                     file: string;
                 };
                 cookie?: never;
@@ -156,6 +206,10 @@ export interface paths {
                                     value: string;
                                 } | null;
                                 dominantColor: string | null;
+                                focalPoint: {
+                                    x: number;
+                                    y: number;
+                                } | null;
                                 failure: {
                                     code: string;
                                     detail: string;
@@ -416,6 +470,10 @@ export interface paths {
                                 value: string;
                             } | null;
                             dominantColor: string | null;
+                            focalPoint: {
+                                x: number;
+                                y: number;
+                            } | null;
                             failure: {
                                 code: string;
                                 detail: string;
@@ -543,7 +601,133 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update an image
+         * @description Sets the focal point (fractions of the width and height from the top left; null clears it). On-the-fly cover crops that name no gravity keep it in frame; results rendered before are not served again, because the focal point is part of what names them.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Image id (29 characters) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        focalPoint: {
+                            x: number;
+                            y: number;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            status: "queued" | "processing" | "ready" | "failed";
+                            visibility: "public" | "private";
+                            /** @enum {string} */
+                            format: "jpeg" | "png" | "webp" | "avif" | "gif" | "tiff";
+                            width: number;
+                            height: number;
+                            bytes: number;
+                            frames: number;
+                            sha256: string;
+                            placeholder: {
+                                /** @enum {string} */
+                                type: "thumbhash" | "blurhash";
+                                /** @description ThumbHash: base64 bytes; BlurHash: its base83 string */
+                                value: string;
+                            } | null;
+                            dominantColor: string | null;
+                            focalPoint: {
+                                x: number;
+                                y: number;
+                            } | null;
+                            failure: {
+                                code: string;
+                                detail: string;
+                            } | null;
+                            attempts: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            variants: {
+                                name: string;
+                                /** @enum {string} */
+                                format: "jpeg" | "png" | "webp" | "avif";
+                                width: number;
+                                height: number;
+                                bytes: number;
+                                /** @description Delivery URL; signed and expiring for private images */
+                                url: string;
+                            }[];
+                            links: {
+                                self: string;
+                            };
+                            /** @description Only in the admin listing, which spans owners */
+                            ownerId?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/admin/images": {
@@ -592,6 +776,10 @@ export interface paths {
                                     value: string;
                                 } | null;
                                 dominantColor: string | null;
+                                focalPoint: {
+                                    x: number;
+                                    y: number;
+                                } | null;
                                 failure: {
                                     code: string;
                                     detail: string;
@@ -1517,6 +1705,10 @@ export interface paths {
                                 value: string;
                             } | null;
                             dominantColor: string | null;
+                            focalPoint: {
+                                x: number;
+                                y: number;
+                            } | null;
                             failure: {
                                 code: string;
                                 detail: string;
@@ -1735,6 +1927,10 @@ export interface components {
                 value: string;
             } | null;
             dominantColor: string | null;
+            focalPoint: {
+                x: number;
+                y: number;
+            } | null;
             failure: {
                 code: string;
                 detail: string;

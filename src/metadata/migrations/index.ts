@@ -171,6 +171,13 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
         .execute()
     },
   },
+  '0009-focal-point': {
+    async up(db: Kysely<unknown>) {
+      // The owner's focal point for crops; rows from before have none (null: the centre).
+      await db.schema.alterTable('images').addColumn('focal_x', 'real').execute()
+      await db.schema.alterTable('images').addColumn('focal_y', 'real').execute()
+    },
+  },
 }
 
 /**

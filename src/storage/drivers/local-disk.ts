@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -82,6 +82,12 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
         const info = await stat(pathOf(key)).catch(ifNotFound(null))
         if (info?.isFile()) yield { key, size: info.size, modifiedAt: info.mtimeMs }
       }
+    },
+    async touch(key) {
+      // The mtime is what scan() reports as modifiedAt, so what the budget sweep orders by.
+      // Gone already (deleted, or swept, since it was served) is not an error: nothing to keep.
+      const now = new Date()
+      await utimes(pathOf(key), now, now).catch(ifNotFound(undefined))
     },
     async check() {
       await mkdir(root, { recursive: true, mode: DIR_MODE })
@@ -200,6 +206,7 @@ function translateIoErrors(store: ObjectStore): ObjectStore {
     head: guard('head', store.head),
     delete: guard('delete', store.delete),
     list: guard('list', store.list),
+    ...(store.touch && { touch: guard('touch', store.touch) }),
     async *scan(prefix) {
       try {
         yield* store.scan(prefix)

@@ -1,7 +1,7 @@
 import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
-import { sourceError } from './sharp-errors.js'
+import { sourceError } from '../../imaging/sharp-errors.js'
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
 export interface DecodedImage {

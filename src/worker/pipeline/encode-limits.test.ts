@@ -1,9 +1,9 @@
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { FORMATS, maxDimensionOf, OUTPUT_FORMATS } from '../../domain/formats.js'
+import { encodeError } from '../../imaging/sharp-errors.js'
 import { type DecodedImage, decodeSource } from './decode.js'
 import { encodeVariant, variantSize } from './encode.js'
-import { encodeError } from './sharp-errors.js'
 
 const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
 const QUALITY = { jpeg: 80, webp: 75, avif: 50 }

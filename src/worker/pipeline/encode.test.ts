@@ -1,9 +1,9 @@
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { makeJpeg } from '../../../test/fixtures/images.js'
+import type { Overlay } from '../../imaging/watermark.js'
 import { type DecodedImage, decodeSource } from './decode.js'
 import { encodeVariant } from './encode.js'
-import type { Overlay } from './watermark.js'
 
 const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
 const QUALITY = { jpeg: 80, webp: 75, avif: 50 }

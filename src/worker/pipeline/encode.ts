@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import sharp, { type OutputInfo, type Sharp } from 'sharp'
+import sharp, { type OutputInfo } from 'sharp'
 import type { ProcessingConfig } from '../../config/schema.js'
 import { maxDimensionOf, type OutputFormat } from '../../domain/formats.js'
+import { withFormat } from '../../imaging/format.js'
+import { encodeError } from '../../imaging/sharp-errors.js'
+import type { Overlay } from '../../imaging/watermark.js'
 import type { DecodedImage } from './decode.js'
-import { encodeError } from './sharp-errors.js'
-import type { Overlay } from './watermark.js'
 
 export interface EncodedVariant {
   data: Buffer
@@ -42,23 +43,6 @@ export async function encodeVariant(
     width: info.width,
     height: info.height,
     etag: `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"`,
-  }
-}
-
-function withFormat(
-  pipeline: Sharp,
-  format: OutputFormat,
-  quality: ProcessingConfig['quality'],
-): Sharp {
-  switch (format) {
-    case 'webp':
-      return pipeline.webp({ quality: quality.webp })
-    case 'jpeg':
-      return pipeline.jpeg({ quality: quality.jpeg, mozjpeg: false, progressive: true })
-    case 'avif':
-      return pipeline.avif({ quality: quality.avif, effort: 4 })
-    case 'png':
-      return pipeline.png({ compressionLevel: 6 })
   }
 }
 

@@ -41,6 +41,7 @@ function image(id: string, overrides: Partial<Image> = {}): Image {
     sha256: '00'.repeat(32),
     placeholder: null,
     dominantColor: null,
+    focalPoint: null,
     failure: null,
     attempts: 1,
     createdAt: 0,

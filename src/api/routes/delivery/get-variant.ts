@@ -2,99 +2,119 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import parseRange from 'range-parser'
-import { contentTypeOf, formatOfExtension } from '../../../domain/formats.js'
+import {
+  contentTypeOf,
+  formatOfExtension,
+  isOutputFormat,
+  negotiateFormat,
+  type OutputFormat,
+} from '../../../domain/formats.js'
 import type { Image, Variant } from '../../../domain/image.js'
-import type { SignedQuery, UrlSigner } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
 import type { ImageService } from '../../../images/image-service.js'
 import type { ObjectStore } from '../../../storage/object-store.js'
+import { canonicalOf } from '../../../transforms/options.js'
+import type { TransformService } from '../../../transforms/transform-service.js'
+import {
+  assertVisible,
+  cacheControl,
+  type DeliverySigner,
+  matchesEtag,
+  pathOf,
+  SignedQuerySchema,
+  sendDerived,
+  verifySignature,
+} from './http-caching.js'
 
 export interface GetVariantOptions {
   images: Pick<ImageService, 'getPublic'>
-  signer: Pick<UrlSigner, 'verify' | 'remainingSeconds'>
+  signer: DeliverySigner
   store: Pick<ObjectStore, 'get'>
+  /** Renders a configured preset the image was not processed with (added later, or AVIF). */
+  transforms?: Pick<TransformService, 'presets' | 'plan' | 'assertRenderable' | 'deliver'>
 }
-
-/** A public variant's bytes never change for its URL, so any cache may keep them for a year. */
-const IMMUTABLE = 'public, max-age=31536000, immutable'
 
 const schema = {
   summary: 'Variant bytes',
+  description:
+    'A preset as `<preset>.<ext>` (that format), or `<preset>` alone: the format is negotiated from Accept (AVIF, WebP, JPEG) with `Vary: Accept`. A preset configured after the image was processed, or a format it was not processed in, is rendered on its first request and kept.',
   tags: ['delivery'],
   params: Type.Object({
     id: Type.String({ maxLength: 64 }),
-    file: Type.String({ maxLength: 64, description: '<variant>.<ext>, e.g. thumb.webp' }),
+    file: Type.String({
+      maxLength: 64,
+      description: '<preset>.<ext> or <preset>, e.g. thumb.webp',
+    }),
   }),
-  querystring: Type.Object({
-    exp: Type.Optional(Type.String()),
-    kid: Type.Optional(Type.String()),
-    sig: Type.Optional(Type.String()),
-  }),
+  querystring: SignedQuerySchema,
 }
 
-/** GET /i/:id/:variant.:ext: CDN-ready delivery with ETag, 304 and Range; signed URLs for private images. */
-export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (
-  app,
-  { images, signer, store },
-) => {
+/** GET /i/:id/:preset[.:ext]: CDN-ready delivery with ETag, 304 and Range; signed URLs for private images. */
+export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (app, options) => {
+  const { images, signer, store, transforms } = options
   app.get('/i/:id/:file', { schema }, async (request, reply) => {
     const { id, file } = request.params
-    const path = request.url.split('?')[0]!
-    // A signature is checked before the image is looked up, and an unsigned request finds no
-    // private image: neither may learn whether a private image exists, its status or variants.
+    // A signature is checked before the image is looked up (nothing may be learnt without one).
     const signed = request.query.sig !== undefined
-    if (signed) verifySignature(signer, path, request.query)
-    const { image, variant } = await findVariant(images, id, file, signed)
+    if (signed) verifySignature(signer, pathOf(request.url), request.query)
+    const wanted = parseFile(file, request.headers.accept)
+    const image = await images.getPublic(id)
+    assertVisible(image, signed)
+    if (image.status === 'queued' || image.status === 'processing')
+      throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
     reply.header('cache-control', cacheControl(signer, request.query, image))
-    reply
-      .header('etag', variant.etag)
-      .header('accept-ranges', 'bytes')
-      .header('content-type', contentTypeOf(variant.format))
-    if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
-    return sendBytes(store, request, reply, variant)
+    if (wanted.negotiated) reply.header('vary', 'Accept')
+    const variant = image.variants.find((v) => v.name === wanted.name && v.format === wanted.format)
+    if (variant) return sendVariant(store, request, reply, variant)
+    const preset = transforms?.presets.find((p) => p.name === wanted.name)
+    if (!transforms || !preset || !wanted.format)
+      throw new AppError('VARIANT_NOT_FOUND', `Image ${id} has no variant ${file}`)
+    return renderPreset(transforms, request, reply, image, {
+      preset: preset.name,
+      format: wanted.format,
+    })
   })
 }
 
-function verifySignature(
-  signer: GetVariantOptions['signer'],
-  path: string,
-  query: SignedQuery,
-): void {
-  const check = signer.verify(path, query)
-  if (check === 'expired') throw new AppError('URL_EXPIRED', 'This signed URL has expired')
-  if (check === 'invalid')
-    throw new AppError('SIGNATURE_INVALID', 'A private image needs a valid signed URL')
-}
-
-/** Public: immutable for a year. Private (reached only with a verified signature): cacheable only by the browser until it expires. */
-function cacheControl(
-  signer: GetVariantOptions['signer'],
-  query: SignedQuery,
-  image: Image,
-): string {
-  if (image.visibility === 'public') return IMMUTABLE
-  return `private, max-age=${signer.remainingSeconds(query)}`
-}
-
-async function findVariant(
-  images: GetVariantOptions['images'],
-  id: string,
+/** `thumb.webp` → that format; `thumb` → the format Accept prefers. */
+function parseFile(
   file: string,
-  signed: boolean,
-): Promise<{ image: Image; variant: Variant }> {
+  accept: string | undefined,
+): { name: string; format: OutputFormat | null; negotiated: boolean } {
   const dot = file.lastIndexOf('.')
-  const name = file.slice(0, dot)
+  if (dot < 0) return { name: file, format: negotiateFormat(accept), negotiated: true }
   const format = formatOfExtension(file.slice(dot + 1))
-  const image = await images.getPublic(id)
-  if (image.visibility === 'private' && !signed)
-    throw new AppError('IMAGE_NOT_FOUND', `No image ${id}`)
-  if (image.status === 'queued' || image.status === 'processing') {
-    throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
-  }
-  const variant = image.variants.find((v) => v.name === name && v.format === format)
-  if (dot < 1 || !variant)
-    throw new AppError('VARIANT_NOT_FOUND', `Image ${id} has no variant ${file}`)
-  return { image, variant }
+  const output = format && isOutputFormat(format) ? format : null
+  if (dot < 1) throw new AppError('VARIANT_NOT_FOUND', `There is no variant ${file}`)
+  return { name: file.slice(0, dot), format: output, negotiated: false }
+}
+
+function renderPreset(
+  transforms: NonNullable<GetVariantOptions['transforms']>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  image: Image,
+  options: { preset: string; format: OutputFormat },
+) {
+  transforms.assertRenderable(image)
+  const plan = transforms.plan(options, request.headers.accept, image)
+  return sendDerived(reply, request.headers['if-none-match'], plan, () =>
+    transforms.deliver(image, canonicalOf(options), plan),
+  )
+}
+
+function sendVariant(
+  store: GetVariantOptions['store'],
+  request: FastifyRequest,
+  reply: FastifyReply,
+  variant: Variant,
+) {
+  reply
+    .header('etag', variant.etag)
+    .header('accept-ranges', 'bytes')
+    .header('content-type', contentTypeOf(variant.format))
+  if (matchesEtag(request.headers['if-none-match'], variant.etag)) return reply.code(304).send()
+  return sendBytes(store, request, reply, variant)
 }
 
 async function sendBytes(
@@ -131,12 +151,4 @@ function satisfiableRange(
   if (ranges === -1) return 'unsatisfiable'
   if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return null
   return ranges[0]!
-}
-
-/** If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/ prefixes are ignored. */
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false
-  if (header.trim() === '*') return true
-  const strip = (tag: string) => tag.trim().replace(/^W\//, '')
-  return header.split(',').some((tag) => strip(tag) === strip(etag))
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/index.js'
+import { AppError } from '../errors/index.js'
 
 /**
  * Translates a libvips/sharp failure while reading the source into a permanent, coded error.

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import sharp from 'sharp'
-import type { WatermarkConfig } from '../../config/schema.js'
+import type { Preset, WatermarkConfig } from '../config/schema.js'
 
 export type Overlay = {
   input: Buffer
@@ -11,22 +11,32 @@ export type Overlay = {
 /** Width of the mark as a share of the variant's width. */
 const MARK_SHARE = 0.25
 
+/** A preset's watermark setting (config PresetSchema): unset follows the mark's own minWidth. */
+export type MarkSetting = Preset['watermark']
+
 /**
- * Builds the watermark overlay for a variant width, or null below `minWidth`. The mark is
- * rendered once per width and cached: variants of every image share the same few widths.
+ * Builds the watermark overlay for a variant width, or null: below `minWidth` unless the preset
+ * says `on` or a position, never when it says `off`. The mark is rendered once per width and
+ * position and cached: variants of every image share the same few widths.
  */
 export function createWatermarker(config: WatermarkConfig | undefined) {
-  const cache = new Map<number, Promise<Overlay>>()
-  return async (variantWidth: number): Promise<Overlay | null> => {
-    if (!config || variantWidth < config.minWidth) return null
-    let overlay = cache.get(variantWidth)
+  const cache = new Map<string, Promise<Overlay>>()
+  return async (variantWidth: number, setting?: MarkSetting): Promise<Overlay | null> => {
+    if (!config || setting === 'off') return null
+    if (setting === undefined && variantWidth < config.minWidth) return null
+    const position = setting === undefined || setting === 'on' ? config.position : setting
+    const key = `${variantWidth}:${position}`
+    let overlay = cache.get(key)
     if (!overlay) {
-      overlay = renderMark(config, Math.max(16, Math.round(variantWidth * MARK_SHARE)))
-      cache.set(variantWidth, overlay)
+      const width = Math.max(16, Math.round(variantWidth * MARK_SHARE))
+      overlay = renderMark({ ...config, position }, width)
+      cache.set(key, overlay)
     }
     return overlay
   }
 }
+
+export type Watermarker = ReturnType<typeof createWatermarker>
 
 async function renderMark(config: WatermarkConfig, width: number): Promise<Overlay> {
   const source = config.image ? await readFile(config.image) : textSvg(config.text ?? '', width)

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { createWatermarker } from './watermark.js'
 
-const CONFIG = { text: '© Pixelflow', position: 'southeast', opacity: 0.5, minWidth: 400 }
+const CONFIG = {
+  text: '© Pixelflow',
+  position: 'southeast',
+  opacity: 0.5,
+  minWidth: 400,
+} as const
 
 describe('createWatermarker', () => {
   it('marks nothing without a watermark configured', async () => {
@@ -15,6 +20,14 @@ describe('createWatermarker', () => {
       raw: { width: 100, channels: 4 },
       gravity: 'southeast',
     })
+  })
+
+  it("follows a preset's own setting: off never, on always, a position always and there", async () => {
+    const mark = createWatermarker(CONFIG)
+    expect(await mark(2_000, 'off')).toBeNull()
+    expect(await mark(100, 'on')).toMatchObject({ gravity: 'southeast' })
+    expect(await mark(100, 'northwest')).toMatchObject({ gravity: 'northwest' })
+    expect(await createWatermarker(undefined)(2_000, 'on')).toBeNull()
   })
 
   it('sizes the mark to a quarter of the variant width', async () => {
