@@ -102,15 +102,7 @@ describe('sweepDerivedBudget', () => {
     const before = await allKeys(store)
     const scan = vi.fn(store.scan)
     const report = await sweepDerivedBudget({ scan, delete: store.delete }, 0)
-    expect(report).toEqual({
-      scanned: 0,
-      totalBytes: 0,
-      deleted: 0,
-      freedBytes: 0,
-      failed: 0,
-      failures: [],
-      aborted: false,
-    })
+    expect(report).toMatchObject({ scanned: 0, deleted: 0, failed: 0 })
     expect(scan).not.toHaveBeenCalled()
     expect(await allKeys(store)).toEqual(before)
   })

@@ -1,6 +1,6 @@
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { makeJpeg, makePixelBomb, makePngAlpha } from '../../test/fixtures/images.js'
+import { makeHalves, makeJpeg, makePixelBomb, makePngAlpha } from '../../test/fixtures/images.js'
 import { loadConfig } from '../config/load.js'
 import type { AppError } from '../errors/index.js'
 import { createWatermarker } from '../imaging/watermark.js'
@@ -102,19 +102,8 @@ describe('renderPlan', () => {
   })
 
   it('crops around a focal point: the corner it names stays in the picture', async () => {
-    // Left half black, right half white: a focal point on the right keeps a white crop.
-    const halves = await sharp({
-      create: { width: 800, height: 400, channels: 3, background: '#000' },
-    })
-      .composite([
-        {
-          input: { create: { width: 400, height: 400, channels: 3, background: '#fff' } },
-          left: 400,
-          top: 0,
-        },
-      ])
-      .png()
-      .toBuffer()
+    // A focal point on the white right half keeps a white crop.
+    const halves = await makeHalves()
     const mean = async (segment: string) => {
       const out = await renderPlan(halves, plan(segment), settings)
       return (await sharp(out).stats()).channels[0]!.mean

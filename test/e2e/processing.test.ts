@@ -43,11 +43,13 @@ describe('processing options and failures', () => {
     return sum / expected.length
   }
 
-  it('a text watermark marks variants at or above the minimum width only', async () => {
+  /** A grey 1200×800 JPEG processed with a fully opaque text mark from 1000 px up; its WebP variants. */
+  async function markedGrey(env: Record<string, string>) {
     h = await startHarness({
       PIXELFLOW_WATERMARK_TEXT: 'PIXELFLOW',
       PIXELFLOW_WATERMARK_OPACITY: '1',
       PIXELFLOW_WATERMARK_MIN_WIDTH: '1000',
+      ...env,
     })
     const source = await sharp({
       create: { width: 1200, height: 800, channels: 3, background: '#808080' },
@@ -57,6 +59,11 @@ describe('processing options and failures', () => {
     const image = await h.waitSettled((await h.upload(source, 'image/jpeg')).json().id)
     const pick = (name: string) =>
       image.variants.find((v: any) => v.name === name && v.format === 'webp')
+    return { source, pick }
+  }
+
+  it('a text watermark marks variants at or above the minimum width only', async () => {
+    const { source, pick } = await markedGrey({})
     const marked = await cornerDifference(source, pick('medium'), 'southeast')
     const unmarked = await cornerDifference(source, pick('thumb'), 'southeast')
     expect(marked).toBeGreaterThan(4)
@@ -84,20 +91,9 @@ describe('processing options and failures', () => {
   })
 
   it("a preset's own watermark setting wins over the minimum width: on somewhere, off", async () => {
-    h = await startHarness({
+    const { source, pick } = await markedGrey({
       PIXELFLOW_PRESETS: 'thumb:320:northwest,medium:1024:off',
-      PIXELFLOW_WATERMARK_TEXT: 'PIXELFLOW',
-      PIXELFLOW_WATERMARK_OPACITY: '1',
-      PIXELFLOW_WATERMARK_MIN_WIDTH: '1000',
     })
-    const source = await sharp({
-      create: { width: 1200, height: 800, channels: 3, background: '#808080' },
-    })
-      .jpeg()
-      .toBuffer()
-    const image = await h.waitSettled((await h.upload(source, 'image/jpeg')).json().id)
-    const pick = (name: string) =>
-      image.variants.find((v: any) => v.name === name && v.format === 'webp')
     expect(await cornerDifference(source, pick('thumb'), 'northwest')).toBeGreaterThan(4)
     expect(await cornerDifference(source, pick('thumb'), 'southeast')).toBeLessThan(2)
     expect(await cornerDifference(source, pick('medium'), 'southeast')).toBeLessThan(2)

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load.js'
 import { createTransformSigner, createUrlSigner } from '../../src/domain/signed-urls.js'
 import { createPixelflow, type Pixelflow } from '../../src/start/pixelflow.js'
 import { type Harness, startHarness } from '../fixtures/harness.js'
-import { makeJpeg, makePngAlpha } from '../fixtures/images.js'
+import { makeHalves, makeJpeg, makePngAlpha } from '../fixtures/images.js'
 
 const KEYS = 'k2:second-secret-0123456789,k1:first-secret-0123456789'
 const ENV = {
@@ -223,19 +223,7 @@ describe('a focal point stored on the image', () => {
   })
 
   it('steers a cover crop that names no gravity, and a new point is a new result', async () => {
-    // Left half black, right half white.
-    const halves = await sharp({
-      create: { width: 800, height: 400, channels: 3, background: '#000' },
-    })
-      .composite([
-        {
-          input: { create: { width: 400, height: 400, channels: 3, background: '#fff' } },
-          left: 400,
-          top: 0,
-        },
-      ])
-      .png()
-      .toBuffer()
+    const halves = await makeHalves()
     const id = (await h.upload(halves, 'image/png')).json().id
     await h.waitSettled(id)
     const url = `/t/${sign('w:100,h:200,f:png', id)}/w:100,h:200,f:png/${id}`
