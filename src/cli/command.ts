@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client'
 import type { ApiKeys } from '../auth/api-keys.js'
 import type { AuthTables } from '../auth/tables.js'
 import type { Config } from '../config/schema.js'
+import type { CdnPurge } from '../maintenance/erase.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from '../queue/queue.js'
 import type { ReconcileSettings } from '../reconcile/reconciler.js'
@@ -21,6 +22,8 @@ export interface MaintenanceDeps {
   authTables: Kysely<AuthTables>
   /** The metadata cache: with Redis, the one every process shares. */
   cache: { delete(key: string): Promise<void> }
+  /** The CDN purge an erasure runs per image (PIXELFLOW_CDN_PURGE; none: nothing). */
+  purge: CdnPurge
   registry: Registry
 }
 

@@ -38,7 +38,7 @@ async function eraseOne(deps: MaintenanceDeps, ownerId: string, out: Out): Promi
       store: deps.store,
       control: deps.authTables,
       cache: deps.cache,
-      // CDN purge: none is integrated; a CdnPurge passed here would be called per image.
+      purge: deps.purge,
       onErased: () => {
         erased++
         if (erased % 100 === 0) out(`  ${erased} images erased…`)

@@ -14,8 +14,8 @@ import type { ObjectStore } from '../storage/object-store.js'
 export const cachedImageKey = (id: string) => `image:${id}`
 
 /**
- * Where a CDN's copies of an erased image are purged. No CDN is integrated yet: this is the seam.
- * It receives the image (its id, its variants with their keys) after its row is gone and before
+ * Where a CDN's copies of an erased image are purged (composed in start/: src/transforms
+ * cdn-purge.ts with the purger PIXELFLOW_CDN_PURGE chooses). It receives the image (its id, its variants with their keys) after its row is gone and before
  * the erasure moves on; it must be idempotent, because a resumed erasure may call it again for
  * the image that was in progress at the crash. A failure stops the erasure, which a second run
  * resumes.

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { pino } from 'pino'
+import { resolveSigningKeys } from '../auth/signing-keys.js'
 import { createCache } from '../cache/create-cache.js'
 import { runCli } from '../cli/main.js'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import type { Image } from '../domain/image.js'
 import { startTracing } from '../observability/tracing.js'
+import { createCdnPurge } from '../transforms/cdn-purge.js'
 import { authTablesOf } from './control-db.js'
 import { closeDeps, openDeps } from './deps.js'
 import { createPixelflow, type Role } from './pixelflow.js'
@@ -49,18 +51,23 @@ async function openForCli(config: Config, maintenance: boolean) {
   const deps = { ...opened, reconcile: config.reconcile }
   if (!maintenance) return { ...deps, close: () => closeDeps(deps) }
   const cache = await createCache<Image>(config.cache)
+  const authTables = authTablesOf(deps.control)
+  const signingKeys = await resolveSigningKeys(config.delivery, authTables)
+  const logger = pino({ level: config.log.level })
+  const cdn = await createCdnPurge(config, deps.store, signingKeys, logger)
   return {
     ...deps,
     maintenance: {
       config,
       store: deps.store,
       metadata: deps.metadata,
-      authTables: authTablesOf(deps.control),
+      authTables,
       cache,
+      purge: (image: { id: string }) => cdn.purge(image.id),
       registry: deps.metrics.registry,
     },
     close: async () => {
-      await Promise.all([cache.close(), closeDeps(deps)])
+      await Promise.all([cache.close(), cdn.close(), closeDeps(deps)])
     },
   }
 }

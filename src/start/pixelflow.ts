@@ -272,7 +272,13 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     metricsAccess: metricsAccessOn(config.metrics),
     eraseOwner: (ownerId) =>
       eraseOwner(
-        { metadata, store, control: authTablesOf(deps.control), cache: extras.cache },
+        {
+          metadata,
+          store,
+          control: authTablesOf(deps.control),
+          cache: extras.cache,
+          purge: (image) => transforms.purge(image.id),
+        },
         ownerId,
       ),
   })

@@ -130,4 +130,27 @@ describe.skipIf(!NGINX)('Pixelflow behind the shipped nginx cache', () => {
       expect([url, after.status, after.headers.get('x-cache-status')]).toEqual([url, 404, 'MISS'])
     }
   })
+
+  it("purges an erased owner's images from the cache too", async () => {
+    const key = (await h.pf.deps.apiKeys.create('erin')).key
+    const upload = await fetch(`${nginx.url}/v1/images`, {
+      method: 'POST',
+      body: new Uint8Array(await makeJpeg(640, 480)),
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'image/jpeg' },
+    })
+    const erinsImage = (await upload.json()).id as string
+    const url = `/i/${erinsImage}/thumb.webp`
+    // Until it is ready: 409 answers are never stored, the first 200 is.
+    for (let i = 0; i < 200 && (await get(url)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    expect((await get(url)).headers.get('x-cache-status')).toBe('HIT')
+    const admin = (await h.pf.deps.apiKeys.create('ops', ['admin'])).key
+    const erased = await fetch(`${nginx.url}/v1/admin/owners/erin`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    expect(erased.status).toBe(200)
+    const after = await get(url)
+    expect([after.status, after.headers.get('x-cache-status')]).toEqual([404, 'MISS'])
+  })
 })
