@@ -4,6 +4,7 @@
  * Each side of each part runs in its own child process, so its timing and peak RSS are its own.
  */
 import { benchCapacity } from './capacity/run.js'
+import { benchDelivery } from './delivery/run.js'
 import { benchE2e } from './e2e/run.js'
 import { benchGateway } from './gateway/run.js'
 import { machineInfo } from './harness/machine.js'
@@ -31,6 +32,10 @@ for (const [name, part] of [
   ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
   ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
   ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
+  [
+    'delivery: on-the-fly transforms (Pixelflow, ipx, raw sharp), derived-cache hits, nginx cache',
+    () => benchDelivery(folder),
+  ],
   [
     'shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance',
     () => benchMetadataShards(),
