@@ -4,13 +4,13 @@
  * signed transform URLs, and its own counters (GET /metrics) that prove what a run measured.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTransformSigner } from '../../src/domain/signed-urls.js'
 import { parseOptions, transformPath } from '../../src/transforms/options.js'
-import { freePort, HOST, MAIN, stop, untilReady } from '../e2e/processes.js'
+import { ensureBuilt, freePort, HOST, MAIN, stop, untilReady } from '../e2e/processes.js'
 import { sleep } from '../harness/async.js'
 import { RATE_LIMITS_OFF } from '../harness/config.js'
 import type { Source } from './sources.js'
@@ -18,52 +18,16 @@ import type { Source } from './sources.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SIGNING_SECRET = 'pixelflow-bench-delivery-signing-secret'
 
-/** How the server is started: compiled (dist/, as `npm start`) or, when the build fails outright, through tsx. */
+/** How the server is started: compiled, as `npm start` runs it. */
 export interface Runtime {
-  kind: 'dist' | 'tsx'
   command: string[]
   note: string
 }
 
-/**
- * dist/ when it is at least as new as src/ (built first otherwise). `npm run build` fails on any
- * type error, but tsc still emits: while src/ is being edited, a failed build that did write
- * dist/start/main.js is used (and said so); one that wrote nothing falls back to tsx.
- */
+/** dist/, built first when it is missing or older than src/ (bench/e2e's ensureBuilt). */
 export function pixelflowRuntime(): Runtime {
-  const dist: Runtime = { kind: 'dist', command: [process.execPath, MAIN], note: 'dist/' }
-  const before = existsSync(MAIN) ? statSync(MAIN).mtimeMs : 0
-  if (before >= newestMtime(join(ROOT, 'src'))) return dist
-  console.error(before ? '  dist/ is older than src/: npm run build' : '  no dist/: npm run build')
-  try {
-    execFileSync('npm', ['run', 'build'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', process.stderr],
-    })
-    return { ...dist, note: 'dist/, built for this run' }
-  } catch {
-    if (existsSync(MAIN) && statSync(MAIN).mtimeMs > before) {
-      console.error('  npm run build failed (type errors) but tsc emitted dist/: using it')
-      return { ...dist, note: 'dist/, emitted by a build that reported type errors' }
-    }
-    console.error('  npm run build failed and emitted nothing: running src/ through tsx')
-    return {
-      kind: 'tsx',
-      command: [process.execPath, '--import', 'tsx', join(ROOT, 'src', 'start', 'main.ts')],
-      note: 'src/ through tsx (the build failed)',
-    }
-  }
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path))
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
-      newest = Math.max(newest, statSync(path).mtimeMs)
-  }
-  return newest
+  ensureBuilt()
+  return { command: [process.execPath, MAIN], note: 'dist/' }
 }
 
 /**

@@ -343,7 +343,7 @@ async function cachedRuns(setup: Setup, s: Settings, notes: string[]): Promise<D
       nginxes.push(cache)
       const statik = await startNginx(binary, { kind: 'static', staticDir: hitDir })
       nginxes.push(statik)
-      notes.push(`nginx cache config: ${cache.config}`)
+      notes.push('nginx cache config: deploy/nginx/pixelflow.conf')
       // Fill the cache: a MISS, then a HIT for every URL, before any measured request.
       for (const path of paths) {
         await expectOk(`${cache.url}${path}`)
@@ -445,7 +445,7 @@ function labels(setup: Setup, readies: Map<Side, SideReady | undefined>): Record
     return ready?.sharp ? `sharp ${ready.sharp} / libvips ${ready.vips}` : ''
   }
   return {
-    'pixelflow-miss': `Pixelflow GET /t/ (renders, writes the derived object to local disk; ${setup.runtime.kind})`,
+    'pixelflow-miss': `Pixelflow GET /t/ (renders, writes the derived object to local disk; ${setup.runtime.note})`,
     ipx: `ipx ${ipxVersion} Node server (its own ${lib('ipx')})`,
     'ipx-sharp': `ipx ${ipxVersion} on the project's ${lib('ipx-sharp')}`,
     sharp: `raw sharp: node:http, readFile + resize + webp (${lib('sharp')})`,

@@ -1,12 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { OUTPUT_FORMATS } from '../domain/formats.js'
-
-/**
- * The one configuration schema. Defaults that do not depend on other values live here;
- * paths derived from `dataDir` are filled in by load.ts. Driver slices are discriminated
- * unions on `driver` so each `create<Port>` switch is exhaustive.
- */
-const Int = (min: number, def: number) => Type.Integer({ minimum: min, default: def })
+import { DeliverySchema } from './schema-delivery.js'
+import { Int } from './schema-parts.js'
 
 const POSITIONS = [
   'northwest',
@@ -64,6 +59,12 @@ const RedisBreaker = {
   breakerCooldownMs: Type.Optional(Type.Integer({ minimum: 1 })),
 }
 
+/**
+ * The one configuration schema. Defaults that do not depend on other values live here;
+ * paths derived from `dataDir` are filled in by load.ts. Driver slices are discriminated
+ * unions on `driver` so each `create<Port>` switch is exhaustive. The delivery slice is in
+ * schema-delivery.ts.
+ */
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data' }),
@@ -187,61 +188,7 @@ export const ConfigSchema = Type.Object(
         }),
       ),
     }),
-    delivery: Type.Object({
-      /** HMAC keys for private images' URLs; the first signs, all verify (rotation). Empty: one is generated and kept in the control database. */
-      signingKeys: Type.Array(
-        Type.Object({
-          kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' }),
-          secret: Type.String({ minLength: 16 }),
-        }),
-      ),
-      signedUrlTtlSeconds: Int(1, 3600),
-      /** Presets that may be asked for without a signature: `/t/_/p:<name>/<id>` (public images only). */
-      unsignedPresets: Type.Array(Type.String({ minLength: 1 })),
-      /** On-the-fly transforms (src/transforms): what one request may ask for, and how many render at once. */
-      transforms: Type.Object({
-        /** Output width × height (after the device pixel ratio); more is refused with TRANSFORM_TOO_LARGE. */
-        maxOutputPixels: Int(1, 16_000_000),
-        /** Either side of the output, after the device pixel ratio. */
-        maxDimension: Int(1, 8192),
-        maxDpr: Type.Number({ minimum: 1, maximum: 8, default: 4 }),
-        /** Renders at once in this process (libvips uses its own threads under each). */
-        concurrency: Type.Integer({ minimum: 1 }),
-        /** Renders waiting for a slot; past this a request is shed with 503 TRANSFORM_BUSY. */
-        maxQueued: Int(0, 32),
-        /** How long another process waits for a render of the same result before rendering it itself. */
-        lockTtlMs: Int(1000, 30_000),
-        /**
-         * Derived results kept on a local-disk store, in bytes; past it the least recently used
-         * go first (the relay role's sweep). 0: no budget. S3: use a lifecycle rule instead.
-         */
-        budgetBytes: Int(0, 5 * 1024 * 1024 * 1024),
-        /** How often the budget sweep runs. */
-        budgetSweepMs: Int(1000, 10 * 60_000),
-        /** Redis for single flight across processes (PIXELFLOW_REDIS_URL); unset, each process renders its own. */
-        redisUrl: Type.Optional(Type.String({ minLength: 1 })),
-        redisPrefix: Type.String({ default: 'pixelflow:' }),
-      }),
-      /** Where a deleted image's cached URLs are purged: nowhere, nginx's cache folder, or CloudFront. */
-      purge: Type.Union([
-        Type.Object({ driver: Type.Literal('none') }),
-        Type.Object({
-          driver: Type.Literal('nginx'),
-          /** proxy_cache_path of deploy/nginx/pixelflow.conf, on a filesystem this process can write. */
-          cacheDir: Type.String({ minLength: 1 }),
-          /** proxy_cache_path's `levels=`. */
-          levels: Type.String({ pattern: '^[12](:[12]){0,2}$', default: '1:2' }),
-        }),
-        Type.Object({
-          driver: Type.Literal('cloudfront'),
-          distributionId: Type.String({ minLength: 1 }),
-          /** Another endpoint (tests: moto_server). */
-          endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
-          /** Deletes within this window share one CreateInvalidation. */
-          batchMs: Int(0, 1000),
-        }),
-      ]),
-    }),
+    delivery: DeliverySchema,
     http: Type.Object({
       corsOrigins: Type.Array(Type.String({ minLength: 1 })),
       /**

@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely'
+import type { Kysely, Selectable, Transaction } from 'kysely'
 import { isUniqueViolation } from '../db/database.js'
 import type { FocalPoint, Image, NewImage, Placeholder, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
@@ -24,6 +24,7 @@ import {
   withAllVariants,
   withVariants,
 } from './shard-rows.js'
+import { type ShardStats, shardStats } from './shard-stats.js'
 import { stuckImageQueries } from './shard-stuck.js'
 
 export interface OutboxItem {
@@ -291,44 +292,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     },
 
     /** Rows, bytes and buckets this shard serves, and its owners with the most images. */
-    async stats(hottest = 5): Promise<ShardStats> {
-      const [totals, owners, buckets, migration] = await Promise.all([
-        servedImages(db)
-          .select((eb) => [
-            eb.fn.countAll<number>().as('rows'),
-            eb.fn.coalesce(eb.fn.sum<number>('images.bytes'), eb.lit(0)).as('bytes'),
-          ])
-          .executeTakeFirstOrThrow(),
-        servedImages(db)
-          .select((eb) => [
-            'images.owner_id',
-            eb.fn.countAll<number>().as('rows'),
-            eb.fn.sum<number>('images.bytes').as('bytes'),
-          ])
-          .groupBy('images.owner_id')
-          .orderBy('rows', 'desc')
-          .limit(hottest)
-          .execute(),
-        db
-          .selectFrom('bucket_ownership')
-          .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
-          .groupBy('state')
-          .execute(),
-        // Kysely's migrator keeps its own table per database: each shard's schema version.
-        sql<{ name: string | null }>`select max(name) as name from kysely_migration`.execute(db),
-      ])
-      return {
-        rows: Number(totals.rows),
-        bytes: Number(totals.bytes),
-        buckets: Object.fromEntries(buckets.map((b) => [b.state, Number(b.count)])),
-        migration: migration.rows[0]?.name ?? null,
-        hottestOwners: owners.map((o) => ({
-          ownerId: o.owner_id,
-          rows: Number(o.rows),
-          bytes: Number(o.bytes),
-        })),
-      }
-    },
+    stats: (hottest = 5) => shardStats(db, hottest),
 
     async readOutbox(limit: number): Promise<OutboxItem[]> {
       const rows = await db.selectFrom('outbox').selectAll().orderBy('seq').limit(limit).execute()
@@ -359,16 +323,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
 }
 
 export type ShardStore = ReturnType<typeof createShardStore>
-
-export interface ShardStats {
-  rows: number
-  bytes: number
-  /** How many buckets this shard has in each state (owned, capturing, fenced, incoming). */
-  buckets: Record<string, number>
-  hottestOwners: { ownerId: string; rows: number; bytes: number }[]
-  /** The last migration applied to this shard. */
-  migration: string | null
-}
+export type { ShardStats }
 
 /** Per-owner limits; 0 means none. */
 export interface Quota {

@@ -3,7 +3,7 @@ import { extensionOf, OUTPUT_FORMATS } from '../domain/formats.js'
 import type { TransformSigner } from '../domain/signed-urls.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { derivedKeys } from './derived.js'
-import { canonicalOf, parseOptions, transformPath } from './options.js'
+import { canonicalOf, isUnsignedPreset, parseOptions, transformPath } from './options.js'
 
 export interface CachedPathsDeps {
   store: Pick<ObjectStore, 'list'>
@@ -36,9 +36,7 @@ export async function cachedPaths(deps: CachedPathsDeps, imageId: string): Promi
 function transformPaths(deps: CachedPathsDeps, canonical: string, imageId: string): string[] {
   const { options } = parseOptions(canonical)
   const signatures = deps.signer.signAll(transformPath(canonical, imageId))
-  const onlyPreset = Object.keys(options).every((o) => o === 'preset' || o === 'format')
-  if (options.preset && onlyPreset && deps.unsignedPresets.includes(options.preset))
-    signatures.push('_')
+  if (isUnsignedPreset(options, deps.unsignedPresets)) signatures.push('_')
   const { format, ...rest } = options
   const withoutFormat = Object.keys(rest).length > 0 ? canonicalOf(rest) : null
   return signatures.flatMap((signature) => [

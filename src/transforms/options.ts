@@ -136,6 +136,15 @@ export function transformPath(canonical: string, imageId: string): string {
   return `/t/${canonical}/${imageId}`
 }
 
+/**
+ * Whether options may be served without a signature (`_`): a preset listed in
+ * PIXELFLOW_UNSIGNED_PRESETS, alone or with a format, nothing else.
+ */
+export function isUnsignedPreset(options: TransformOptions, unsigned: readonly string[]): boolean {
+  const { preset, format: _, ...rest } = options
+  return preset !== undefined && Object.keys(rest).length === 0 && unsigned.includes(preset)
+}
+
 /** The canonical string of options: fixed order, short names, defaults left out. */
 export function canonicalOf(options: TransformOptions): string {
   return FIELDS.filter(([field]) => options[field] !== undefined)

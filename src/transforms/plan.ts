@@ -91,8 +91,9 @@ export function checkSize(
       'TRANSFORM_TOO_LARGE',
       `A side of ${largest} px is above the limit of ${limits.maxDimension}`,
     )
-  const pixels = (width ?? 1) * (height ?? 1)
-  if (width !== undefined && height !== undefined && pixels > limits.maxOutputPixels)
+  if (width === undefined || height === undefined) return
+  const pixels = width * height
+  if (pixels > limits.maxOutputPixels)
     throw new AppError(
       'TRANSFORM_TOO_LARGE',
       `${pixels} output pixels are above the limit of ${limits.maxOutputPixels}`,

@@ -3,7 +3,12 @@ import { Type } from '@sinclair/typebox'
 import type { TransformSigner } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
 import type { ImageService } from '../../../images/image-service.js'
-import { type ParsedOptions, parseOptions, transformPath } from '../../../transforms/options.js'
+import {
+  isUnsignedPreset,
+  type ParsedOptions,
+  parseOptions,
+  transformPath,
+} from '../../../transforms/options.js'
 import type { TransformService } from '../../../transforms/transform-service.js'
 import {
   assertVisible,
@@ -73,9 +78,7 @@ function verifyTransform(
   id: string,
 ): void {
   if (signature === UNSIGNED) {
-    const { preset, ...rest } = parsed.options
-    const onlyPreset = Object.keys(rest).every((option) => option === 'format')
-    if (preset && onlyPreset && deps.unsignedPresets.includes(preset)) return
+    if (isUnsignedPreset(parsed.options, deps.unsignedPresets)) return
     throw new AppError(
       'SIGNATURE_INVALID',
       'Only a preset listed in PIXELFLOW_UNSIGNED_PRESETS may be asked for without a signature',
