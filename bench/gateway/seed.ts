@@ -61,6 +61,7 @@ export async function seed(dataDir: string): Promise<{ key: string; ids: string[
           bytes: width * 60,
           etag: `"${randomBytes(8).toString('hex')}"`,
           key: objectKeys.variant(id, name, format),
+          version: null,
         })),
       )
       if (

@@ -79,6 +79,7 @@ export function variantsFor(imageId: string, count: number): Variant[] {
     ...v,
     etag: `"${imageId.slice(-12)}"`,
     key: `images/${imageId}/${v.name}.${v.format}`,
+    version: null,
   }))
 }
 

@@ -1,11 +1,6 @@
-import { extensionOf } from '../domain/formats.js'
-import type { Image, Variant } from '../domain/image.js'
+import { type Image, type Variant, variantPath } from '../domain/image.js'
 import type { UrlSigner } from '../domain/signed-urls.js'
 import type { ImagePageBody, ImageViewBody } from './schemas.js'
-
-export function variantPath(imageId: string, variant: Pick<Variant, 'name' | 'format'>): string {
-  return `/i/${imageId}/${variant.name}.${extensionOf(variant.format)}`
-}
 
 /** Absolute links; a private image's variant links are signed afresh on every read. */
 export function createLinks(baseUrl: string, signer: UrlSigner) {

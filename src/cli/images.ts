@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { EXIT, type Scope, wholeNumber } from './command.js'
 import { formatBytes, tableStyle } from './format.js'
 import { connect, type Image, type RemoteOptions, remote, withRemote } from './remote.js'
+import { registerReprocess } from './reprocess.js'
 
 interface ListOptions extends RemoteOptions {
   limit: number
@@ -16,7 +17,7 @@ interface ListOptions extends RemoteOptions {
 export function registerImages(program: Command, scope: Scope): void {
   const images = program
     .command('images')
-    .description('list, show, delete your images; print a variant URL')
+    .description('list, show, delete your images; print a variant URL; reprocess (operators)')
   const colour = scope.ctx.io.isTTY
   withRemote(
     images
@@ -116,6 +117,7 @@ export function registerImages(program: Command, scope: Scope): void {
       }),
     ),
   )
+  registerReprocess(images, scope)
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

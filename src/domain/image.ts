@@ -1,5 +1,11 @@
 import { type Static, type TUnsafe, Type } from '@sinclair/typebox'
-import { FORMATS, type InputFormat, OUTPUT_FORMATS, type OutputFormat } from './formats.js'
+import {
+  extensionOf,
+  FORMATS,
+  type InputFormat,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from './formats.js'
 
 /**
  * The image and its variants, declared once as TypeBox schemas: the types below, the shard's table
@@ -31,6 +37,11 @@ export const VariantSchema = Type.Object({
   bytes: Type.Integer(),
   etag: Type.String(),
   key: Type.String(),
+  /**
+   * The preset's settings when it was made (imaging/preset-version.ts), in its key and URL; null
+   * for variants made before versions existed, whose URLs stay unversioned.
+   */
+  version: Type.Union([Type.String(), Type.Null()]),
 })
 export type Variant = Static<typeof VariantSchema>
 
@@ -120,6 +131,15 @@ export function queuedImage(image: NewImage, now: number): Image {
   }
 }
 
+/** A variant's URL path, `/i/<id>/<preset>.<version>.<ext>`; a variant from before versions has none. */
+export function variantPath(
+  imageId: string,
+  variant: Pick<Variant, 'name' | 'format' | 'version'>,
+): string {
+  const version = variant.version ? `${variant.version}.` : ''
+  return `/i/${imageId}/${variant.name}.${version}${extensionOf(variant.format)}`
+}
+
 /**
  * Object keys are deterministic, so a redelivered job overwrites rather than duplicates. Derived
  * results (on-the-fly transforms, src/transforms) live under the image's prefix too, so deleting
@@ -129,7 +149,9 @@ export function queuedImage(image: NewImage, now: number): Image {
 export const objectKeys = {
   prefix: (imageId: string) => `images/${imageId}/`,
   original: (imageId: string) => `images/${imageId}/original`,
-  variant: (imageId: string, name: string, format: string) => `images/${imageId}/${name}.${format}`,
+  /** `images/<id>/<preset>.<version>.<format>`; without a version, as made before versions existed. */
+  variant: (imageId: string, name: string, format: string, version: string | null = null) =>
+    `images/${imageId}/${name}.${version ? `${version}.` : ''}${format}`,
   derivedPrefix: (imageId: string) => `images/${imageId}/t/`,
   derived: (imageId: string, canonical: string, digest: string, extension: string) =>
     `images/${imageId}/t/${Buffer.from(canonical).toString('base64url')}/${digest}.${extension}`,

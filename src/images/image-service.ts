@@ -41,7 +41,7 @@ export interface ImageServiceDeps {
    * After a delete removed the row, before its objects go: the CDN purge (start/transforms.ts),
    * which reads the derived objects' names to know which URLs a cache may hold.
    */
-  beforeObjectsDeleted?: (imageId: string) => Promise<void>
+  beforeObjectsDeleted?: (image: Pick<Image, 'id' | 'variants'>) => Promise<void>
 }
 
 export interface UploadOptions {
@@ -234,9 +234,9 @@ export function createImageService(deps: ImageServiceDeps) {
     async delete(ownerId: string, id: string): Promise<void> {
       await getOwned(ownerId, id)
       // Row first: a crash after it leaves unreferenced objects (harmless), never a row without its bytes.
-      await metadata.forImageId(id)?.deleteImage(id)
+      const deleted = await metadata.forImageId(id)?.deleteImage(id)
       await deps.invalidate?.(id)
-      await deps.beforeObjectsDeleted?.(id)
+      await deps.beforeObjectsDeleted?.(deleted ?? { id, variants: [] })
       await deletePrefix(store, objectKeys.prefix(id))
     },
   }

@@ -24,7 +24,8 @@ export interface RecognisedObject {
   imageId: string
 }
 
-const VARIANT_NAME = /^[A-Za-z0-9_-]+$/
+/** `<preset>.<format>`, or `<preset>.<version>.<format>` (imaging/preset-version.ts). */
+const VARIANT_FILE = /^([A-Za-z0-9_-]+)(?:\.([0-9a-f]{8}))?\.([a-z0-9]+)$/
 const VARIANT_FORMATS = new Set<string>(OUTPUT_FORMATS)
 
 /** The kind and owning image of a key, or null for a key the service does not write. */
@@ -38,12 +39,17 @@ export function recogniseKey(key: string): RecognisedObject | null {
   // A valid id whose bucket decodes: the only ids objectKeys is ever given.
   if (bucketOfId(imageId) === null) return null
   if (key === objectKeys.original(imageId)) return { kind: 'original', imageId }
-  const dot = file.lastIndexOf('.')
-  const name = file.slice(0, dot)
-  const format = file.slice(dot + 1)
-  if (dot > 0 && VARIANT_NAME.test(name) && VARIANT_FORMATS.has(format))
-    return key === objectKeys.variant(imageId, name, format) ? { kind: 'variant', imageId } : null
-  return null
+  const variant = VARIANT_FILE.exec(file)
+  if (!variant || !VARIANT_FORMATS.has(variant[3]!)) return null
+  const [, name, version, format] = variant as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+  ]
+  return key === objectKeys.variant(imageId, name, format, version ?? null)
+    ? { kind: 'variant', imageId }
+    : null
 }
 
 /** Where the service's objects live: the store prefixes the garbage collector walks. */

@@ -44,6 +44,7 @@ export const VARIANT_COLUMNS = {
   bytes: 'bytes',
   etag: 'etag',
   key: 'object_key',
+  version: 'version',
 } as const satisfies Record<keyof Variant, string>
 
 export interface ImagesTable extends Columns<StoredImage, typeof IMAGE_COLUMNS> {

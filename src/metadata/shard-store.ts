@@ -136,6 +136,7 @@ export function createShardStore(db: Kysely<MetadataDb>) {
           'variants.bytes',
           'variants.etag',
           'variants.object_key',
+          'variants.version',
           'variants.bucket',
         ])
         .where('bucket_ownership.bucket', '=', bucket)
@@ -239,6 +240,31 @@ export function createShardStore(db: Kysely<MetadataDb>) {
         }
         await recordImageEvent(trx, id, 'image.ready', { status: 'ready' }, now)
         return true
+      })
+    },
+
+    /**
+     * Swaps a ready image's variant rows for a new set (`pixelflow images reprocess`). Returns the
+     * image as it was before, or null when it is gone or no longer ready: the caller then owns
+     * the objects it wrote for nothing.
+     */
+    replaceVariants(
+      bucket: number,
+      id: string,
+      variants: Variant[],
+      now: number,
+    ): Promise<Image | null> {
+      return write(bucket, id, async (trx) => {
+        const before = await imageIn(trx, id)
+        if (before?.status !== 'ready') return null
+        await trx.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute()
+        await trx.deleteFrom('variants').where('image_id', '=', id).execute()
+        if (variants.length > 0)
+          await trx
+            .insertInto('variants')
+            .values(variants.map((v) => toVariantRow(id, bucket, v)))
+            .execute()
+        return before
       })
     },
 

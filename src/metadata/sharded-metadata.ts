@@ -24,6 +24,7 @@ const BUCKET_METHODS = [
   'startProcessing',
   'setFocalPoint',
   'completeImage',
+  'replaceVariants',
   'failImage',
   'requeueStuck',
   'failStuck',

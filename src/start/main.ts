@@ -63,7 +63,7 @@ async function openForCli(config: Config, maintenance: boolean) {
       metadata: deps.metadata,
       authTables,
       cache,
-      purge: (image: { id: string }) => cdn.purge(image.id),
+      purge: cdn.purge,
       registry: deps.metrics.registry,
     },
     close: async () => {

@@ -230,7 +230,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
   const signingKeys = await resolveSigningKeys(config.delivery, authTablesOf(deps.control))
   const transforms = await createTransforms(config, deps, signingKeys, logger)
   const images = createImageService({
-    beforeObjectsDeleted: (id) => transforms.purge(id),
+    beforeObjectsDeleted: (image) => transforms.purge(image),
     metadata,
     store,
     cache: extras.cache,
@@ -277,7 +277,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
           store,
           control: authTablesOf(deps.control),
           cache: extras.cache,
-          purge: (image) => transforms.purge(image.id),
+          purge: (image) => transforms.purge(image),
         },
         ownerId,
       ),

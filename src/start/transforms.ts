@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
+import type { Image } from '../domain/image.js'
 import { createTransformSigner, type SigningKey } from '../domain/signed-urls.js'
 import { createCdnPurge } from '../transforms/cdn-purge.js'
 import { createMemoryLocks } from '../transforms/locks/memory.js'
@@ -35,7 +36,7 @@ export async function createTransforms(
   return {
     api: { service, signer, unsignedPresets },
     /** For deletes and erasures: a failed purge is logged, never fails them. */
-    purge: (imageId: string) => cdn.purge(imageId),
+    purge: (image: Pick<Image, 'id' | 'variants'>) => cdn.purge(image),
     async close(): Promise<void> {
       await Promise.allSettled([cdn.close(), locks.close()])
     },

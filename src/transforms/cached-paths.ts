@@ -1,5 +1,6 @@
 import type { Preset } from '../config/schema.js'
 import { extensionOf, OUTPUT_FORMATS } from '../domain/formats.js'
+import { type Image, variantPath } from '../domain/image.js'
 import type { TransformSigner } from '../domain/signed-urls.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { derivedKeys } from './derived.js'
@@ -13,14 +14,21 @@ export interface CachedPathsDeps {
 }
 
 /**
- * Every public URL path a CDN may hold for an image, for the purger on delete: each preset with
+ * Every public URL path a CDN may hold for an image, for the purger on delete: each variant's
+ * versioned URL, each preset with
  * each output extension and without one (negotiated), and each transform that was rendered
  * (read back from the derived objects' names), signed with every key, in its canonical
  * spelling with and without an extension. Other spellings of a transform cannot be known: the
  * shipped nginx config keeps its copies for a bounded time instead (docs/delivery.md).
  */
-export async function cachedPaths(deps: CachedPathsDeps, imageId: string): Promise<string[]> {
+export async function cachedPaths(
+  deps: CachedPathsDeps,
+  image: Pick<Image, 'id' | 'variants'>,
+): Promise<string[]> {
+  const imageId = image.id
   const paths = new Set<string>()
+  // Versioned URLs (immutable) are cached for good: only a purge removes them.
+  for (const variant of image.variants) paths.add(variantPath(imageId, variant))
   for (const preset of deps.presets) {
     paths.add(`/i/${imageId}/${preset.name}`)
     for (const format of OUTPUT_FORMATS)

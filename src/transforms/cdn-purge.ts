@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
+import type { Image } from '../domain/image.js'
 import { createTransformSigner, type SigningKey } from '../domain/signed-urls.js'
 import { createPurger } from '../purge/create-purger.js'
 import type { ObjectStore } from '../storage/object-store.js'
@@ -11,7 +12,7 @@ export interface CdnPurge {
    * the objects: it reads the derived objects' names. A failure is logged, never thrown: the
    * image is deleted either way, and its cached copies then live until they expire.
    */
-  purge(imageId: string): Promise<void>
+  purge(image: Pick<Image, 'id' | 'variants'>): Promise<void>
   close(): Promise<void>
 }
 
@@ -30,12 +31,15 @@ export async function createCdnPurge(
     unsignedPresets: config.delivery.unsignedPresets,
   }
   return {
-    async purge(imageId) {
+    async purge(image) {
       if (purger.driver === 'none') return
       try {
-        await purger.purge(await cachedPaths(deps, imageId))
+        await purger.purge(await cachedPaths(deps, image))
       } catch (err) {
-        logger.warn({ err, imageId }, 'CDN purge failed: cached copies live until they expire')
+        logger.warn(
+          { err, imageId: image.id },
+          'CDN purge failed: cached copies live until they expire',
+        )
       }
     },
     close: () => purger.close(),

@@ -1,23 +1,14 @@
 import type { Logger } from 'pino'
-import sharp from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
-import type { OutputFormat } from '../domain/formats.js'
-import { type Image, objectKeys, type Variant } from '../domain/image.js'
+import { type Image, objectKeys } from '../domain/image.js'
 import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
-import { createWatermarker } from '../imaging/watermark.js'
-import type { Completion } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
-import { inSpan } from '../observability/tracing.js'
 import type { LeasedJob } from '../queue/queue.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readAll } from '../storage/read-all.js'
-import { decodeSource } from './pipeline/decode.js'
-import { dominantColor } from './pipeline/dominant-color.js'
-import { encodeVariant, variantSize } from './pipeline/encode.js'
-import { makePlaceholder } from './pipeline/placeholder.js'
+import { createVariantRenderer } from './render-variants.js'
 
 export interface ProcessorDeps {
   metadata: ShardedMetadata
@@ -53,60 +44,8 @@ export interface JobHandler {
  * moves a row out of queued/processing, so a redelivered job never makes a second result.
  */
 export function createImageProcessor(deps: ProcessorDeps): JobHandler {
-  // A process-wide libvips setting; the processor is the only user of the pipeline in a process.
-  sharp.cache(deps.processing.vipsCacheMb > 0 ? { memory: deps.processing.vipsCacheMb } : false)
-  const watermark = createWatermarker(deps.processing.watermark)
-  const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
+  const renderVariants = createVariantRenderer(deps)
   const changed = async (imageId: string) => deps.onChanged?.(imageId)
-
-  async function makeVariants(image: Image, signal: AbortSignal): Promise<Completion> {
-    const original = await deps.store.get(objectKeys.original(image.id))
-    if (!original) throw new Error(`Original of ${image.id} is missing from the object store`)
-    const source = await readAll(original)
-    const decoded = await inSpan('decode', { 'pixelflow.bytes': source.length }, () =>
-      decodeSource(source, deps.limits, maxWidth),
-    )
-    const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
-    const color = await dominantColor(decoded)
-    const variants: Variant[] = []
-    // A source smaller than several presets would give each the same pixels: the first preset
-    // of a size writes the object, the others point at it instead of storing identical copies.
-    const made = new Map<string, Variant>()
-    for (const preset of deps.processing.presets) {
-      signal.throwIfAborted()
-      const markWidth = Math.min(preset.width, decoded.info.width)
-      const overlay = await watermark(markWidth, preset.watermark)
-      const sameAs = (format: OutputFormat) => {
-        const { width, height } = variantSize(decoded, preset.width, format)
-        return `${format}:${width}x${height}:${overlay ? `${markWidth}@${overlay.gravity}` : 0}`
-      }
-      const missing = deps.processing.formats.filter((format) => !made.has(sameAs(format)))
-      const encoded = await Promise.all(
-        missing.map((format) =>
-          inSpan('encode', { 'pixelflow.width': preset.width, 'pixelflow.format': format }, () =>
-            encodeVariant(decoded, preset.width, format, deps.processing.quality, overlay),
-          ),
-        ),
-      )
-      for (const [i, format] of missing.entries()) {
-        const out = encoded[i]!
-        const key = objectKeys.variant(image.id, preset.name, format)
-        await deps.store.put(key, out.data)
-        made.set(sameAs(format), {
-          name: preset.name,
-          format,
-          width: out.width,
-          height: out.height,
-          bytes: out.data.length,
-          etag: out.etag,
-          key,
-        })
-      }
-      for (const format of deps.processing.formats)
-        variants.push({ ...made.get(sameAs(format))!, name: preset.name })
-    }
-    return { variants, placeholder, dominantColor: color }
-  }
 
   const accepts = deps.acceptedVersions ?? ACCEPTED_JOB_VERSIONS
 
@@ -132,7 +71,7 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
       await changed(image.id)
       deps.onStart?.(image)
       try {
-        const done = await makeVariants(image, signal)
+        const done = await renderVariants(image, signal)
         if (await shard.completeImage(image.id, done, Date.now())) {
           await changed(image.id)
           return 'ready'

@@ -94,6 +94,19 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect((await store.getImage(image.id))?.focalPoint).toEqual({ x: 0.25, y: 0.75 })
       expect((await store.setFocalPoint(image.id, null, Date.now()))?.focalPoint).toBeNull()
       expect(await store.setFocalPoint('01m0000000000000000000000000', null, 0)).toBeNull()
+      // Reprocessing swaps the variant rows of a ready image, versions included.
+      const versioned = variantsOf(image.id).map((v) => ({
+        ...v,
+        version: '0a1b2c3d',
+        key: `${v.key}.v2`,
+      }))
+      const before = await store.replaceVariants(image.id, versioned, Date.now())
+      expect(before?.variants.map((v) => v.version)).toEqual([null, null])
+      const after = await store.getImage(image.id)
+      const keys = (list: { version: string | null; key: string }[]) =>
+        list.map((v) => `${v.version} ${v.key}`).sort()
+      expect(keys(after?.variants ?? [])).toEqual(keys(versioned))
+      expect(after?.status).toBe('ready')
       expect((await metadata.forOwner('alice').listImages('alice', 10)).map((i) => i.id)).toEqual([
         image.id,
       ])
@@ -186,6 +199,11 @@ export function metadataContract(dialect: MetadataDialect): void {
         .forOwner(owner)
         .completeImage(ids[0]!, { variants: variantsOf(ids[0]!), placeholder: null }, Date.now())
       await metadata.forOwner(owner).setFocalPoint(ids[0]!, { x: 0.1, y: 0.9 }, Date.now())
+      await metadata.forOwner(owner).replaceVariants(
+        ids[0]!,
+        variantsOf(ids[0]!).map((v) => ({ ...v, version: 'feedc0de' })),
+        Date.now(),
+      )
       const source = metadata.directory().shardOf[bucket]!
       const target = (source + 1) % 4
       const epoch = metadata.directory().epoch
@@ -199,7 +217,9 @@ export function metadataContract(dialect: MetadataDialect): void {
       expect(placed.get(target)!.filter((r) => r.bucket === bucket)).toHaveLength(25)
       expect(await stateOf((await metadata.shard(source)).db, bucket)).toBeNull()
       expect(await stateOf((await metadata.shard(target)).db, bucket)).toBe('owned')
-      expect((await metadata.forOwner(owner).getImage(ids[0]!))?.variants).toHaveLength(2)
+      expect(
+        (await metadata.forOwner(owner).getImage(ids[0]!))?.variants.map((v) => v.version),
+      ).toEqual(['feedc0de', 'feedc0de'])
       expect((await metadata.forOwner(owner).getImage(ids[0]!))?.focalPoint).toEqual({
         x: 0.1,
         y: 0.9,

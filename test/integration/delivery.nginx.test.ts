@@ -107,8 +107,11 @@ describe.skipIf(!NGINX)('Pixelflow behind the shipped nginx cache', () => {
 
   it('stops serving a deleted image through the cache at once: the purger removes its URLs', async () => {
     const doomed = (await h.upload(await makeJpeg(800, 600), 'image/jpeg')).json().id
-    await h.waitSettled(doomed)
+    const view = await h.waitSettled(doomed)
+    const versioned = new URL(view.variants.find((v: any) => v.name === 'thumb').url).pathname
+    expect(versioned).toMatch(/\/thumb\.[0-9a-f]{8}\.(webp|jpg)$/)
     const urls = [
+      versioned,
       `/i/${doomed}/thumb.webp`,
       `/i/${doomed}/thumb`,
       `/t/${sign('w:200,f:webp', doomed)}/w:200,f:webp/${doomed}`,

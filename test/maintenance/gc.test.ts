@@ -147,6 +147,10 @@ describe('recogniseKey', () => {
       imageId: id,
     })
     expect(recogniseKey(objectKeys.variant(id, 'large_2x', 'jpeg'))?.kind).toBe('variant')
+    expect(recogniseKey(objectKeys.variant(id, 'thumb', 'avif', '0a1b2c3d'))).toEqual({
+      kind: 'variant',
+      imageId: id,
+    })
   })
   it('knows derived transforms, owned by their image like variants', () => {
     const key = objectKeys.derived(id, 'w:300,g:fp:0.5:0.5,f:webp', 'AbC_-123', 'webp')
@@ -157,6 +161,9 @@ describe('recogniseKey', () => {
   it('claims nothing else', () => {
     for (const key of [
       `images/${id}/thumb.txt`,
+      `images/${id}/thumb.0A1B2C3D.webp`,
+      `images/${id}/thumb.0a1b2c.webp`,
+      `images/${id}/thumb.0a1b2c3d.txt`,
       `images/${id}/original.tmp-abc`,
       `images/${id}/sub/thumb.webp`,
       `images/${id}`,

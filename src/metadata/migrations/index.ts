@@ -178,6 +178,13 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('images').addColumn('focal_y', 'real').execute()
     },
   },
+  '0010-variant-version': {
+    async up(db: Kysely<unknown>) {
+      // The preset's version in the variant's key and URL (imaging/preset-version.ts); rows from
+      // before keep null and their unversioned URLs until `pixelflow images reprocess`.
+      await db.schema.alterTable('variants').addColumn('version', 'varchar(16)').execute()
+    },
+  },
 }
 
 /**

@@ -24,7 +24,10 @@ const THUMB: Variant = {
   bytes: BYTES.length,
   etag: ETAG,
   key: 'images/pub/thumb.webp',
+  version: null,
 }
+/** The same variant made with versions: its key and URL name the preset's version. */
+const VERSIONED: Variant = { ...THUMB, key: 'images/ver/thumb.0a1b2c3d.webp', version: '0a1b2c3d' }
 
 function image(id: string, overrides: Partial<Image> = {}): Image {
   return {
@@ -52,9 +55,12 @@ function image(id: string, overrides: Partial<Image> = {}): Image {
 }
 
 const IMAGES = new Map(
-  [image('pub'), image('priv', { visibility: 'private' }), image('wait', { status: 'queued' })].map(
-    (i) => [i.id, i],
-  ),
+  [
+    image('pub'),
+    image('priv', { visibility: 'private' }),
+    image('wait', { status: 'queued' }),
+    image('ver', { variants: [VERSIONED] }),
+  ].map((i) => [i.id, i]),
 )
 
 /** Delivery needs only these three; the rest of the deps are inert. */
@@ -69,7 +75,7 @@ const reads: (ByteRange | undefined)[] = []
 const store: Pick<ObjectStore, 'get'> = {
   async get(key, range) {
     reads.push(range)
-    if (key !== THUMB.key) return null
+    if (key !== THUMB.key && key !== VERSIONED.key) return null
     return Readable.from([range ? BYTES.subarray(range.start, range.end + 1) : BYTES])
   },
 }
@@ -104,6 +110,26 @@ beforeEach(() => {
 const get = (url: string, headers: Record<string, string> = {}) => app.inject({ url, headers })
 
 describe('GET /i/:id/:file', () => {
+  it('a versioned URL is immutable; the unversioned one follows the preset for an hour; another version is gone', async () => {
+    const versioned = await get('/i/ver/thumb.0a1b2c3d.webp')
+    expect(versioned.statusCode).toBe(200)
+    expect(versioned.headers['cache-control']).toBe('public, max-age=31536000, immutable')
+    expect(versioned.rawPayload).toEqual(BYTES)
+    const current = await get('/i/ver/thumb.webp')
+    expect(current.statusCode).toBe(200)
+    expect(current.headers['cache-control']).toBe('public, max-age=3600')
+    expect(current.rawPayload).toEqual(BYTES)
+    const negotiated = await get('/i/ver/thumb', { accept: 'image/webp,*/*' })
+    expect(negotiated.headers['cache-control']).toBe('public, max-age=3600')
+    for (const gone of ['thumb.ffffffff.webp', 'thumb.0a1b2c3d.jpg', 'thumb.x.0a1b2c3d.webp']) {
+      const res = await get(`/i/ver/${gone}`)
+      expect(res.statusCode, gone).toBe(404)
+      expect(res.json().code).toBe('VARIANT_NOT_FOUND')
+    }
+    // A variant from before versions keeps the immutable caching its URL was served with.
+    expect((await get('/i/pub/thumb.webp')).headers['cache-control']).toContain('immutable')
+  })
+
   it('sends a public variant whole, immutable for a year, with its strong ETag', async () => {
     const res = await get('/i/pub/thumb.webp')
     expect(res.statusCode).toBe(200)

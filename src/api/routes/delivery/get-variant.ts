@@ -10,8 +10,10 @@ import {
   type OutputFormat,
 } from '../../../domain/formats.js'
 import type { Image, Variant } from '../../../domain/image.js'
+import type { SignedQuery } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
 import type { ImageService } from '../../../images/image-service.js'
+import { PRESET_VERSION } from '../../../imaging/preset-version.js'
 import type { ObjectStore } from '../../../storage/object-store.js'
 import { canonicalOf } from '../../../transforms/options.js'
 import type { TransformService } from '../../../transforms/transform-service.js'
@@ -62,9 +64,12 @@ export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (a
     assertVisible(image, signed)
     if (image.status === 'queued' || image.status === 'processing')
       throw new AppError('VARIANT_NOT_READY', `Image ${id} is still ${image.status}`)
-    reply.header('cache-control', cacheControl(signer, request.query, image))
     if (wanted.negotiated) reply.header('vary', 'Accept')
     const variant = image.variants.find((v) => v.name === wanted.name && v.format === wanted.format)
+    // A version names the bytes of one setting of the preset: an older one is gone (reprocessed).
+    if (wanted.version && variant?.version !== wanted.version)
+      throw new AppError('VARIANT_NOT_FOUND', `Image ${id} has no variant ${file}`)
+    reply.header('cache-control', variantCaching(signer, request.query, image, variant, wanted))
     if (variant) return sendVariant(store, request, reply, variant)
     const preset = transforms?.presets.find((p) => p.name === wanted.name)
     if (!transforms || !preset || !wanted.format)
@@ -76,18 +81,49 @@ export const getVariant: FastifyPluginAsyncTypebox<GetVariantOptions> = async (a
   })
 }
 
-/** `thumb.webp` → that format; `thumb` → the format Accept prefers. */
-function parseFile(
-  file: string,
-  accept: string | undefined,
-): { name: string; format: OutputFormat | null; negotiated: boolean } {
-  const dot = file.lastIndexOf('.')
-  if (dot < 0) return { name: file, format: negotiateFormat(accept), negotiated: true }
-  const format = formatOfExtension(file.slice(dot + 1))
-  const output = format && isOutputFormat(format) ? format : null
-  if (dot < 1) throw new AppError('VARIANT_NOT_FOUND', `There is no variant ${file}`)
-  return { name: file.slice(0, dot), format: output, negotiated: false }
+interface WantedFile {
+  name: string
+  format: OutputFormat | null
+  /** The preset version the URL names; null: whatever the preset's variant is now. */
+  version: string | null
+  negotiated: boolean
 }
+
+/**
+ * `thumb.1a2b3c4d.webp` → that version in that format; `thumb.webp` → the current variant in
+ * that format; `thumb` → the current variant in the format Accept prefers.
+ */
+function parseFile(file: string, accept: string | undefined): WantedFile {
+  const [name = '', ...rest] = file.split('.')
+  if (rest.length === 0)
+    return { name, format: negotiateFormat(accept), version: null, negotiated: true }
+  const extension = rest.pop() as string
+  const version = rest.length === 1 && PRESET_VERSION.test(rest[0]!) ? rest[0]! : null
+  if (name === '' || rest.length > (version ? 1 : 0))
+    throw new AppError('VARIANT_NOT_FOUND', `There is no variant ${file}`)
+  const format = formatOfExtension(extension)
+  const output = format && isOutputFormat(format) ? format : null
+  return { name, format: output, version, negotiated: false }
+}
+
+/**
+ * A versioned URL's bytes never change: immutable (cacheControl). An unversioned one follows the
+ * preset, which `pixelflow images reprocess` may change, so shared caches keep it an hour; a
+ * variant from before versions existed keeps the immutable caching its URL was served with.
+ */
+function variantCaching(
+  signer: DeliverySigner,
+  query: SignedQuery,
+  image: Image,
+  variant: Variant | undefined,
+  wanted: WantedFile,
+): string {
+  const policy = cacheControl(signer, query, image)
+  if (image.visibility === 'private' || wanted.version || variant?.version === null) return policy
+  return CURRENT_VARIANT
+}
+
+const CURRENT_VARIANT = 'public, max-age=3600'
 
 function renderPreset(
   transforms: NonNullable<GetVariantOptions['transforms']>,
