@@ -16,7 +16,7 @@ import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { currentTraceparent } from '../observability/tracing.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readAll } from '../storage/read-all.js'
+import { readObject } from '../storage/read-all.js'
 import { fetchImage, NO_FETCH, type UrlFetchConfig } from './fetch-url.js'
 import { readHeader } from './read-header.js'
 import { type InspectedUpload, UploadInspector } from './upload-inspector.js'
@@ -279,9 +279,9 @@ export function createImageService(deps: ImageServiceDeps) {
   }
 
   async function readStored(key: string): Promise<Buffer> {
-    const stream = await store.get(key)
-    if (!stream) throw new AppError('INTERNAL', 'The stored original disappeared')
-    return readAll(stream)
+    const bytes = await readObject(store, key)
+    if (!bytes) throw new AppError('INTERNAL', 'The stored original disappeared')
+    return bytes
   }
 }
 

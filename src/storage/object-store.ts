@@ -30,6 +30,12 @@ export interface ObjectStore {
   put(key: string, body: Readable | Buffer): Promise<ObjectInfo>
   /** null when the key does not exist. */
   get(key: string, range?: ByteRange): Promise<Readable | null>
+  /**
+   * The whole object in memory, null when it does not exist. Optional: a store that can do it
+   * cheaper than a stream (a local file: one read instead of a chunked stream, about 1.5 ms of CPU
+   * for a 400 KiB original) offers it; `readObject` falls back to `get`.
+   */
+  read?(key: string): Promise<Buffer | null>
   head(key: string): Promise<ObjectInfo | null>
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>

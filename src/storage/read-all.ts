@@ -1,8 +1,19 @@
 import type { Readable } from 'node:stream'
+import type { ObjectStore } from './object-store.js'
 
 /** Collects a stream into one Buffer: only for objects already bounded by the upload limit. */
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)
+}
+
+/** A whole object (bounded by the upload limit) in memory, null when it does not exist. */
+export async function readObject(
+  store: Pick<ObjectStore, 'get' | 'read'>,
+  key: string,
+): Promise<Buffer | null> {
+  if (store.read) return store.read(key)
+  const stream = await store.get(key)
+  return stream && readAll(stream)
 }

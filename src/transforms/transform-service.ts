@@ -6,7 +6,7 @@ import { AppError } from '../errors/index.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readAll } from '../storage/read-all.js'
+import { readObject } from '../storage/read-all.js'
 import { createDerivedCache, type DerivedResult, derivedKeys } from './derived.js'
 import type { RenderLocks } from './locks/render-locks.js'
 import type { TransformOptions } from './options.js'
@@ -56,9 +56,8 @@ export function createTransformService(deps: TransformServiceDeps) {
   }
 
   async function render(image: Image, plan: RenderPlan): Promise<Buffer> {
-    const original = await deps.store.get(objectKeys.original(image.id))
-    if (!original) throw new AppError('IMAGE_NOT_FOUND', `No image ${image.id}`)
-    const source = await readAll(original)
+    const source = await readObject(deps.store, objectKeys.original(image.id))
+    if (!source) throw new AppError('IMAGE_NOT_FOUND', `No image ${image.id}`)
     const stop = deps.metrics?.renderSeconds.startTimer()
     try {
       return await renderPlan(source, plan, renderSettings)

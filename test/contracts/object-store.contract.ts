@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { ObjectStore } from '../../src/storage/object-store.js'
-import { readAll } from '../../src/storage/read-all.js'
+import { readAll, readObject } from '../../src/storage/read-all.js'
 
 /** A stream that yields `chunks`, then fails: a client that disconnects mid-upload. */
 export function failingStream(chunks: Buffer[], message = 'client went away'): Readable {
@@ -41,6 +41,15 @@ export function describeObjectStore(
       await store.put('dir/child', Buffer.from('x'))
       expect(await store.head('dir')).toBeNull()
       expect(await store.get('dir')).toBeNull()
+      expect(await readObject(store, 'dir')).toBeNull()
+    })
+
+    it('reads a whole object into memory (read where the store has it, else get), null when missing', async () => {
+      const bytes = randomBytes(300_000)
+      await store.put('whole/object.bin', bytes)
+      expect((await readObject(store, 'whole/object.bin'))?.equals(bytes)).toBe(true)
+      expect(await readObject(store, 'whole/missing.bin')).toBeNull()
+      if (store.read) expect((await store.read('whole/object.bin'))?.equals(bytes)).toBe(true)
     })
 
     it('round-trips bytes and size from a Buffer', async () => {
