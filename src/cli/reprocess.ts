@@ -55,14 +55,16 @@ export function registerReprocess(images: Command, scope: Scope): void {
             onReprocessed: (image) => {
               if (!flags.json) scope.out(`  ${image.id} reprocessed`)
             },
+            onFailed: (image, error) =>
+              scope.err(`  ${image.id} not reprocessed: ${(error as Error).message}`),
           },
         )
         scope.out(
           flags.json
             ? JSON.stringify(report)
-            : `Checked ${report.checked} ready images: ${report.reprocessed} reprocessed, ${report.gone} deleted meanwhile, ${report.deletedObjects} old objects deleted`,
+            : `Checked ${report.checked} ready images: ${report.reprocessed} reprocessed, ${report.failed} failed, ${report.gone} deleted meanwhile, ${report.deletedObjects} old objects deleted`,
         )
-        return EXIT.ok
+        return report.failed > 0 ? EXIT.failed : EXIT.ok
       })
     }),
   )

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Image } from '../domain/image.js'
 import { objectKeys } from '../domain/image.js'
 import { presetVersion } from '../imaging/preset-version.js'
+import type { Completion } from '../metadata/shard-store.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import { createVariantRenderer, type RenderDeps } from './render-variants.js'
@@ -28,6 +29,8 @@ export interface ReprocessOptions {
   signal?: AbortSignal
   /** Called after each image that was rendered again. */
   onReprocessed?(image: Image): void
+  /** Called for an image that could not be rendered again; it keeps its variants, the run goes on. */
+  onFailed?(image: Image, error: unknown): void
 }
 
 export interface ReprocessReport {
@@ -37,6 +40,11 @@ export interface ReprocessReport {
   reprocessed: number
   /** Deleted while it was being rendered: its new objects were removed again. */
   gone: number
+  /**
+   * Could not be rendered again (a limit lowered since, an original gone): they keep the variants
+   * they had. Their new objects written so far stay until the image is reprocessed or deleted.
+   */
+  failed: number
   /** Objects of the variants that were replaced, deleted. */
   deletedObjects: number
 }
@@ -55,7 +63,13 @@ export async function reprocessImages(
   options: ReprocessOptions,
 ): Promise<ReprocessReport> {
   const render = createVariantRenderer(deps)
-  const report: ReprocessReport = { checked: 0, reprocessed: 0, gone: 0, deletedObjects: 0 }
+  const report: ReprocessReport = {
+    checked: 0,
+    reprocessed: 0,
+    gone: 0,
+    failed: 0,
+    deletedObjects: 0,
+  }
   const retiring: { image: Image; keys: string[]; at: number }[] = []
   const gap = 1000 / options.ratePerSecond
   const signal = options.signal ?? new AbortController().signal
@@ -79,7 +93,15 @@ export async function reprocessImages(
     if (isCurrent(deps, image)) continue
     await sleep(Math.max(0, nextStart - Date.now()))
     nextStart = Date.now() + gap
-    const done = await render(image, signal)
+    let done: Completion
+    try {
+      done = await render(image, signal)
+    } catch (error) {
+      signal.throwIfAborted()
+      report.failed++
+      options.onFailed?.(image, error)
+      continue
+    }
     const store = deps.metadata.forImageId(image.id)!
     const before = await store.replaceVariants(image.id, done.variants, Date.now())
     if (!before) {

@@ -54,6 +54,7 @@ describe('pixelflow images reprocess', () => {
       checked: 2,
       reprocessed: 2,
       gone: 0,
+      failed: 0,
       deletedObjects: 4,
     })
     // One image a second: the second started no sooner than a second after the first.
@@ -89,6 +90,21 @@ describe('pixelflow images reprocess', () => {
     })
     expect(JSON.parse(cli(env, 'images', 'reprocess', '--all', '--json')).reprocessed).toBe(0)
   }, 60_000)
+
+  it('goes on past an image it cannot render, which keeps its variants, and exits 1', async () => {
+    const ids = (await h.pf.deps.metadata.forOwner('alice').listImages('alice', 10)).map(
+      (i) => i.id,
+    )
+    expect(ids).toHaveLength(2)
+    await h.pf.deps.store.delete(`images/${ids[0]}/original`)
+    const before = await view(ids[0]!)
+    const changed = { ...env, PIXELFLOW_PRESETS: 'thumb:88,medium:128' }
+    const run = await reprocess(changed, '--owner', 'alice', '--json')
+    expect(run.code).toBe(1)
+    expect(JSON.parse(run.stdout)).toMatchObject({ checked: 2, reprocessed: 1, failed: 1 })
+    expect(run.stderr).toContain(`${ids[0]} not reprocessed`)
+    expect((await view(ids[0]!)).variants).toEqual(before.variants)
+  })
 
   it('refuses a command line that names neither or both of --owner and --all', async () => {
     for (const args of [[], ['--owner', 'alice', '--all']]) {
