@@ -59,6 +59,24 @@ export async function makeUploadBody(folder: string): Promise<Buffer> {
   return body
 }
 
+/**
+ * Each request's body is the photo with its own counter in a JPEG comment segment right after the
+ * start-of-image marker: a valid JPEG with distinct bytes. With one body for every request, all
+ * uploads but the first were content duplicates, which Pixelflow answers with the earlier image
+ * (and deletes the bytes it just stored): not the path a real upload takes.
+ */
+export function distinctBodies(body: Buffer): (request: autocannon.Request) => autocannon.Request {
+  let count = 0
+  return (request) => {
+    const comment = Buffer.alloc(12)
+    comment.writeUInt16BE(0xfffe, 0) // COM
+    comment.writeUInt16BE(10, 2) // its length, counting these two bytes
+    comment.writeBigUInt64BE(BigInt(++count), 4)
+    request.body = Buffer.concat([body.subarray(0, 2), comment, body.subarray(2)])
+    return request
+  }
+}
+
 async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<LoadRun> {
   const child = startChild(SERVER_FILE, { BENCH_SERVER: server })
   try {
@@ -67,7 +85,7 @@ async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<
       url: ready.url,
       method: 'POST' as const,
       headers: { ...ready.headers, 'content-type': 'image/jpeg' },
-      body,
+      requests: [{ body, setupRequest: distinctBodies(body) }],
       connections: CONNECTIONS,
     }
     const warmUp = await autocannon({ ...options, duration: WARM_UP_SECONDS })

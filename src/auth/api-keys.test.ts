@@ -150,4 +150,22 @@ describe('API keys', () => {
     expect((await keys.list('alice')).map((k) => k.id)).toEqual([a1.id, a2.id])
     expect((await keys.list()).map((k) => k.id)).toEqual([a1.id, b.id, a2.id])
   })
+
+  it('sees another process’s revoke within the row reuse time, its own at once', async () => {
+    let clock = 1
+    const otherProcess = createApiKeys(authTablesOf(control))
+    const here = createApiKeys(authTablesOf(control), { rowTtlMs: 1000, clock: () => clock })
+    const { id, key } = await otherProcess.create('alice')
+    expect(await here.verify(key, T)).not.toBeNull() // read and kept for 1 s
+    await otherProcess.revoke(id, T)
+    clock += 999
+    expect(await here.verify(key, T + 1)).not.toBeNull() // still the row read at clock 1
+    clock += 2
+    expect(await here.verify(key, T + 1)).toBeNull() // read again: revoked
+
+    const second = await here.create('alice')
+    expect(await here.verify(second.key, T)).not.toBeNull()
+    await here.revoke(second.id, T)
+    expect(await here.verify(second.key, T + 1)).toBeNull()
+  })
 })

@@ -1,7 +1,21 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
+import { LRUCache } from 'lru-cache'
 import { DEFAULT_SCOPES, type Principal, parseScopes, type Scope } from './principal.js'
 import type { AuthTables } from './tables.js'
+
+type KeyRow = Selectable<AuthTables['api_keys']>
+
+export interface ApiKeyOptions {
+  /**
+   * How long a key's row read by `verify` is reused (default 1 s): the control database is read
+   * once per key and second instead of on every request. It bounds how late another process sees
+   * a revoke; this process's own revoke and rotate apply at once.
+   */
+  rowTtlMs?: number
+  /** The clock of that reuse, in ms from any origin; tests move a fake one. */
+  clock?: () => number
+}
 
 export interface KeyInfo {
   id: string
@@ -16,7 +30,32 @@ export interface KeyInfo {
  * argon2) protects low-entropy passwords; these secrets are 256 random bits, so a fast hash is
  * as safe and keeps per-request verification cheap.
  */
-export function createApiKeys(db: Kysely<AuthTables>) {
+export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {}) {
+  const recent = new LRUCache<string, KeyRow>({
+    max: 10_000,
+    ttl: options.rowTtlMs ?? 1000,
+    ...(options.clock ? { perf: { now: options.clock }, ttlResolution: 0 } : {}),
+  })
+
+  /** Revokes now the matching keys not yet stopped, those in a grace period too; how many. */
+  async function stop(column: 'id' | 'owner_id', value: string, now: number): Promise<number> {
+    const result = await db
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where(column, '=', value)
+      .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', now)]))
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+
+  async function rowOf(id: string): Promise<KeyRow | undefined> {
+    const cached = recent.get(id)
+    if (cached) return cached
+    const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+    if (row) recent.set(id, row)
+    return row
+  }
+
   async function create(
     ownerId: string,
     scopes: readonly Scope[] = DEFAULT_SCOPES,
@@ -61,13 +100,26 @@ export function createApiKeys(db: Kysely<AuthTables>) {
      * one that has already stopped.
      */
     async revoke(id: string, now = Date.now()): Promise<boolean> {
-      const result = await db
-        .updateTable('api_keys')
-        .set({ revoked_at: now })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', now)]))
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows) === 1
+      const stopped = await stop('id', id, now)
+      // After the write: a verify racing it cannot put the row from before back.
+      recent.delete(id)
+      return stopped === 1
+    },
+
+    /**
+     * Stops every key of an owner now, those in a rotation's grace period too (an erasure).
+     * Returns how many were live. Forgets the reused rows, so this process refuses them at once.
+     */
+    async revokeOwner(ownerId: string, now = Date.now()): Promise<number> {
+      const stopped = await stop('owner_id', ownerId, now)
+      recent.clear()
+      return stopped
+    },
+
+    /** Deletes an owner's key rows (the last step of an erasure). */
+    async deleteOwner(ownerId: string): Promise<void> {
+      await db.deleteFrom('api_keys').where('owner_id', '=', ownerId).execute()
+      recent.clear()
     },
 
     /** A new key with the same owner and scopes; the old one keeps working for `graceMs`, so clients can switch. */
@@ -94,6 +146,7 @@ export function createApiKeys(db: Kysely<AuthTables>) {
         .set({ revoked_at: now + graceMs })
         .where('id', '=', id)
         .execute()
+      recent.delete(id)
       return fresh
     },
 
@@ -101,11 +154,7 @@ export function createApiKeys(db: Kysely<AuthTables>) {
       const match = /^pf_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/.exec(key)
       if (!match) return null
       const [, id, secret] = match as unknown as [string, string, string]
-      const row = await db
-        .selectFrom('api_keys')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirst()
+      const row = await rowOf(id)
       if (!row || (row.revoked_at !== null && Number(row.revoked_at) <= now)) return null
       const equal = timingSafeEqual(
         Buffer.from(row.secret_hash, 'hex'),

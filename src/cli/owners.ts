@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { createApiKeys } from '../auth/api-keys.js'
 import { eraseOwner, unfinishedErasures } from '../maintenance/erase.js'
 import { EXIT, type MaintenanceDeps, type Scope } from './command.js'
 
@@ -37,6 +38,8 @@ async function eraseOne(deps: MaintenanceDeps, ownerId: string, out: Out): Promi
       metadata: deps.metadata,
       store: deps.store,
       control: deps.authTables,
+      // This process serves no requests: a key service of its own has nothing cached to forget.
+      apiKeys: createApiKeys(deps.authTables),
       cache: deps.cache,
       purge: deps.purge,
       onErased: () => {

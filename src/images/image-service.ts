@@ -139,7 +139,7 @@ export function createImageService(deps: ImageServiceDeps) {
           'The image ends before its data does: the upload is truncated',
         )
       }
-      const header = await readHeader(upload.head, () => readStored(key), limits)
+      const header = await readHeader(upload.format, upload.head, () => readStored(key), limits)
       const newImage = {
         id,
         ownerId,

@@ -1,5 +1,6 @@
 import sharp, { type Metadata } from 'sharp'
 import type { LimitsConfig } from '../config/schema.js'
+import type { InputFormat } from '../domain/formats.js'
 import { AppError } from '../errors/index.js'
 
 export interface ImageHeader {
@@ -9,17 +10,27 @@ export interface ImageHeader {
 }
 
 /**
+ * Formats with one frame whatever their length: their header, at the start, says it all. The
+ * others count frames through the whole file (a GIF read from its first megabyte parses cleanly
+ * and counts only the frames in it), so their frame limit is checked on all of it.
+ */
+const STILL: ReadonlySet<InputFormat> = new Set(['jpeg', 'png'])
+
+/**
  * Reads dimensions and frame count from the image header (libvips reads headers without decoding
- * pixels) and applies the pixel and frame limits, so a decompression bomb is refused while it is
- * still a few kilobytes. The head of the upload usually holds the header; `loadWhole` is the rare
- * fallback for headers pushed past it (huge EXIF or ICC blocks).
+ * pixels) and applies the pixel and frame limits, so a decompression bomb is refused before any
+ * decode. A still image's head usually holds its header; `loadWhole` (the stored original) is the
+ * fallback for headers pushed past it (huge EXIF or ICC blocks), and the source for animations.
  */
 export async function readHeader(
+  format: InputFormat,
   head: Buffer,
   loadWhole: () => Promise<Buffer>,
   limits: LimitsConfig,
 ): Promise<ImageHeader> {
-  const meta = await metadataOf(head).catch(async () => metadataOf(await loadWhole()))
+  const meta = STILL.has(format)
+    ? await metadataOf(head).catch(async () => metadataOf(await loadWhole()))
+    : await metadataOf(await loadWhole())
   const frames = meta.pages ?? 1
   const frameHeight = meta.pageHeight ?? meta.height
   if (meta.width * frameHeight > limits.maxInputPixels) {

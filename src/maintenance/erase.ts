@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
+import type { ApiKeys } from '../auth/api-keys.js'
 import type { AuthTables } from '../auth/tables.js'
 import type { Image } from '../domain/image.js'
 import { objectKeys } from '../domain/image.js'
@@ -27,6 +28,8 @@ export interface EraseDeps {
   store: ObjectStore
   /** The control database's `settings` table holds the erasure's progress (see EraseJournal). */
   control: Kysely<AuthTables>
+  /** Through the key service, so its reused key rows are forgotten at once in this process. */
+  apiKeys: Pick<ApiKeys, 'revokeOwner' | 'deleteOwner'>
   /** The metadata cache (with Redis: shared, so a delete reaches every process's L1 too). */
   cache?: { delete(key: string): Promise<void> }
   purge?: CdnPurge
@@ -77,13 +80,7 @@ export async function eraseOwner(deps: EraseDeps, ownerId: string): Promise<Eras
   if (!existing) await journal.put(state)
 
   // Keys in a rotation's grace period (revoked_at in the future) stop now too.
-  const now = Date.now()
-  const revoked = await deps.control
-    .updateTable('api_keys')
-    .set({ revoked_at: now })
-    .where('owner_id', '=', ownerId)
-    .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', now)]))
-    .executeTakeFirst()
+  const revoked = await deps.apiKeys.revokeOwner(ownerId)
 
   // The image that was in progress at a crash: its row may be gone already, its objects not.
   if (state.pending) {
@@ -110,13 +107,13 @@ export async function eraseOwner(deps: EraseDeps, ownerId: string): Promise<Eras
   }
   state.pending = null
   // The keys' rows go last: until then, a revoked key still says whose data is being erased.
-  await deps.control.deleteFrom('api_keys').where('owner_id', '=', ownerId).execute()
+  await deps.apiKeys.deleteOwner(ownerId)
   await journal.remove(ownerId)
   return {
     ownerId,
     resumed: existing !== null,
     images: state.erased,
-    apiKeys: Number(revoked.numUpdatedRows),
+    apiKeys: revoked,
   }
 }
 

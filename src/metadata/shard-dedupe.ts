@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { dialectOf } from '../db/database.js'
 import type { Image, NewImage } from '../domain/image.js'
 import type { MetadataDb } from './db.js'
@@ -34,7 +34,20 @@ export async function findEarlier(
         .executeTakeFirst()
     : undefined
   if (replay) return { existing: await withVariants(trx, replay) }
-  const row = await trx
+  const row = await sameBytes(trx, image).executeTakeFirst()
+  return row ? { existing: await withVariants(trx, row), deduplicated: true } : null
+}
+
+/**
+ * The owner's oldest image with these bytes and visibility that has not failed. Index
+ * `images_owner_sha256_id` answers it in one seek, order included; with (owner, sha256) alone
+ * SQLite preferred (owner, id) for the order and read every image of the owner on each upload.
+ */
+export function sameBytes(
+  db: Kysely<MetadataDb>,
+  image: Pick<NewImage, 'ownerId' | 'sha256' | 'visibility'>,
+) {
+  return db
     .selectFrom('images')
     .selectAll()
     .where('owner_id', '=', image.ownerId)
@@ -43,6 +56,4 @@ export async function findEarlier(
     .where('status', '!=', 'failed')
     .orderBy('id')
     .limit(1)
-    .executeTakeFirst()
-  return row ? { existing: await withVariants(trx, row), deduplicated: true } : null
 }

@@ -1,7 +1,8 @@
 import type { Kysely, Selectable, Transaction } from 'kysely'
-import { isUniqueViolation } from '../db/database.js'
+import { dialectOf, isUniqueViolation } from '../db/database.js'
 import type { FocalPoint, Image, NewImage, Placeholder, Variant } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
+import { groupCommits, type Transact } from '../lib/group-commit.js'
 import type { MetadataDb, VariantsTable } from './db.js'
 import {
   assertReadable,
@@ -46,13 +47,18 @@ export interface Completion {
  * router with a stale directory is refused instead of served from the wrong shard.
  */
 export function createShardStore(db: Kysely<MetadataDb>) {
+  // SQLite commits are fsyncs on the event loop: concurrent writes share one (group-commit.ts).
+  // PostgreSQL commits off the loop, on a pool, and groups its own WAL flushes.
+  const transact: Transact<MetadataDb> =
+    dialectOf(db) === 'sqlite' ? groupCommits(db) : (body) => db.transaction().execute(body)
+
   /** A write transaction on one bucket: claimed first, logged when the bucket is being copied away. */
   function write<T>(
     bucket: number,
     imageId: string,
     body: (trx: Transaction<MetadataDb>) => Promise<T>,
   ): Promise<T> {
-    return db.transaction().execute(async (trx) => {
+    return transact(async (trx) => {
       const capture = await claimForWrite(trx, bucket)
       const result = await body(trx)
       if (capture) await logChange(trx, bucket, imageId)
@@ -326,7 +332,9 @@ export function createShardStore(db: Kysely<MetadataDb>) {
     },
 
     async removeOutbox(seqs: number[]): Promise<void> {
-      if (seqs.length > 0) await db.deleteFrom('outbox').where('seq', 'in', seqs).execute()
+      // Through transact: on SQLite it shares the commit of the uploads of the same turn.
+      if (seqs.length > 0)
+        await transact((trx) => trx.deleteFrom('outbox').where('seq', 'in', seqs).execute())
     },
 
     async getMeta(key: string): Promise<string | null> {

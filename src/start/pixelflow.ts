@@ -276,6 +276,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
           metadata,
           store,
           control: authTablesOf(deps.control),
+          apiKeys: deps.apiKeys,
           cache: extras.cache,
           purge: (image) => transforms.purge(image),
         },

@@ -137,6 +137,7 @@ describe('pixelflow owners erase', () => {
         metadata: h.pf.deps.metadata,
         store: h.pf.deps.store,
         control: authTablesOf(h.pf.deps.control),
+        apiKeys: h.pf.deps.apiKeys,
         cache,
         purge: async (image) => {
           purged.push(image.id)
@@ -179,6 +180,7 @@ describe('pixelflow owners erase', () => {
       metadata: h.pf.deps.metadata,
       store: h.pf.deps.store,
       control: authTablesOf(h.pf.deps.control),
+      apiKeys: h.pf.deps.apiKeys,
       cache,
     }
     // The first run dies right after deleting its first image's row, before its objects.

@@ -185,6 +185,19 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('variants').addColumn('version', 'varchar(16)').execute()
     },
   },
+  '0011-dedupe-index-with-id': {
+    async up(db: Kysely<unknown>) {
+      // The dedupe lookup takes the oldest match (order by id). With (owner_id, sha256) only,
+      // SQLite chose (owner_id, id) to skip the sort and read all the owner's images on every
+      // upload; with id in this index one seek answers it (shard-dedupe.ts).
+      await db.schema
+        .createIndex('images_owner_sha256_id')
+        .on('images')
+        .columns(['owner_id', 'sha256', 'id'])
+        .execute()
+      await db.schema.dropIndex('images_owner_sha256').execute()
+    },
+  },
 }
 
 /**

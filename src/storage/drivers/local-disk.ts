@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import {
   mkdir,
-  open,
   readdir,
   readFile,
   rename,
@@ -18,6 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import { assertObjectKey } from '../object-key.js'
 import type { ByteRange, ObjectStore } from '../object-store.js'
 import { storageUnavailable } from '../unavailable.js'
+import { syncDirectory } from './sync-directory.js'
 
 export interface LocalDiskOptions {
   root: string
@@ -151,15 +151,6 @@ async function removeEmptyFolders(root: string, dir: string): Promise<void> {
     } catch {
       return
     }
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }
 
