@@ -133,15 +133,17 @@ async function reprocess(env: Record<string, string>, ...args: string[]) {
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
   const exited = once(child, 'exit')
-  const nice = new Set<number>()
+  // Samples taken while Node still loads the command run at the shell's priority: what counts is
+  // every thread from the moment the command yielded the CPU on, threads started later included.
+  const samples: number[][] = []
   const sampler = setInterval(() => {
-    void niceOf(child.pid!).then((values) => {
-      for (const value of values) nice.add(value)
-    })
+    void niceOf(child.pid!).then((values) => samples.push(values))
   }, 50)
   const [code] = await exited
   clearInterval(sampler)
-  return { code, stdout, stderr, ms: performance.now() - started, nice: [...nice] }
+  const yielded = samples.findIndex((v) => v.length > 0 && v.every((value) => value === 19))
+  const nice = [...new Set(yielded < 0 ? samples.flat() : samples.slice(yielded).flat())]
+  return { code, stdout, stderr, ms: performance.now() - started, nice }
 }
 
 /**
