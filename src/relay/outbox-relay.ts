@@ -65,6 +65,8 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   async function loop(): Promise<void> {
     while (active) {
       await drain().catch((error) => options.logger.error({ err: error }, 'outbox relay failed'))
+      // A stop that came during the drain woke nobody: it must not wait out an interval.
+      if (!active) break
       await new Promise<void>((resolve) => {
         wake = resolve
         setTimeout(resolve, options.intervalMs).unref()

@@ -134,6 +134,27 @@ describe('startWorker', () => {
     expect(await queue.stats()).toMatchObject({ visible: 1, inFlight: 0 })
   })
 
+  it('stop ends at once when it comes while a claim is in flight, not after the next poll', async () => {
+    let inClaim: () => void = () => {}
+    const claiming = new Promise<void>((resolve) => (inClaim = resolve))
+    const { worker } = scene(gatedHandler().handler, {
+      pollMs: 60_000,
+      // A broker that answers a claim later than the same turn (every networked one does).
+      wrap: (q) => ({
+        ...q,
+        receive: async (max) => {
+          inClaim()
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          return q.receive(max)
+        },
+      }),
+    })
+    await claiming
+    const started = performance.now()
+    await worker.stop(0)
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
   it('stop releases, after the grace period, the jobs still running, and aborts them', async () => {
     const h = gatedHandler()
     const { queue, worker, metrics } = scene(h.handler, { concurrency: 2 })

@@ -162,6 +162,8 @@ export function startWorker(options: WorkerOptions): Worker {
       const jobs = free > 0 ? await claim(free) : []
       for (const job of jobs) launch(job)
       if (jobs.length > 0 && jobs.length === free) continue
+      // A stop that came while the claim was in flight woke nobody: it must not sleep a poll.
+      if (!active) break
       await new Promise<void>((resolve) => {
         wake = resolve
         setTimeout(resolve, options.pollMs).unref()
