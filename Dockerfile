@@ -25,7 +25,11 @@ FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 RUN apt-get update \
   && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
+# MALLOC_ARENA_MAX=2: glibc otherwise gives each libvips thread its own heap arena and keeps the
+# freed pages; measured on the worker bench, peak RSS 522–551 MB → 402–418 MB at no CPU cost
+# (jemalloc saved as much but cost 15–20 % more CPU). npm start sets the same.
 ENV NODE_ENV=production \
+  MALLOC_ARENA_MAX=2 \
   PIXELFLOW_HOST=0.0.0.0 \
   PIXELFLOW_PORT=8080 \
   PIXELFLOW_DATA_DIR=/data

@@ -2,6 +2,7 @@
  * `npm run bench [-- photo folder]`: every part in sequence, one summary table (Markdown, ready
  * for RESULTS.md) on stdout, progress on stderr, and the raw runs in bench/results/<time>.json.
  * Each side of each part runs in its own child process, so its timing and peak RSS are its own.
+ * `npm run bench -- --quick`: the ratio targets in under two minutes (bench/quick.ts; CI runs it).
  */
 import { benchCapacity } from './capacity/run.js'
 import { benchDelivery } from './delivery/run.js'
@@ -11,11 +12,17 @@ import { machineInfo } from './harness/machine.js'
 import { loadAverage } from './harness/measure.js'
 import { photoFolder } from './harness/photos.js'
 import { markdownTable, type PartResult } from './harness/report.js'
-import { partTables, writeResults } from './harness/standalone.js'
+import { partTables, writeLatestReport, writeResults } from './harness/standalone.js'
+import { ratioTable } from './harness/targets.js'
+import { benchMemory } from './memory/run.js'
 import { benchQueues } from './queue/run.js'
+import { benchQuick } from './quick.js'
 import { benchMetadataShards } from './shards/run.js'
 import { benchUploads } from './upload/run.js'
 import { benchWorkers } from './worker/run.js'
+
+// --quick: the ratio targets only, in under two minutes, failing on a gross regression (CI).
+if (process.argv.includes('--quick')) process.exit(await benchQuick(photoFolder()))
 
 const folder = photoFolder()
 const machine = machineInfo()
@@ -36,6 +43,7 @@ for (const [name, part] of [
     'delivery: on-the-fly transforms (Pixelflow, ipx, raw sharp), derived-cache hits, nginx cache',
     () => benchDelivery(folder),
   ],
+  ['memory of the one-process service (corpus, 100 × 20 MB burst)', () => benchMemory(folder)],
   [
     'shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance',
     () => benchMetadataShards(),
@@ -54,13 +62,16 @@ for (const [name, part] of [
 }
 
 const minutes = (Date.now() - started.getTime()) / 60_000
-console.log(
-  `\nPixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores, node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`,
-)
-console.log(
-  `Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min\n`,
-)
-console.log(markdownTable(parts))
-// Parts with more columns than the summary has also print their own table.
-for (const text of partTables(parts)) console.log(text)
+const report = [
+  `Pixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores (${machine.cpu}), node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`,
+  `Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min`,
+  markdownTable(parts),
+  `Every ratio beside its target (bench/harness/targets.ts):\n\n${ratioTable(parts.flatMap((p) => p.ratios ?? []))}`,
+  // Parts with more columns than the summary has also print their own table.
+  ...partTables(parts),
+  'Memory over time: ![RSS of the process tree](memory/rss.svg)',
+].join('\n\n')
+console.log(`\n${report}`)
 writeResults('', started, { started, machine, folder, loadAverages, parts })
+// Only a run of every part replaces the report at the top of RESULTS.md.
+if (!process.env.BENCH_PARTS) writeLatestReport(report)

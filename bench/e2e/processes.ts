@@ -48,10 +48,17 @@ export async function freePort(): Promise<number> {
   })
 }
 
-/** `node dist/start/main.js <args>` with the bench env; its logs (warnings and errors only) go to our stderr. */
-export function startPixelflow(args: string[], env: Record<string, string>): ChildProcess {
+/**
+ * `node dist/start/main.js <args>` with the bench env (a key set to undefined is removed from
+ * ours); its logs (warnings and errors only) go to our stderr.
+ */
+export function startPixelflow(
+  args: string[],
+  env: Record<string, string | undefined>,
+): ChildProcess {
+  const merged = Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)
   const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { ...process.env, ...env },
+    env: Object.fromEntries(merged),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(chunk))

@@ -32,6 +32,7 @@ import type { PartResult } from '../harness/report.js'
 import { deleteRedisKeys, REDIS_URL, redisReachable } from '../harness/services.js'
 import { runAlone } from '../harness/standalone.js'
 import { median } from '../harness/stats.js'
+import type { RatioId } from '../harness/targets.js'
 import { IDS, seed } from './seed.js'
 import type { GatewayServer, HookRoute } from './server.js'
 import {
@@ -180,6 +181,7 @@ function summarise(
   baseline: Side,
   ratioLabel: (side: Side) => string,
   extraRss = true,
+  ids: Partial<Record<Side, RatioId>> = {},
 ): PartResult {
   const of = (side: Side) => runs.filter((r) => r.side === side)
   const mid = (side: Side, pick: (r: GatewayRun) => number) => median(of(side).map(pick))
@@ -206,12 +208,18 @@ function summarise(
       figure: `${(rps(side) / rps(baseline)).toFixed(2)} (req/s); CPU per request ×${(cpu(side) / cpu(baseline)).toFixed(2)}`,
     })
   }
-  return { title, rows, runs: runs.filter((r) => sides.includes(r.side)) }
+  const ratios = sides.flatMap((side) => {
+    const id = ids[side]
+    return id ? [{ id, value: rps(side) / rps(baseline) }] : []
+  })
+  return { title, rows, runs: runs.filter((r) => sides.includes(r.side)), ratios }
 }
 
 export async function benchGateway(
   rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 4)),
   seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 4),
+  /** false: the auth + rate limit part only (the quick run). */
+  withReads = true,
 ): Promise<PartResult[]> {
   const hasRedis = await redisReachable(REDIS_URL)
   if (!hasRedis) console.error(`  no Redis at ${REDIS_URL}: the Redis sides are skipped`)
@@ -228,8 +236,10 @@ export async function benchGateway(
   const runs: GatewayRun[] = []
   try {
     Object.assign(setup, await seed(dataDir))
-    console.error(`  metadata reads (${IDS} ready images round robin):`)
-    runs.push(...(await readRuns(setup, cacheSides, rounds, seconds)))
+    if (withReads) {
+      console.error(`  metadata reads (${IDS} ready images round robin):`)
+      runs.push(...(await readRuns(setup, cacheSides, rounds, seconds)))
+    }
     console.error('  authentication + rate limiting on a trivial route:')
     runs.push(...(await hookRuns(setup, routes, rounds, seconds)))
   } finally {
@@ -242,14 +252,16 @@ export async function benchGateway(
 
   const perSide = `${CONNECTIONS} connections, ${seconds} s × ${rounds} runs per side`
   const hooksRss = Math.max(...runs.filter((r) => r.part === 'hooks').map((r) => r.peakRssMb))
-  return [
+  const reads = () =>
     summarise(
       `Metadata reads: GET /v1/images/:id, ready image with 6 variants, ${IDS} ids round robin, ${perSide}`,
       cacheSides,
       runs,
       'no-cache',
       (side) => `ratio ${side} / no cache`,
-    ),
+    )
+  return [
+    ...(withReads ? [reads()] : []),
     summarise(
       `Auth + rate limit: trivial GET on the buildApp instance, ${perSide} (one server, peak RSS ${Math.round(hooksRss)} MB)`,
       routes,
@@ -257,6 +269,7 @@ export async function benchGateway(
       'bare',
       (side) => `ratio ${side} / no hooks`,
       false,
+      { 'auth-memory': 'auth-rps', 'auth-redis': 'auth-redis-rps' },
     ),
   ]
 }

@@ -93,3 +93,25 @@ export function processCpuSeconds(name: string | null): number | null {
   }
   return found ? total : null
 }
+
+/**
+ * RSS of a process and all its descendants now, in MB (0 once it is gone): what a process tree
+ * holds, every child and worker thread counted (threads share their process's RSS). Linux only.
+ */
+export function treeRssMb(pid: number): number {
+  let kb = 0
+  const pending = [pid]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${next}/status`, 'utf8'))?.[1] ?? 0)
+      for (const task of readdirSync(`/proc/${next}/task`)) {
+        const children = readFileSync(`/proc/${next}/task/${task}/children`, 'utf8').trim()
+        if (children) pending.push(...children.split(' ').map(Number))
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kb / 1024
+}

@@ -1,4 +1,5 @@
 /** What a part hands back, and the Markdown every table is printed as (pasted into RESULTS.md as is). */
+import type { Ratio } from './targets.js'
 
 /** What every part hands back: one row per side, ready for the summary table. */
 export interface PartResult {
@@ -6,6 +7,8 @@ export interface PartResult {
   rows: { side: string; figure: string; peakRssMb?: number }[]
   /** Every run's raw numbers, for bench/results/*.json. */
   runs: unknown[]
+  /** The part's ratios that have a target (harness/targets.ts). */
+  ratios?: Ratio[]
 }
 
 /** A part with more columns than the summary has: its own table is printed after the summary. */

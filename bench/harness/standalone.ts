@@ -2,10 +2,11 @@
  * One part run on its own (`npx tsx bench/<part>/run.ts`) prints what `npm run bench` prints for
  * it, and keeps its raw runs in bench/results/ like the full run does.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadAverage } from './measure.js'
 import { markdownTable, type PartResult } from './report.js'
+import { ratioTable } from './targets.js'
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
 
@@ -45,8 +46,31 @@ export async function runAlone(
   const minutes = (Date.now() - started.getTime()) / 60_000
   console.log(markdownTable(parts))
   for (const text of partTables(parts)) console.log(text)
+  const ratios = parts.flatMap((part) => part.ratios ?? [])
+  if (ratios.length > 0) console.log(`\n${ratioTable(ratios)}`)
   console.log(
     `\nLoad average (1 min) ${before.toFixed(1)} → ${after.toFixed(1)}; took ${minutes.toFixed(1)} min`,
   )
   writeResults(`${name}-`, started, { loadAverages: [before, after], ...extra, parts })
+}
+
+const RESULTS_FILE = fileURLToPath(new URL('../RESULTS.md', import.meta.url))
+const LATEST_START = '<!-- latest full run: written by npm run bench -->'
+const LATEST_END = '<!-- end of the latest full run -->'
+
+/**
+ * Puts a full run's report at the top of bench/RESULTS.md, in place of the previous one; the
+ * dated sections below it (the history, with their analysis) are left as they are.
+ */
+export function writeLatestReport(markdown: string): void {
+  const text = readFileSync(RESULTS_FILE, 'utf8')
+  const block = `${LATEST_START}\n## Latest full run\n\n${markdown.trim()}\n${LATEST_END}`
+  const start = text.indexOf(LATEST_START)
+  const end = text.indexOf(LATEST_END)
+  const next =
+    start >= 0 && end > start
+      ? text.slice(0, start) + block + text.slice(end + LATEST_END.length)
+      : text.replace(/\n## /, `\n${block}\n\n## `)
+  writeFileSync(RESULTS_FILE, next)
+  console.error(`Report written to the top of ${RESULTS_FILE}`)
 }

@@ -24,6 +24,7 @@ import { fixed, type TablePart } from '../harness/report.js'
 import { runId as newRunId } from '../harness/services.js'
 import { runAlone } from '../harness/standalone.js'
 import { inRoundOrder, percentile } from '../harness/stats.js'
+import type { RatioId } from '../harness/targets.js'
 import type { Target } from './ports.js'
 import { queueTable, summarise } from './report.js'
 import type { ConsumeResult, ConsumerMessage, ProduceResult } from './side.js'
@@ -32,6 +33,12 @@ import { prepare } from './targets.js'
 
 const SIDE_FILE = fileURLToPath(new URL('./side.ts', import.meta.url))
 const CONSUMER_PROCESSES = 2
+/** The sides whose receive + ack ratio against BullMQ has a target. */
+const RATIO_IDS: Record<string, RatioId> = {
+  'sqlite-1': 'queue-sqlite-1',
+  'sqlite-10': 'queue-sqlite-10',
+  'rabbitmq-1': 'queue-rabbitmq-1',
+}
 
 const cpuSince = (name: string | null, before: number | null) => {
   const after = processCpuSeconds(name)
@@ -166,10 +173,11 @@ export async function benchQueues(
   jobs = Number(process.env.BENCH_QUEUE_JOBS ?? 5000),
   rounds = Number(process.env.BENCH_QUEUE_ROUNDS ?? 1),
   lanes = Number(process.env.BENCH_QUEUE_LANES ?? 4),
+  sides: readonly Side[] = SIDES,
 ): Promise<TablePart> {
   const runs: QueueRun[] = []
   for (let round = 0; round < Math.max(1, rounds); round++) {
-    for (const side of inRoundOrder(SIDES, round)) {
+    for (const side of inRoundOrder(sides, round)) {
       const sideStarted = performance.now()
       const run = await runSide(side, round + 1, jobs, lanes)
       runs.push(run)
@@ -183,7 +191,7 @@ export async function benchQueues(
     }
   }
   const summary = summarise(runs)
-  const perRound = runs.length / SIDES.length
+  const perRound = runs.length / sides.length
   return {
     title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? '' : 's'} per side`,
     rows: summary.map((s) => ({
@@ -197,6 +205,10 @@ export async function benchQueues(
       peakRssMb: Math.max(s.producerRss, s.consumerRss),
     })),
     runs,
+    ratios: summary.flatMap((s) => {
+      const id = RATIO_IDS[`${s.side.backend}-${s.side.batch}`]
+      return id && s.consumeRatio !== null ? [{ id, value: s.consumeRatio }] : []
+    }),
     table: queueTable(runs),
   }
 }

@@ -60,19 +60,24 @@ export async function makeUploadBody(folder: string): Promise<Buffer> {
 }
 
 /**
- * Each request's body is the photo with its own counter in a JPEG comment segment right after the
- * start-of-image marker: a valid JPEG with distinct bytes. With one body for every request, all
- * uploads but the first were content duplicates, which Pixelflow answers with the earlier image
- * (and deletes the bytes it just stored): not the path a real upload takes.
+ * The photo with a counter in a JPEG comment segment right after the start-of-image marker: a
+ * valid JPEG with bytes of its own. With one body for every request, all uploads but the first
+ * were content duplicates, which Pixelflow answers with the earlier image (and deletes the bytes
+ * it just stored): not the path a real upload takes.
  */
+export function numbered(body: Buffer, count: number): Buffer {
+  const comment = Buffer.alloc(12)
+  comment.writeUInt16BE(0xfffe, 0) // COM
+  comment.writeUInt16BE(10, 2) // its length, counting these two bytes
+  comment.writeBigUInt64BE(BigInt(count), 4)
+  return Buffer.concat([body.subarray(0, 2), comment, body.subarray(2)])
+}
+
+/** Each request's body numbered, from 1. */
 export function distinctBodies(body: Buffer): (request: autocannon.Request) => autocannon.Request {
   let count = 0
   return (request) => {
-    const comment = Buffer.alloc(12)
-    comment.writeUInt16BE(0xfffe, 0) // COM
-    comment.writeUInt16BE(10, 2) // its length, counting these two bytes
-    comment.writeBigUInt64BE(BigInt(++count), 4)
-    request.body = Buffer.concat([body.subarray(0, 2), comment, body.subarray(2)])
+    request.body = numbered(body, ++count)
     return request
   }
 }
@@ -134,6 +139,7 @@ export async function benchUploads(
   const mid = (server: Server, pick: (r: LoadRun) => number) => median(of(server).map(pick))
   const ratio =
     mid('pixelflow', (r) => r.requestsPerSecond) / mid('bare', (r) => r.requestsPerSecond)
+  const p99Ratio = mid('pixelflow', (r) => r.p99Ms) / mid('bare', (r) => r.p99Ms)
   return {
     title: `Upload acceptance: ${(body.length / 1024 / 1024).toFixed(2)} MB JPEG, ${CONNECTIONS} connections, ${seconds} s × ${of('bare').length} runs per side`,
     rows: [
@@ -145,8 +151,13 @@ export async function benchUploads(
         peakRssMb: Math.max(...of(server).map((r) => r.peakRssMb)),
       })),
       { side: 'ratio Pixelflow / bare (req/s)', figure: ratio.toFixed(2) },
+      { side: 'ratio Pixelflow / bare (p99)', figure: p99Ratio.toFixed(2) },
     ],
     runs,
+    ratios: [
+      { id: 'upload-rps', value: ratio },
+      { id: 'upload-p99', value: p99Ratio },
+    ],
   }
 }
 

@@ -101,6 +101,7 @@ describe.each(DIALECTS)('several relays on one %s control database', (dialect) =
     } finally {
       await Promise.all(
         relays.map(async (relay) => {
+          if (relay.exitCode !== null || relay.signalCode !== null) return // 'exit' came already
           const exited = once(relay, 'exit')
           relay.kill('SIGTERM')
           await exited

@@ -1,0 +1,216 @@
+/**
+ * Peak memory of the one-process service (`npm start`: API, relay and workers in one process),
+ * the whole process tree sampled every 100 ms (VmRSS of it and every descendant), under two loads:
+ *   corpus  every photo uploaded one after another (each POST after the previous 202), then
+ *           until every image is ready;
+ *   burst   BURST concurrent uploads of a ~20 MB JPEG (the largest photo at quality 100, 4:4:4,
+ *           each with bytes of its own), every one of which must be accepted (202, none shed);
+ *           the run ends once the last 202 is in and the workers have rendered for 10 s more.
+ * Two sides, alternating: glibc's default allocator settings, and MALLOC_ARENA_MAX=2 as
+ * `npm start` and the container image set it. Target: peak ≤ 300 MB (issue 16). The RSS over
+ * time of every run is drawn in bench/memory/rss.svg.
+ *
+ *   npx tsx bench/memory/run.ts [photo folder]
+ */
+import { type ChildProcess, execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { stackedChart } from '../capacity/svg.js'
+import {
+  ensureBuilt,
+  freePort,
+  HOST,
+  MAIN,
+  startPixelflow,
+  stop,
+  untilReady,
+} from '../e2e/processes.js'
+import { sleep } from '../harness/async.js'
+import { isMain } from '../harness/child.js'
+import { RATE_LIMITS_OFF } from '../harness/config.js'
+import { treeRssMb } from '../harness/measure.js'
+import { listPhotos, mimeOf, photoFolder } from '../harness/photos.js'
+import type { PartResult } from '../harness/report.js'
+import { runAlone } from '../harness/standalone.js'
+import { numbered } from '../upload/run.js'
+
+type Side = 'glibc' | 'arena2'
+type Load = 'corpus' | 'burst'
+const SIDES: readonly Side[] = ['glibc', 'arena2']
+const LABELS: Record<Side, string> = {
+  glibc: 'glibc defaults',
+  arena2: 'MALLOC_ARENA_MAX=2 (npm start, container)',
+}
+const BURST = Number(process.env.BENCH_MEMORY_BURST ?? 100)
+const SAMPLE_MS = 100
+const TARGET_MB = 300
+const CHART = fileURLToPath(new URL('./rss.svg', import.meta.url))
+
+export interface MemoryRun {
+  side: Side
+  load: Load
+  peakMb: number
+  seconds: number
+  /** [seconds since the load began, tree RSS MB] */
+  samples: [number, number][]
+}
+
+/** Samples the tree's RSS until stopped; the peak is the highest sample. */
+function sampler(pid: number) {
+  const started = performance.now()
+  const samples: [number, number][] = []
+  const take = () => samples.push([(performance.now() - started) / 1000, treeRssMb(pid)])
+  take()
+  const timer = setInterval(take, SAMPLE_MS)
+  return {
+    stop() {
+      clearInterval(timer)
+      take()
+      return samples
+    },
+  }
+}
+
+async function post(base: string, key: string, type: string, body: Buffer): Promise<string> {
+  const response = await fetch(base, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': type },
+    body: new Uint8Array(body.buffer, body.byteOffset, body.length) as Uint8Array<ArrayBuffer>,
+  })
+  const answer = (await response.json()) as { id: string }
+  if (response.status !== 202)
+    throw new Error(`upload answered ${response.status}: ${JSON.stringify(answer)}`)
+  return answer.id
+}
+
+async function untilAllReady(base: string, key: string, ids: string[]): Promise<void> {
+  const deadline = Date.now() + 300_000
+  for (const id of ids) {
+    for (;;) {
+      const image = (await (
+        await fetch(`${base}/${id}`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as { status: string }
+      if (image.status === 'ready') break
+      if (image.status === 'failed') throw new Error(`image ${id} failed`)
+      if (Date.now() > deadline) throw new Error(`image ${id} not ready within 300 s`)
+      await sleep(100)
+    }
+  }
+}
+
+async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Promise<MemoryRun> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-memory-bench-'))
+  const env: Record<string, string> = {
+    PIXELFLOW_DATA_DIR: dataDir,
+    PIXELFLOW_HOST: HOST,
+    PIXELFLOW_LOG_LEVEL: 'warn',
+    ...RATE_LIMITS_OFF,
+  }
+  let child: ChildProcess | undefined
+  try {
+    const key = execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', 'bench'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).trim()
+    const port = await freePort()
+    child = startPixelflow(['serve'], {
+      ...env,
+      PIXELFLOW_PORT: String(port),
+      // The side decides: a value in this shell must not leak into the glibc side.
+      MALLOC_ARENA_MAX: side === 'arena2' ? '2' : undefined,
+    })
+    await untilReady(port, child)
+    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8')
+    if (environ.includes('MALLOC_ARENA_MAX=') !== (side === 'arena2'))
+      throw new Error(`${side}: the server's MALLOC_ARENA_MAX is not the side's`)
+    const base = `http://${HOST}:${port}/v1/images`
+    const watch = sampler(child.pid!)
+    const started = performance.now()
+    if (load === 'corpus') {
+      const ids: string[] = []
+      for (const path of listPhotos(folder))
+        ids.push(await post(base, key, mimeOf(path), readFileSync(path)))
+      await untilAllReady(base, key, ids)
+    } else {
+      await Promise.all(
+        Array.from({ length: BURST }, (_, i) => post(base, key, 'image/jpeg', numbered(big, i))),
+      )
+      await sleep(10_000)
+    }
+    const seconds = (performance.now() - started) / 1000
+    const samples = watch.stop()
+    return { side, load, peakMb: Math.max(...samples.map(([, mb]) => mb)), seconds, samples }
+  } finally {
+    if (child) await stop(child)
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+function drawChart(runs: MemoryRun[]): void {
+  const colors: Record<Side, string> = { glibc: '#d62728', arena2: '#1f77b4' }
+  const xMax = Math.ceil(Math.max(...runs.map((r) => r.seconds)) / 10) * 10
+  const panel = (load: Load) => ({
+    title: `${load === 'corpus' ? 'corpus, one upload after another, until all ready' : `${BURST} concurrent ~20 MB uploads, then 10 s`}: RSS of the process tree, MB (target ≤ ${TARGET_MB})`,
+    series: runs
+      .filter((r) => r.load === load)
+      .map((r, i) => ({
+        name: `${LABELS[r.side]}${i > 1 ? ` (${i})` : ''}`,
+        color: colors[r.side],
+        points: r.samples,
+      })),
+  })
+  writeFileSync(
+    CHART,
+    stackedChart('Pixelflow one process: memory over time', xMax, 'seconds', [
+      panel('corpus'),
+      panel('burst'),
+    ]),
+  )
+  console.error(`  chart written to ${CHART}`)
+}
+
+export async function benchMemory(
+  folder: string,
+  rounds = Number(process.env.BENCH_MEMORY_ROUNDS ?? 1),
+): Promise<PartResult> {
+  ensureBuilt()
+  const largest = listPhotos(folder)
+    .filter((path) => mimeOf(path) === 'image/jpeg')
+    .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!
+  const big = await sharp(largest).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer()
+  const runs: MemoryRun[] = []
+  for (let round = 0; round < Math.max(1, rounds); round++) {
+    for (const load of ['corpus', 'burst'] as const) {
+      // Alternate which side goes first, so neither always meets a cold page cache.
+      for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse()) {
+        const run = await runOnce(side, load, folder, big)
+        runs.push(run)
+        console.error(
+          `  round ${round + 1} ${load} ${side}: peak ${Math.round(run.peakMb)} MB over ${run.seconds.toFixed(1)} s`,
+        )
+      }
+    }
+  }
+  drawChart(runs)
+  const peak = (side: Side, load: Load) =>
+    Math.max(...runs.filter((r) => r.side === side && r.load === load).map((r) => r.peakMb))
+  return {
+    title: `Memory of the one-process service (serve), whole process tree, ${rounds} run${rounds === 1 ? '' : 's'} per side; burst = ${BURST} × ${(big.length / 1e6).toFixed(1)} MB JPEG (target ≤ ${TARGET_MB} MB)`,
+    rows: SIDES.map((side) => ({
+      side: LABELS[side],
+      figure: `peak ${Math.round(peak(side, 'corpus'))} MB through the corpus, ${Math.round(peak(side, 'burst'))} MB under the burst`,
+    })),
+    runs: runs.map(({ samples, ...run }) => ({ ...run, samples: samples.length })),
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const folder = photoFolder()
+  await runAlone('memory', `Memory of the one-process service on ${folder}`, () =>
+    benchMemory(folder),
+  )
+}
