@@ -12,13 +12,12 @@
 import { mkdtemp, rm, stat, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import amqp from 'amqplib'
 import { benchGateway } from './gateway/run.js'
 import { machineInfo } from './harness/machine.js'
 import { loadAverage } from './harness/measure.js'
 import { listPhotos } from './harness/photos.js'
 import { markdownTable, type PartResult } from './harness/report.js'
-import { RABBITMQ_URL, REDIS_URL, redisReachable } from './harness/services.js'
+import { RABBITMQ_URL, REDIS_URL, rabbitReachable, redisReachable } from './harness/services.js'
 import { writeResults } from './harness/standalone.js'
 import { ratioTable, verdict } from './harness/targets.js'
 import { benchQueues } from './queue/run.js'
@@ -28,16 +27,6 @@ import { benchWorkers } from './worker/run.js'
 
 const WORKER_PHOTOS = 6
 const QUEUE_JOBS = 2000
-
-async function rabbitReachable(url: string): Promise<boolean> {
-  try {
-    const connection = await amqp.connect(url, { timeout: 1000 })
-    await connection.close()
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** A folder of links to the smallest photos: the worker part's ratio, in seconds. */
 async function smallestPhotos(folder: string, count: number): Promise<string> {

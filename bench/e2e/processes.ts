@@ -48,6 +48,14 @@ export async function freePort(): Promise<number> {
   })
 }
 
+/** A new API key for `owner` in the data dir that `env` names (`pixelflow keys create`). */
+export function createApiKey(env: Record<string, string>, owner: string): string {
+  return execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', owner], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  }).trim()
+}
+
 /**
  * `node dist/start/main.js <args>` with the bench env (a key set to undefined is removed from
  * ours); its logs (warnings and errors only) go to our stderr.

@@ -18,7 +18,7 @@
  *
  * dist/ is built first (npm run build) when it is missing or older than a file of src/.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,7 +31,15 @@ import { type TablePart, table } from '../harness/report.js'
 import { deleteRedisKeys, REDIS_URL, runId } from '../harness/services.js'
 import { runAlone } from '../harness/standalone.js'
 import { inRoundOrder, median, percentile } from '../harness/stats.js'
-import { ensureBuilt, freePort, HOST, MAIN, startPixelflow, stop, untilReady } from './processes.js'
+import {
+  createApiKey,
+  ensureBuilt,
+  freePort,
+  HOST,
+  startPixelflow,
+  stop,
+  untilReady,
+} from './processes.js'
 
 /** Worker process counts to compare; BENCH_E2E_PROCESSES=1,2,4 by default. */
 const PROCESS_COUNTS: readonly number[] = (process.env.BENCH_E2E_PROCESSES ?? '1,2,4')
@@ -91,10 +99,7 @@ async function runOnce(
   }
   const children: ChildProcess[] = []
   try {
-    const key = execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', 'bench-owner'], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-    }).trim()
+    const key = createApiKey(env, 'bench-owner')
     const apiPort = await freePort()
     const api = startPixelflow(['api'], {
       ...env,

@@ -2,6 +2,7 @@
  * The outside services some parts need (Redis, RabbitMQ, PostgreSQL): where they are, whether
  * one answers, and how to remove what a run left in Redis (its own prefix only).
  */
+import amqp from 'amqplib'
 import { Redis } from 'ioredis'
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -33,6 +34,17 @@ export async function redisReachable(url: string): Promise<boolean> {
     return false
   } finally {
     client.disconnect()
+  }
+}
+
+/** True when a RabbitMQ accepts a connection at `url` within a second; else its sides are skipped. */
+export async function rabbitReachable(url: string): Promise<boolean> {
+  try {
+    const connection = await amqp.connect(url, { timeout: 1000 })
+    await connection.close()
+    return true
+  } catch {
+    return false
   }
 }
 

@@ -12,8 +12,8 @@
  *
  *   npx tsx bench/memory/run.ts [photo folder]
  */
-import { type ChildProcess, execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,10 +21,10 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { stackedChart } from '../capacity/svg.js'
 import {
+  createApiKey,
   ensureBuilt,
   freePort,
   HOST,
-  MAIN,
   startPixelflow,
   stop,
   untilReady,
@@ -112,10 +112,7 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
   }
   let child: ChildProcess | undefined
   try {
-    const key = execFileSync(process.execPath, [MAIN, 'keys', 'create', '--owner', 'bench'], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-    }).trim()
+    const key = createApiKey(env, 'bench')
     const port = await freePort()
     child = startPixelflow(['serve'], {
       ...env,
@@ -180,7 +177,8 @@ export async function benchMemory(
   ensureBuilt()
   const largest = listPhotos(folder)
     .filter((path) => mimeOf(path) === 'image/jpeg')
-    .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0]!
+    .map((path) => ({ path, size: statSync(path).size }))
+    .sort((a, b) => b.size - a.size)[0]!.path
   const big = await sharp(largest).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer()
   const runs: MemoryRun[] = []
   for (let round = 0; round < Math.max(1, rounds); round++) {
