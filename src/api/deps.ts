@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Authenticator } from '../auth/authenticator.js'
+import type { Sessions } from '../auth/sessions.js'
 import type { HttpConfig, LimitsConfig } from '../config/schema.js'
 import type { TransformSigner, UrlSigner } from '../domain/signed-urls.js'
 import type { ImageService } from '../images/image-service.js'
@@ -50,4 +51,6 @@ export interface AppDeps {
   }
   /** GET /v1/events (the live stream) is served when given. */
   events?: EventRoutesOptions
+  /** /v1/session (the dashboard's cookie sign-in) is served, and its cookie accepted, when given. */
+  sessions?: Sessions
 }
