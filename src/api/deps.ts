@@ -12,6 +12,7 @@ import type { TusUploads } from '../uploads/tus.js'
 import type { UploadTokenService } from '../uploads/upload-token-service.js'
 import type { WebhookEndpoints } from '../webhooks/endpoints.js'
 import type { RateLimits } from './rate-limit.js'
+import type { AdminDeps } from './routes/admin/admin-routes.js'
 import type { EventRoutesOptions } from './routes/events/events.js'
 import type { MetricsAccess } from './routes/health/health.js'
 import type { Links } from './views.js'
@@ -50,4 +51,9 @@ export interface AppDeps {
   }
   /** GET /v1/events (the live stream) is served when given. */
   events?: EventRoutesOptions
+  /**
+   * The operator routes under /v1/admin (queue, dead letters, shards, keys, audit log, metrics)
+   * are served when given; the owner erasure is then audited too.
+   */
+  admin?: AdminDeps
 }

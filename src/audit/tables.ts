@@ -20,10 +20,7 @@ export interface AuditTables {
   }
 }
 
-/**
- * Append-only. Names continue the control database's one sequence (src/start/control-db.ts
- * merges every module's list).
- */
+/** Append-only; 0007 is this module's number in the control database's one sequence. */
 export const AUDIT_MIGRATIONS: Record<string, Migration> = {
   '0007-audit-log': {
     async up(db: Kysely<unknown>) {
