@@ -63,8 +63,11 @@ export function createMetricsHistory(metrics: Source, options: MetricsHistoryOpt
     /** Samples now (the baseline) and then every interval; the timer never keeps the process up. */
     start(): void {
       if (timer) return
-      void sample()
-      timer = setInterval(() => void sample().catch(() => {}), intervalMs)
+      // Reading in-process counters does not fail in practice; if it did, that interval would
+      // only be missing from the chart, which is no reason to take the process down.
+      const tick = () => void sample().catch(() => {})
+      tick()
+      timer = setInterval(tick, intervalMs)
       timer.unref()
     },
     stop(): void {
