@@ -114,8 +114,15 @@ describe('rolling out workers: old and new side by side on one queue', () => {
     expect(ids.filter((id) => !v1.has(id)).every((id) => readyBy.new.includes(id))).toBe(true)
     expect(deferredBy.new).toBe(0)
 
-    const stats = await harness.pf.deps.queue.stats()
-    expect(stats).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, dead: 0 })
+    // The worker acks after the image row says ready; the ack is a later commit than the row's.
+    await eventually(async () =>
+      expect(await harness.pf.deps.queue.stats()).toMatchObject({
+        visible: 0,
+        inFlight: 0,
+        delayed: 0,
+        dead: 0,
+      }),
+    )
     expect(await harness.pf.deps.queue.listDead(10)).toEqual([])
     expect(logLines.some((l) => l.startsWith('old ') && l.includes('newer release'))).toBe(true)
     expect(logLines.filter((l) => l.includes('job failed'))).toEqual([])
