@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import multipart from '@fastify/multipart'
 import swagger from '@fastify/swagger'
@@ -24,6 +25,7 @@ import { getImage } from './routes/images/get-image.js'
 import { listImages } from './routes/images/list-images.js'
 import { updateImage } from './routes/images/update-image.js'
 import { acceptRawImages, uploadImage } from './routes/images/upload-image.js'
+import { sessionRoutes } from './routes/session/session.js'
 import { dashboardRoutes } from './routes/ui/dashboard.js'
 import { directUploadRoutes } from './routes/uploads/direct-uploads.js'
 import { TUS_RESPONSE_HEADERS, tusRoutes } from './routes/uploads/tus.js'
@@ -57,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   })
   app.decorateRequest('principal', null)
+  app.decorateRequest('session', null)
   refuseWhileClosing(app)
   closeUnusedConnectionsOnShutdown(app)
   countRequests(app, metrics)
@@ -111,7 +114,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // On all of /v1, like multipart, not only in the upload plugin: a body on another /v1 route
       // (a DELETE with an image body) stays accepted instead of becoming a 415.
       acceptRawImages(v1)
-      v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp))
+      // Cookies are read on /v1 only, and only for the dashboard's session (routes/session).
+      if (deps.sessions) await v1.register(cookie)
+      v1.addHook('onRequest', authenticate(deps.authenticate, deps.rateLimits.perIp, deps.sessions))
       v1.addHook('onRequest', deps.rateLimits.perOwner)
       const { maxUploadBytes } = deps.limits
       await v1.register(uploadImage, {
@@ -130,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks })
       if (deps.events) await v1.register(eventRoutes, deps.events)
       if (deps.uploads) await registerUploads(v1, deps.uploads, deps)
+      if (deps.sessions) await v1.register(sessionRoutes, { sessions: deps.sessions })
     },
     { prefix: '/v1' },
   )
@@ -197,7 +203,10 @@ const EXPOSED_HEADERS = [
   ...TUS_RESPONSE_HEADERS,
 ]
 
-/** '*' allows any origin (safe: credentials are bearer tokens, never cookies); otherwise an exact list. */
+/**
+ * '*' allows any origin (safe: a cross-origin caller's credential is a bearer token; the session
+ * cookie is SameSite=Strict and CORS never allows credentials); otherwise an exact list.
+ */
 function corsOrigin(origins: readonly string[]): string | string[] {
   return origins.includes('*') ? '*' : [...origins]
 }

@@ -1,11 +1,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Authenticator } from '../auth/authenticator.js'
 import { hasScope, type Principal, type Scope } from '../auth/principal.js'
+import { csrfTokenMatches, type SessionInfo, type Sessions } from '../auth/sessions.js'
 import { AppError } from '../errors/index.js'
+
+/** The dashboard's session cookie (routes/session): HttpOnly, so a page's script never reads it. */
+export const SESSION_COOKIE = 'pf_session'
+
+/** The session a request came with, and the cookie's token (sign-out closes it). */
+export interface RequestSession extends SessionInfo {
+  token: string
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
+    session: RequestSession | null
   }
   interface FastifyContextConfig {
     /** The scope a credential needs for this route; every /v1 route names one. */
@@ -16,18 +26,25 @@ declare module 'fastify' {
 /**
  * onRequest hook for /v1: a valid credential (401 otherwise) that carries the route's scope (403
  * otherwise). A failed attempt spends from the caller's IP limit, so keys cannot be guessed at speed.
+ * The credential is the Authorization header or, without one, the session cookie when sessions
+ * are given.
  */
 export function authenticate(
   authenticator: Authenticator,
   onFailure: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+  sessions?: Sessions,
 ) {
+  const principalOfRequest = (request: FastifyRequest): Promise<Principal> => {
+    const token = sessions && !request.headers.authorization && request.cookies?.[SESSION_COOKIE]
+    return token
+      ? sessionPrincipal(sessions, token, request)
+      : authenticator(request.headers.authorization)
+  }
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const principal = await authenticator(request.headers.authorization).catch(
-      async (error: unknown) => {
-        await onFailure(request, reply)
-        throw error
-      },
-    )
+    const principal = await principalOfRequest(request).catch(async (error: unknown) => {
+      await onFailure(request, reply)
+      throw error
+    })
     const scope = request.routeOptions.config.scope
     if (!scope)
       throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no scope`)
@@ -35,6 +52,31 @@ export function authenticate(
       throw new AppError('INSUFFICIENT_SCOPE', `This request needs the ${scope} scope`)
     request.principal = principal
   }
+}
+
+/** Methods that change nothing: the only ones a cookie alone may make (CSRF). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * A cookie is sent with any request to this origin, a forged one from another site's page too
+ * (SameSite=Strict stops most, not a sibling subdomain): a change also needs the session's CSRF
+ * token in a header, which only a page of this origin can read (GET /v1/session) and send.
+ */
+async function sessionPrincipal(
+  sessions: Sessions,
+  token: string,
+  request: FastifyRequest,
+): Promise<Principal> {
+  const session = await sessions.verify(token)
+  if (!session) throw new AppError('UNAUTHENTICATED', 'The session has ended: sign in again')
+  const header = request.headers['x-csrf-token']
+  if (
+    !SAFE_METHODS.has(request.method) &&
+    !csrfTokenMatches(session.csrfToken, typeof header === 'string' ? header : undefined)
+  )
+    throw new AppError('CSRF_TOKEN_INVALID', 'This request needs the session’s x-csrf-token header')
+  request.session = { ...session, token }
+  return session.principal
 }
 
 /** The authenticated principal; only called on routes behind `authenticate`. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Authenticator } from '../auth/authenticator.js'
+import type { Sessions } from '../auth/sessions.js'
 import type { HttpConfig, LimitsConfig } from '../config/schema.js'
 import type { TransformSigner, UrlSigner } from '../domain/signed-urls.js'
 import type { ImageService } from '../images/image-service.js'
@@ -52,4 +53,6 @@ export interface AppDeps {
   events?: EventRoutesOptions
   /** The web dashboard at /ui, from this built bundle folder (answers 503 when it is not built). */
   dashboard?: { root: string }
+  /** /v1/session (the dashboard's cookie sign-in) is served, and its cookie accepted, when given. */
+  sessions?: Sessions
 }

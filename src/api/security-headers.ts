@@ -3,12 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 /**
  * Headers every response carries, and the stricter set for delivered image bytes: an image must
  * never be sniffed into HTML or run script, even if a hostile file got through (imgproxy and
- * Next.js send the same CSP on images). Pixelflow never sets cookies.
+ * Next.js send the same CSP on images). The one cookie Pixelflow sets is the dashboard's session,
+ * from /v1/session; a cookie from anywhere else (a plugin's) is dropped.
  */
 export function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-content-type-options', 'nosniff')
   reply.header('referrer-policy', 'no-referrer')
-  reply.removeHeader('set-cookie')
+  if (!request.url.startsWith('/v1/session')) reply.removeHeader('set-cookie')
   if (request.url.startsWith('/i/')) {
     reply.header('content-security-policy', "default-src 'none'; sandbox")
     reply.header('cross-origin-resource-policy', 'cross-origin')

@@ -150,12 +150,18 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
       return fresh
     },
 
+    /** Whether a key still works (a session opened with it ends when it stops): the reused row. */
+    async isLive(id: string, now = Date.now()): Promise<boolean> {
+      const row = await rowOf(id)
+      return !!row && works(row, now)
+    },
+
     async verify(key: string, now = Date.now()): Promise<Principal | null> {
       const match = /^pf_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/.exec(key)
       if (!match) return null
       const [, id, secret] = match as unknown as [string, string, string]
       const row = await rowOf(id)
-      if (!row || (row.revoked_at !== null && Number(row.revoked_at) <= now)) return null
+      if (!row || !works(row, now)) return null
       const equal = timingSafeEqual(
         Buffer.from(row.secret_hash, 'hex'),
         Buffer.from(digest(secret), 'hex'),
@@ -168,6 +174,11 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
 }
 
 export type ApiKeys = ReturnType<typeof createApiKeys>
+
+/** Not revoked, or still in a rotation's grace period. */
+function works(row: KeyRow, now: number): boolean {
+  return row.revoked_at === null || Number(row.revoked_at) > now
+}
 
 function digest(secret: string): string {
   return createHash('sha256').update(secret).digest('hex')

@@ -13,7 +13,7 @@ export type Authenticator = (authorization: string | undefined) => Promise<Princ
  */
 export function createAuthenticator(
   apiKeys: ApiKeys,
-  config: AuthConfig,
+  config: Pick<AuthConfig, 'jwt'>,
   uploadTokens?: Pick<UploadTokens, 'verify'>,
 ): Authenticator {
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null

@@ -1,8 +1,8 @@
 import type { Kysely, Migration } from 'kysely'
 
 /**
- * The auth tables of the control database: API keys (stored as SHA-256 hashes) and settings (the
- * URL-signing key generated on first start). Times are epoch milliseconds.
+ * The auth tables of the control database: API keys (stored as SHA-256 hashes), settings (the
+ * URL-signing key generated on first start) and browser sessions. Times are epoch milliseconds.
  */
 export interface AuthTables {
   api_keys: {
@@ -15,6 +15,17 @@ export interface AuthTables {
     revoked_at: number | null
   }
   settings: { key: string; value: string }
+  /** Browser sessions (src/auth/sessions.ts): only a SHA-256 of the cookie's token is stored. */
+  sessions: {
+    id: string
+    owner_id: string
+    scopes: string
+    via: string
+    key_id: string | null
+    csrf_token: string
+    created_at: number
+    expires_at: number
+  }
 }
 
 /**
@@ -48,6 +59,22 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
         .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('value', 'text', (c) => c.notNull())
         .execute()
+    },
+  },
+  '0008-sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('owner_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('scopes', 'varchar(255)', (c) => c.notNull())
+        .addColumn('via', 'varchar(16)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(32)')
+        .addColumn('csrf_token', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('sessions_expiry').on('sessions').column('expires_at').execute()
     },
   },
 }

@@ -70,7 +70,7 @@ function fromEnv(env: Env): unknown {
       placeholder: env.PIXELFLOW_PLACEHOLDER,
       watermark: watermark(env),
     },
-    auth: { jwt: jwt(env) },
+    auth: { jwt: jwt(env), sessionTtlSeconds: env.PIXELFLOW_SESSION_TTL_SECONDS },
     delivery: deliveryFromEnv(env),
     http: {
       corsOrigins: list(env.PIXELFLOW_CORS_ORIGINS) ?? ['*'],

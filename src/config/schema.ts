@@ -187,6 +187,8 @@ export const ConfigSchema = Type.Object(
           adminIssuer: Type.Optional(Type.String({ minLength: 1 })),
         }),
       ),
+      /** How long a dashboard session lasts (src/auth/sessions.ts): short, it rides in a cookie. */
+      sessionTtlSeconds: Type.Integer({ minimum: 60, maximum: 86_400, default: 3_600 }),
     }),
     delivery: DeliverySchema,
     http: Type.Object({

@@ -7,6 +7,7 @@ import { createRateLimits } from '../api/rate-limit.js'
 import type { MetricsAccess } from '../api/routes/health/health.js'
 import { createLinks } from '../api/views.js'
 import { createAuthenticator } from '../auth/authenticator.js'
+import { createSessions } from '../auth/sessions.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
 import type { Cache } from '../cache/cache.js'
 import { createCache } from '../cache/create-cache.js'
@@ -257,6 +258,10 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
   const app = await buildApp({
     images,
     authenticate: createAuthenticator(deps.apiKeys, config.auth, uploads.verifyToken),
+    sessions: createSessions(authTablesOf(deps.control), {
+      ttlMs: config.auth.sessionTtlSeconds * 1000,
+      keyIsLive: deps.apiKeys.isLive,
+    }),
     uploads,
     webhooks: createWebhooks(config, deps),
     events: createEventRoutes(config, deps, extras.eventHints, logger),
