@@ -15,6 +15,8 @@ export function ImagePage({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null)
   const live = useStore(statuses).get(id)
   useEffect(() => {
+    // Read again on every status change; a deleted image (deleted here, too) is not asked for.
+    if (live === 'deleted') return setImage(null)
     client.images.get(id).then(setImage, (failure) => setError(messageOf(failure)))
   }, [id, live])
   return (

@@ -1,0 +1,208 @@
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
+
+const CHROMIUM = process.env.PIXELFLOW_TEST_CHROMIUM ?? '/usr/bin/chromium'
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const CORPUS = '/work/shared/corpus/photos'
+/** `npm run screenshots` sets it: each main screen is saved under docs/screenshots/. */
+const SCREENSHOTS =
+  process.env.PIXELFLOW_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : null
+
+if (!existsSync(CHROMIUM))
+  console.warn(
+    `dashboard browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`,
+  )
+
+/**
+ * Failures the page is expected to meet, which Chromium logs as console errors on its own: the
+ * first GET /v1/session before signing in (401), and the bad file's refusal (415).
+ */
+const EXPECTED_FAILURES = [/\b401\b.*\/v1\/session$/, /\b415\b.*\/v1\/images$/]
+/** A server without the admin API (branch dash-admin) answers its routes 404, which the view says. */
+const NO_ADMIN_API = /\b404\b.*\/v1\/admin\//
+
+/** Three small photos of the corpus (or the repository's fixtures), smallest first. */
+async function smallPhotos(): Promise<string[]> {
+  const dir = existsSync(CORPUS) ? CORPUS : join(ROOT, 'test/fixtures/photos')
+  const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|webp)$/i.test(n))
+  const sized = await Promise.all(
+    names.map(async (n) => ({ path: join(dir, n), size: (await stat(join(dir, n))).size })),
+  )
+  return sized
+    .sort((a, b) => a.size - b.size)
+    .slice(0, 3)
+    .map((s) => s.path)
+}
+
+/**
+ * The dashboard in a real Chromium against the real binary (`node dist/start/main.js serve`, as
+ * npm start runs it, after npm run build): sign in with an admin key, upload three photos and a
+ * bad file, watch them become ready, open one, copy a URL and fetch it, delete it, look at the
+ * operator view, sign out. No console error, page error or CSP violation on the way.
+ */
+describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 120_000 }, () => {
+  let dataDir: string
+  let server: ServeProcess
+  let browser: Browser
+  let page: Page
+  let base: string
+  let key: string
+  const problems: string[] = []
+  const expected = [...EXPECTED_FAILURES]
+
+  beforeAll(async () => {
+    for (const built of ['dist/start/main.js', 'ui/dist/index.html'])
+      if (!existsSync(join(ROOT, built)))
+        throw new Error(`${built} is missing: npm run build first`)
+    dataDir = await mkdtemp(join(tmpdir(), 'pf-dashboard-'))
+    const env = { PIXELFLOW_DATA_DIR: dataDir, PIXELFLOW_LOG_LEVEL: 'warn' }
+    key = cli(
+      env,
+      'keys',
+      'create',
+      '--owner',
+      'dash',
+      '--scopes',
+      'admin,images:read,images:write',
+    )
+    const port = await freePort()
+    // localhost: Chromium keeps a Secure cookie on http://localhost, and the links match the page.
+    base = `http://localhost:${port}`
+    server = await startRole({ ...env, PIXELFLOW_PUBLIC_URL: base }, port)
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+    const context = await browser.newContext({ viewport: { width: 1200, height: 860 } })
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+    page = await context.newPage()
+    const adminApi = await fetch(`${base}/v1/admin/queue`, {
+      headers: { authorization: `Bearer ${key}` },
+    })
+    if (adminApi.status === 404) {
+      console.warn('dashboard test: this server has no admin API; the operator view shows so')
+      expected.push(NO_ADMIN_API)
+    }
+    watchProblems(page, problems, expected)
+    if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    server?.child.kill('SIGTERM')
+    await server?.exited
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  const shoot = async (name: string) => {
+    if (SCREENSHOTS)
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  }
+
+  it('signs in, uploads, shows the gallery and an image, deletes, and shows the operator view', async () => {
+    // Sign in: the key goes into the field, out as a session, and is kept nowhere in the page.
+    const response = await page.goto(`${base}/`)
+    expect(response!.url()).toBe(`${base}/ui/`)
+    expect(response!.headers()['content-security-policy']).toContain("script-src 'self'")
+    await page.getByLabel('API key or JWT').waitFor()
+    await shoot('sign-in')
+    await page.getByLabel('API key or JWT').fill(key)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('link', { name: 'Operator' }).waitFor()
+    const stored = await page.evaluate(() => ({
+      local: localStorage.length,
+      session: sessionStorage.length,
+      html: document.documentElement.outerHTML,
+    }))
+    expect(stored.local + stored.session).toBe(0)
+    expect(stored.html).not.toContain(key)
+
+    // Upload: three photos and one file that is not an image, by the keyboard-reachable input.
+    const photos = await smallPhotos()
+    await page.getByLabel('Drop images here, or choose files').setInputFiles([
+      ...(await Promise.all(
+        photos.map(async (path) => ({
+          name: basename(path),
+          mimeType: 'image/jpeg',
+          buffer: await readFile(path),
+        })),
+      )),
+      { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') },
+    ])
+    const bad = page.locator('li.upload[data-name="notes.jpg"] .error')
+    await expect.poll(() => bad.textContent(), { timeout: 30_000 }).toMatch(/Refused: .{10,}/)
+    expect(await bad.textContent()).not.toMatch(/undefined|\[object/)
+    const ready = page.locator('li.upload .badge-ready')
+    await expect.poll(() => ready.count(), { timeout: 60_000 }).toBe(3)
+    await shoot('upload')
+
+    // Gallery: newest first, three ready tiles whose thumbnails load.
+    await page.getByRole('link', { name: 'Gallery' }).click()
+    const tiles = page.locator('li.tile')
+    await expect.poll(() => tiles.count(), { timeout: 20_000 }).toBe(3)
+    await expect.poll(() => page.locator('li.tile img.loaded').count(), { timeout: 20_000 }).toBe(3)
+    await shoot('gallery')
+
+    // An image: variants with sizes, copy a URL to the clipboard and fetch it.
+    const id = await tiles.first().getAttribute('data-id')
+    await tiles.first().getByRole('link').click()
+    await page.getByRole('heading', { name: `Image ${id}` }).waitFor()
+    const copy = page.getByRole('button', { name: /^Copy URL/ }).first()
+    await copy.waitFor()
+    await expect.poll(() => page.locator('li.variant img.loaded').count()).toBeGreaterThan(0)
+    await shoot('image')
+    await copy.click()
+    const copied = await page.evaluate(() => navigator.clipboard.readText())
+    expect(copied).toMatch(new RegExp(`^${base}/i/${id}/`))
+    const variant = await fetch(copied)
+    expect(variant.status).toBe(200)
+    expect(variant.headers.get('content-type')).toMatch(/^image\//)
+
+    // Delete behind the dialog: back to the gallery, and the API no longer has it.
+    await page.getByRole('button', { name: 'Delete this image' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click()
+    await page.getByRole('heading', { name: 'Gallery' }).waitFor()
+    await expect.poll(() => tiles.count()).toBe(2)
+    const gone = await fetch(`${base}/v1/images/${id}`, {
+      headers: { authorization: `Bearer ${key}` },
+    })
+    expect(gone.status).toBe(404)
+
+    // Operator view: the queue's numbers and the shards (or, without the admin API, says so).
+    await page.getByRole('link', { name: 'Operator' }).click()
+    const queue = page.getByRole('region', { name: 'Queue' })
+    await expect
+      .poll(() => queue.textContent(), { timeout: 10_000 })
+      .toMatch(/In flight|Not available/)
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Shards' }).textContent())
+      .toMatch(/shard|Not available/i)
+    await shoot('operator')
+
+    // Sign out: the session ends on the server too.
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('API key or JWT').waitFor()
+
+    expect(problems).toEqual([])
+  })
+})
+
+/** Console errors, uncaught page errors and CSP violations, each as one line. */
+function watchProblems(page: Page, problems: string[], expected: RegExp[]): void {
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return
+    const line = `${message.text()} ${message.location().url}`
+    if (!expected.some((failure) => failure.test(line))) problems.push(`console: ${line}`)
+  })
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+  void page.exposeFunction('reportCspViolation', (line: string) => problems.push(`csp: ${line}`))
+  void page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      const report = (window as unknown as { reportCspViolation: (l: string) => void })
+        .reportCspViolation
+      report(`${event.violatedDirective} ${event.blockedURI}`)
+    })
+  })
+}
