@@ -35,14 +35,14 @@ export function LineChart({ title, series, unit }: Props) {
         {series.map((s, n) => (
           <polyline
             key={s.name}
-            class={`line line-${n}`}
+            class={`line series-${n}`}
             points={s.values.map((v, i) => `${x(i)},${y(v)}`).join(' ')}
           />
         ))}
       </svg>
       <ul class="legend">
         {series.map((s, n) => (
-          <li key={s.name} class={`legend-${n}`}>
+          <li key={s.name} class={`series-${n}`}>
             {s.name} ({unit})
           </li>
         ))}
