@@ -108,9 +108,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     expect(response!.headers()['content-security-policy']).toContain("script-src 'self'")
     await page.getByLabel('API key or JWT').waitFor()
     await shoot('sign-in')
+    // By the keyboard: type the key, Enter submits the form.
     await page.getByLabel('API key or JWT').fill(key)
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByLabel('API key or JWT').press('Enter')
     await page.getByRole('link', { name: 'Operator' }).waitFor()
+    // Statuses come from the event stream, not from polling.
+    await expect.poll(() => page.locator('header .who').textContent()).toMatch(/· live$/)
     const stored = await page.evaluate(() => ({
       local: localStorage.length,
       session: sessionStorage.length,
@@ -138,10 +141,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     await expect.poll(() => ready.count(), { timeout: 60_000 }).toBe(3)
     await shoot('upload')
 
-    // Gallery: newest first, three ready tiles whose thumbnails load.
+    // Gallery: three ready tiles, each with its decoded placeholder while the thumbnail is held
+    // back a moment, then the thumbnails.
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    await page.route('**/i/**', async (route) => {
+      await held
+      await route.continue()
+    })
     await page.getByRole('link', { name: 'Gallery' }).click()
     const tiles = page.locator('li.tile')
     await expect.poll(() => tiles.count(), { timeout: 20_000 }).toBe(3)
+    const placeholders = page.locator('li.tile img.placeholder[src^="data:image/png"]')
+    await expect.poll(() => placeholders.count()).toBe(3)
+    // From here on the route lets every request through at once.
+    release()
     await expect.poll(() => page.locator('li.tile img.loaded').count(), { timeout: 20_000 }).toBe(3)
     await shoot('gallery')
 
