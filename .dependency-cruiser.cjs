@@ -24,6 +24,8 @@ const LAYERS = [
     'observability',
     'purge',
     'imaging',
+    // The admin audit log: its own table in the control database, opened like auth's.
+    'audit',
   ],
   // 3 use cases, shared by the HTTP API, the worker process and the command line. `capacity` is
   // the capacity plan and the worker scaling rule: pure arithmetic on measured figures, used by
@@ -63,6 +65,7 @@ const SIBLINGS = {
   // Both keep their tables in a database opened the same way (SQLite file or PostgreSQL URL).
   metadata: ['db'],
   auth: ['db'],
+  audit: ['db'],
 }
 
 const layerOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder))

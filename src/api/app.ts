@@ -14,6 +14,7 @@ import { authenticate } from './authenticate.js'
 import type { AppDeps } from './deps.js'
 import { installErrorHandling } from './error-handler.js'
 import { redactingLogger } from './log-redaction.js'
+import { adminRoutes } from './routes/admin/admin-routes.js'
 import { eraseOwnerRoute } from './routes/admin/erase-owner.js'
 import { listAllImages } from './routes/admin/list-all-images.js'
 import { getTransform } from './routes/delivery/get-transform.js'
@@ -131,7 +132,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(listImages, { images, links })
       await v1.register(deleteImage, { images })
       await v1.register(listAllImages, { images, links })
-      if (deps.eraseOwner) await v1.register(eraseOwnerRoute, { erase: deps.eraseOwner })
+      if (deps.eraseOwner)
+        await v1.register(eraseOwnerRoute, { erase: deps.eraseOwner, audit: deps.admin?.audit })
+      if (deps.admin) await v1.register(adminRoutes, { ...deps.admin, metrics })
       if (deps.webhooks) await v1.register(webhookRoutes, { webhooks: deps.webhooks })
       if (deps.events) await v1.register(eventRoutes, deps.events)
       if (deps.uploads) await registerUploads(v1, deps.uploads, deps)

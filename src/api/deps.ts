@@ -13,6 +13,7 @@ import type { TusUploads } from '../uploads/tus.js'
 import type { UploadTokenService } from '../uploads/upload-token-service.js'
 import type { WebhookEndpoints } from '../webhooks/endpoints.js'
 import type { RateLimits } from './rate-limit.js'
+import type { AdminDeps } from './routes/admin/admin-routes.js'
 import type { EventRoutesOptions } from './routes/events/events.js'
 import type { MetricsAccess } from './routes/health/health.js'
 import type { Links } from './views.js'
@@ -55,4 +56,9 @@ export interface AppDeps {
   dashboard?: { root: string }
   /** /v1/session (the dashboard's cookie sign-in) is served, and its cookie accepted, when given. */
   sessions?: Sessions
+  /**
+   * The operator routes under /v1/admin (queue, dead letters, shards, keys, audit log, metrics)
+   * are served when given; the owner erasure is then audited too.
+   */
+  admin?: AdminDeps
 }

@@ -17,6 +17,10 @@ export interface ApiKeyOptions {
   clock?: () => number
 }
 
+/** A rotation's grace period is for clients to switch keys: a day by default, at most 30. */
+export const DEFAULT_ROTATION_GRACE_SECONDS = 86_400
+export const MAX_ROTATION_GRACE_SECONDS = 30 * 86_400
+
 export interface KeyInfo {
   id: string
   ownerId: string

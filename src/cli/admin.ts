@@ -1,10 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander'
+import { DEFAULT_ROTATION_GRACE_SECONDS, MAX_ROTATION_GRACE_SECONDS } from '../auth/api-keys.js'
 import { type Scope as KeyScope, parseScopes, SCOPES } from '../auth/principal.js'
+import { redriveDead } from '../queue/redrive.js'
 import { acceptDashedKeyIds, EXIT, type Scope, wholeNumber } from './command.js'
 import { parseDurationSeconds } from './duration.js'
-
-/** A grace period is for clients to switch keys; 30 days is already generous. */
-const MAX_GRACE_SECONDS = 30 * 86_400
 
 /** `pixelflow keys|migrate|dead …`: API keys, schema migrations and the dead-letter queue. */
 export function registerAdmin(program: Command, scope: Scope): void {
@@ -82,7 +81,7 @@ function registerKeys(program: Command, scope: Scope): void {
           'how long the old key keeps working: seconds, or 45s, 30m, 1h, 2d; at most 30d',
         )
           .argParser(grace)
-          .default(86_400, '1d'),
+          .default(DEFAULT_ROTATION_GRACE_SECONDS, '1d'),
       ),
   ).action(
     scope.run((id: string, options: { graceSeconds: number }) =>
@@ -120,7 +119,8 @@ function registerDead(program: Command, scope: Scope): void {
     .action(
       scope.run((id: string) =>
         scope.withDeps({}, async (deps) => {
-          scope.out((await deps.queue.redrive(id)) ? `Redriven ${id}` : `No dead job ${id}`)
+          const { redriven } = await redriveDead(deps.queue, [id], 1)
+          scope.out(redriven.length === 1 ? `Redriven ${id}` : `No dead job ${id}`)
           return EXIT.ok
         }),
       ),
@@ -136,7 +136,7 @@ function scopes(text: string): KeyScope[] {
 
 function grace(text: string): number {
   try {
-    return parseDurationSeconds(text, MAX_GRACE_SECONDS)
+    return parseDurationSeconds(text, MAX_ROTATION_GRACE_SECONDS)
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message)
   }

@@ -51,6 +51,16 @@ export function dialectOf(db: Pick<Kysely<unknown>, 'getExecutor'>): Dialect {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
 }
 
+/** PostgreSQL has no AUTOINCREMENT keyword; its serial type is the same thing. */
+export function serialType(db: Kysely<unknown>) {
+  return dialectOf(db) === 'postgres' ? 'serial' : 'integer'
+}
+
+/** The column builder of a `serialType` primary key: AUTOINCREMENT on SQLite only. */
+export function serial<T extends { autoIncrement(): T }>(db: Kysely<unknown>, column: T): T {
+  return dialectOf(db) === 'postgres' ? column : column.autoIncrement()
+}
+
 /**
  * Runs every pending migration of `migrations` (in key order) and fails loudly on error.
  * PostgreSQL serialises concurrent migrators with an advisory lock; Kysely's SQLite lock is a

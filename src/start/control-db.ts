@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { AUDIT_MIGRATIONS, type AuditTables } from '../audit/tables.js'
 import { AUTH_MIGRATIONS, type AuthTables } from '../auth/tables.js'
 import { migrate, openDatabase } from '../db/database.js'
 import { DIRECTORY_MIGRATIONS, type DirectoryDb } from '../metadata/control-db.js'
@@ -9,7 +10,7 @@ import { WEBHOOK_MIGRATIONS, type WebhookTables } from '../webhooks/tables.js'
  * The control database holds two modules' tables: auth's (keys, settings) and the metadata
  * directory's. Each module sees only its own; this is the one place that knows both.
  */
-export type ControlDb = AuthTables & DirectoryDb & UploadTables & WebhookTables
+export type ControlDb = AuthTables & DirectoryDb & UploadTables & WebhookTables & AuditTables
 
 /** One list ordered by name: the numbers of both modules' migrations form one sequence. */
 export const CONTROL_MIGRATIONS = {
@@ -17,6 +18,7 @@ export const CONTROL_MIGRATIONS = {
   ...DIRECTORY_MIGRATIONS,
   ...UPLOAD_MIGRATIONS,
   ...WEBHOOK_MIGRATIONS,
+  ...AUDIT_MIGRATIONS,
 }
 
 /** Opens the control database (SQLite path or postgres:// URL) and brings its schema up to date. */
@@ -41,3 +43,5 @@ export const uploadTablesOf = (control: Kysely<ControlDb>) =>
   control as unknown as Kysely<UploadTables>
 export const webhookTablesOf = (control: Kysely<ControlDb>) =>
   control as unknown as Kysely<WebhookTables>
+export const auditTablesOf = (control: Kysely<ControlDb>) =>
+  control as unknown as Kysely<AuditTables>

@@ -6,6 +6,7 @@ import { buildHealthApp, buildMetricsApp } from '../api/health-app.js'
 import { createRateLimits } from '../api/rate-limit.js'
 import type { MetricsAccess } from '../api/routes/health/health.js'
 import { createLinks } from '../api/views.js'
+import { createAuditLog } from '../audit/audit-log.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { createSessions } from '../auth/sessions.js'
 import { resolveSigningKeys } from '../auth/signing-keys.js'
@@ -22,9 +23,10 @@ import { eraseOwner } from '../maintenance/erase.js'
 import { createRateLimiter } from '../ratelimit/create-rate-limiter.js'
 import { startReconciler } from '../reconcile/run-reconciler.js'
 import { startOutboxRelay } from '../relay/outbox-relay.js'
+import { shardStatus } from '../sharding/operations.js'
 import { createImageProcessor } from '../worker/process-image.js'
 import { startWorker } from '../worker/run-worker.js'
-import { authTablesOf } from './control-db.js'
+import { auditTablesOf, authTablesOf } from './control-db.js'
 import { type Deps, openDeps } from './deps.js'
 import { createEventRoutes, openEventHints, startEventRetention } from './events.js'
 import { createTransforms } from './transforms.js'
@@ -280,6 +282,12 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     readiness: extras.readiness,
     metricsAccess: metricsAccessOn(config.metrics),
     dashboard: { root: DASHBOARD_ROOT },
+    admin: {
+      apiKeys: deps.apiKeys,
+      queue: deps.queue,
+      shardStatus: () => shardStatus(metadata),
+      audit: createAuditLog(auditTablesOf(deps.control)),
+    },
     eraseOwner: (ownerId) =>
       eraseOwner(
         {

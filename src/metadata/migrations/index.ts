@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely'
-import { dialectOf } from '../../db/database.js'
+import { dialectOf, serial, serialType } from '../../db/database.js'
 
 /**
  * Shard schema, append-only: never edit a migration that has shipped, add the next one.
@@ -206,13 +206,4 @@ export const SHARD_MIGRATIONS: Record<string, Migration> = {
  */
 function idType(db: Kysely<unknown>) {
   return dialectOf(db) === 'postgres' ? sql`varchar(32) collate "C"` : 'varchar(32)'
-}
-
-/** PostgreSQL has no AUTOINCREMENT keyword; its serial type is the same thing. */
-function serialType(db: Kysely<unknown>) {
-  return dialectOf(db) === 'postgres' ? 'serial' : 'integer'
-}
-
-function serial<T extends { autoIncrement(): T }>(db: Kysely<unknown>, column: T): T {
-  return dialectOf(db) === 'postgres' ? column : column.autoIncrement()
 }

@@ -1,10 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { AuditLog } from '../../../audit/audit-log.js'
 import type { EraseReport } from '../../../maintenance/erase.js'
 import { problems } from '../../schemas.js'
+import { audited } from './audited.js'
 
 export interface EraseOwnerOptions {
   erase: (ownerId: string) => Promise<EraseReport>
+  /** Where a finished erasure is recorded, when the admin routes are wired. */
+  audit?: AuditLog
 }
 
 const EraseResult = Type.Object({
@@ -28,13 +32,17 @@ const schema = {
  */
 export const eraseOwnerRoute: FastifyPluginAsyncTypebox<EraseOwnerOptions> = async (
   app,
-  { erase },
+  { erase, audit },
 ) => {
   app.delete(
     '/admin/owners/:ownerId',
     { schema, config: { scope: 'admin', rateClass: 'read' } },
     async (request, reply) => {
       const report = await erase(request.params.ownerId)
+      if (audit) {
+        const { resumed, images, apiKeys } = report
+        await audited(audit, request, 'owner.erase', report.ownerId, { resumed, images, apiKeys })
+      }
       return reply.header('cache-control', 'no-store').send(report)
     },
   )

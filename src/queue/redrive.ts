@@ -1,0 +1,26 @@
+import type { QueueDriver } from './queue.js'
+
+export interface RedriveResult {
+  /** Jobs put back in the queue, in the order asked. */
+  redriven: string[]
+  /** Ids asked for that were not dead (unknown, already redriven, or never dead). */
+  missing: string[]
+}
+
+/**
+ * Puts dead jobs back in the queue: the named ones, or (without ids) the first `max` that
+ * `listDead` shows. One at a time, since each driver's redrive is a move of one message.
+ */
+export async function redriveDead(
+  queue: Pick<QueueDriver, 'listDead' | 'redrive'>,
+  ids: readonly string[] | undefined,
+  max: number,
+): Promise<RedriveResult> {
+  const wanted = ids ?? (await queue.listDead(max)).map((job) => job.id)
+  const result: RedriveResult = { redriven: [], missing: [] }
+  for (const id of new Set(wanted.slice(0, max))) {
+    if (await queue.redrive(id)) result.redriven.push(id)
+    else result.missing.push(id)
+  }
+  return result
+}
