@@ -11,13 +11,36 @@ const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOStri
 const ANSWERS: Record<string, unknown> = {
   'GET /v1/admin/queue': { visible: 3, inFlight: 2, delayed: 1, dead: 1, oldestAgeMs: 4_200 },
   'GET /v1/admin/dead-letters': {
-    items: [{ id: 'job-7', imageId: '01m94example', attempts: 5, lastError: 'IMAGE_UNDECODABLE' }],
+    items: [
+      {
+        id: 'job-7',
+        imageId: '01m94example',
+        lastError: 'sharp: VipsJpeg: premature end',
+        errors: [],
+        attempts: 5,
+        queuedAt: at(9),
+      },
+    ],
   },
-  'POST /v1/admin/dead-letters/redrive': { redriven: 1, missing: 0 },
+  'POST /v1/admin/dead-letters/redrive': { redriven: 1, missing: [] },
   'GET /v1/admin/shards': {
-    items: [0, 1, 2, 3].map((id) => ({ id, rows: 120 + id * 7, buckets: 256, state: 'active' })),
+    epoch: 1,
+    strategy: { kind: 'hash' },
+    shards: [0, 1, 2, 3].map((id) => ({
+      id,
+      url: `data/shards/shard-${id}.db`,
+      reachable: true,
+      error: null,
+      buckets: 256,
+      images: 120 + id * 7,
+      bytes: (120 + id * 7) * 180_000,
+      bucketStates: { owned: 256 },
+      hottestOwners: [],
+      migration: null,
+    })),
     moves: [],
   },
+  'POST /v1/admin/keys': { id: 'k_new', key: 'pf_k_new_secret', ownerId: 'someone', scopes: [] },
   'GET /v1/admin/keys': {
     items: [
       { id: 'k_dash', ownerId: 'dash', scopes: ['admin'], createdAt: at(30), revokedAt: null },
@@ -28,10 +51,10 @@ const ANSWERS: Record<string, unknown> = {
       {
         id: 'a1',
         at: at(2),
-        actor: 'dash',
-        action: 'image.delete',
-        target: 'image:01m94example',
-        detail: null,
+        actor: { ownerId: 'dash', keyId: 'k_dash', via: 'session' },
+        action: 'api-key.create',
+        target: 'k_new',
+        detail: { ownerId: 'someone' },
         requestId: 'req-1',
       },
     ],
@@ -54,6 +77,7 @@ export async function stubAdminApi(page: Page): Promise<void> {
   await page.route('**/v1/admin/**', async (route) => {
     const request = route.request()
     const key = `${request.method()} ${new URL(request.url()).pathname}`
+    if (key === 'DELETE /v1/admin/keys/k_new') return route.fulfill({ status: 204 })
     const body = ANSWERS[key]
     if (body === undefined) return route.fallback()
     await route.fulfill({ status: 200, contentType: 'application/json', json: body })

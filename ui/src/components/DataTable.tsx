@@ -42,6 +42,7 @@ export function DataTable({ caption, rows, columns, actions }: Props) {
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '—'
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(', ')
   if (typeof value === 'object') return JSON.stringify(value)
   return String(value)
 }

@@ -1,6 +1,7 @@
 export interface Series {
   name: string
-  values: number[]
+  /** null: no sample there (a gap in the line). */
+  values: (number | null)[]
 }
 
 interface Props {
@@ -16,10 +17,17 @@ const PAD = 28
 /** A small line chart drawn as SVG: one polyline per series, its maximum on the axis. */
 export function LineChart({ title, series, unit }: Props) {
   const count = Math.max(0, ...series.map((s) => s.values.length))
-  const max = Math.max(1, ...series.flatMap((s) => s.values))
+  const max = Math.max(1, ...series.flatMap((s) => s.values.filter((v) => v !== null)))
   const x = (i: number) => PAD + (count > 1 ? (i * (W - 2 * PAD)) / (count - 1) : 0)
   const y = (v: number) => H - PAD - (v / max) * (H - 2 * PAD)
-  const summary = series.map((s) => `${s.name} last ${s.values.at(-1) ?? 0} ${unit}`).join(', ')
+  const summary = series.map((s) => `${s.name} last ${s.values.at(-1) ?? '—'} ${unit}`).join(', ')
+  // One path per series; a gap (null) lifts the pen, so a missing sample is not drawn as zero.
+  const path = (values: Series['values']) =>
+    values
+      .map((v, i) =>
+        v === null ? '' : `${i > 0 && values[i - 1] !== null ? 'L' : 'M'}${x(i)},${y(v)}`,
+      )
+      .join(' ')
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
@@ -33,11 +41,17 @@ export function LineChart({ title, series, unit }: Props) {
           0
         </text>
         {series.map((s, n) => (
-          <polyline
-            key={s.name}
-            class={`line series-${n}`}
-            points={s.values.map((v, i) => `${x(i)},${y(v)}`).join(' ')}
-          />
+          <g key={s.name} class={`series-${n}`}>
+            <path class="line" d={path(s.values)} />
+            {/* A sample with no neighbour draws no line: a dot shows it. */}
+            {s.values.map((v, i) =>
+              v !== null &&
+              (s.values[i - 1] ?? null) === null &&
+              (s.values[i + 1] ?? null) === null ? (
+                <circle key={i} class="dot" cx={x(i)} cy={y(v)} r={3} />
+              ) : null,
+            )}
+          </g>
         ))}
       </svg>
       <ul class="legend">

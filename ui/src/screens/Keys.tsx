@@ -64,7 +64,12 @@ export function Keys() {
     <Section id="keys-title" title="API keys" load={keys}>
       {(data) => (
         <>
-          <DataTable caption="API keys" rows={rowsOf(data, 'keys')} actions={actions} />
+          <DataTable
+            caption="API keys"
+            rows={rowsOf(data, 'keys')}
+            columns={['id', 'ownerId', 'scopes', 'createdAt', 'revokedAt', 'active']}
+            actions={actions}
+          />
           <form class="row" onSubmit={create}>
             <label>
               Owner <input name="owner" required />

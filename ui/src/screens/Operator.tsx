@@ -22,9 +22,19 @@ interface Metrics {
     requests: number
     uploads: number
     jobsDone: number
-    p50Ms: number
-    p95Ms: number
+    p50Ms: number | null
+    p95Ms: number | null
   }[]
+}
+
+interface AuditEntry {
+  id: string
+  at: string
+  actor: { ownerId: string; keyId?: string; via: string }
+  action: string
+  target: string
+  detail: Record<string, unknown>
+  requestId: string
 }
 
 /** The operator's view (admin scope): the queue, dead letters, shards, charts, keys, audit. */
@@ -47,12 +57,12 @@ function Queue() {
   const [result, setResult] = useState<string | null>(null)
   const redrive = async () => {
     try {
-      const r = await request<{ redriven: number; missing: number }>(
+      const r = await request<{ redriven: number; missing: string[] }>(
         'POST',
         '/v1/admin/dead-letters/redrive',
         { json: {} },
       )
-      setResult(`Redriven ${r.redriven}, missing ${r.missing}`)
+      setResult(`Redriven ${r.redriven}, missing ${r.missing.length}`)
       dead.reload()
       stats.reload()
     } catch (failure) {
@@ -70,7 +80,11 @@ function Queue() {
             <Stat name="Dead" value={s.dead} />
             <Stat name="Oldest" value={duration(s.oldestAgeMs)} />
           </dl>
-          <DataTable caption="Dead letters" rows={rowsOf(dead.data)} />
+          <DataTable
+            caption="Dead letters"
+            rows={rowsOf(dead.data)}
+            columns={['id', 'imageId', 'lastError', 'attempts', 'queuedAt']}
+          />
           <button type="button" onClick={redrive} disabled={rowsOf(dead.data).length === 0}>
             Redrive all dead letters
           </button>
@@ -96,8 +110,16 @@ function Shards() {
     <Section id="shards-title" title="Shards" load={shards}>
       {(data) => (
         <>
-          <DataTable caption="Shards" rows={rowsOf(data, 'shards')} />
-          <DataTable caption="Bucket moves" rows={rowsOf((data as { moves?: unknown }).moves)} />
+          <DataTable
+            caption="Shards"
+            rows={rowsOf(data, 'shards')}
+            columns={['id', 'url', 'reachable', 'buckets', 'images', 'bytes', 'migration']}
+          />
+          <DataTable
+            caption="Bucket moves"
+            rows={rowsOf((data as { moves?: unknown }).moves)}
+            columns={['bucket', 'source', 'target', 'phase', 'rowsCopied', 'updatedAt', 'detail']}
+          />
         </>
       )}
     </Section>
@@ -136,14 +158,17 @@ function Charts() {
 function Audit() {
   const [cursor, setCursor] = useState<string | null>(null)
   const path = `/v1/admin/audit${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`
-  const audit = useLoad<{ items: Record<string, unknown>[]; nextCursor: string | null }>(path)
+  const audit = useLoad<{ items: AuditEntry[]; nextCursor: string | null }>(path)
   return (
     <Section id="audit-title" title="Audit log" load={audit}>
       {(a) => (
         <>
           <DataTable
             caption="Audit log"
-            rows={a.items}
+            rows={a.items.map((e) => ({
+              ...e,
+              actor: `${e.actor.ownerId} (${e.actor.via}${e.actor.keyId ? ` ${e.actor.keyId}` : ''})`,
+            }))}
             columns={['at', 'actor', 'action', 'target', 'detail', 'requestId']}
           />
           {cursor && (
