@@ -120,6 +120,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     }))
     expect(stored.local + stored.session).toBe(0)
     expect(stored.html).not.toContain(key)
+    // A reload keeps the session: GET /v1/session gives the page its CSRF token back (the
+    // upload and the delete below need it).
+    await page.reload()
+    await page.getByRole('link', { name: 'Operator' }).waitFor()
 
     // Upload: three photos and one file that is not an image, by the keyboard-reachable input.
     const photos = await smallPhotos()
@@ -210,8 +214,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     await expect.poll(() => audit.textContent()).toMatch(/api-key\.create/)
     await shoot('operator')
 
-    // Sign out: the session ends on the server too.
+    // Sign out: the session ends on the server too, so a reload stays signed out.
     await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('API key or JWT').waitFor()
+    await page.reload()
     await page.getByLabel('API key or JWT').waitFor()
 
     expect(problems).toEqual([])

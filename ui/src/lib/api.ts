@@ -23,6 +23,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A 401 once signed in means the session ended (expired, signed out in another tab, its key
+ * revoked): back to the sign-in screen rather than a page of errors.
+ */
+function noteStatus(status: number): void {
+  if (status === 401 && session.get()) session.set(null)
+}
+
 const csrfHeader = (): Record<string, string> => {
   const token = session.get()?.csrfToken
   return token ? { 'x-csrf-token': token } : {}
@@ -36,6 +44,11 @@ export const client = createClient({
   baseUrl: location.origin,
   headers: csrfHeader,
   retries: 2,
+  fetch: async (url, init) => {
+    const response = await fetch(url, init)
+    noteStatus(response.status)
+    return response
+  },
 })
 
 export interface RequestInit {
@@ -53,7 +66,10 @@ export async function request<T>(method: string, path: string, init: RequestInit
     body: init.json === undefined ? undefined : JSON.stringify(init.json),
     credentials: 'same-origin',
   })
-  if (!response.ok) throw await problemOf(response)
+  if (!response.ok) {
+    noteStatus(response.status)
+    throw await problemOf(response)
+  }
   if (response.status === 204) return undefined as T
   return (await response.json()) as T
 }
@@ -97,7 +113,11 @@ export const isAdmin = (s: Session | null | undefined) => s?.scopes.includes('ad
 
 /** A message for any failure: the problem's detail, or the client's own words. */
 export function messageOf(error: unknown): string {
-  if (isPixelflowError(error)) return error.detail
+  // Uploads go through XMLHttpRequest, not the fetch above: their 401 is seen here.
+  if (isPixelflowError(error)) {
+    noteStatus(error.status)
+    return error.detail
+  }
   if (error instanceof Error) return error.message
   return String(error)
 }

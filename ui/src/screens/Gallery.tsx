@@ -130,12 +130,17 @@ function useFeed() {
 
 function merge(known: Image[], page: Image[]): Image[] {
   const seen = new Set(known.map((i) => i.id))
-  return [...known, ...page.filter((i) => !seen.has(i.id))]
+  return newestFirst([...known, ...page.filter((i) => !seen.has(i.id))])
 }
 
-/** Replaces the image where it is, or puts it first: a new image is the newest. */
+/** Replaces the image, or adds it where its time puts it (one read by a live event). */
 function upsert(list: Image[], image: Image): Image[] {
   return list.some((i) => i.id === image.id)
     ? list.map((i) => (i.id === image.id ? image : i))
-    : [image, ...list]
+    : newestFirst([image, ...list])
+}
+
+/** The listing's order: images read one by one (new uploads) may arrive in any order. */
+function newestFirst(list: Image[]): Image[] {
+  return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))
 }
