@@ -125,7 +125,23 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     await page.reload()
     await page.getByRole('link', { name: 'Operator' }).waitFor()
 
-    // Upload: three photos and one file that is not an image, by the keyboard-reachable input.
+    // Keyboard: the first Tab reaches the skip link, and focus shows.
+    await page.keyboard.press('Tab')
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement as HTMLElement
+      return { text: element.textContent, outline: getComputedStyle(element).outlineStyle }
+    })
+    expect(focused).toEqual({ text: 'Skip to content', outline: 'solid' })
+
+    // Upload three photos and a file that is not an image through the file input, then browse
+    // away at once: the queue lives above the screens. Thumbnails are held back for a moment so
+    // that the placeholders can be seen.
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    await page.route('**/i/**', async (route) => {
+      await held
+      await route.continue()
+    })
     const photos = await smallPhotos()
     await page.getByLabel('Drop images here, or choose files').setInputFiles([
       ...(await Promise.all(
@@ -137,30 +153,30 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
       )),
       { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') },
     ])
-    const bad = page.locator('li.upload[data-name="notes.jpg"] .error')
-    await expect.poll(() => bad.textContent(), { timeout: 30_000 }).toMatch(/Refused: .{10,}/)
-    expect(await bad.textContent()).not.toMatch(/undefined|\[object/)
-    const ready = page.locator('li.upload .badge-ready')
-    await expect.poll(() => ready.count(), { timeout: 60_000 }).toBe(3)
-    await shoot('upload')
-
-    // Gallery: three ready tiles, each with its decoded placeholder while the thumbnail is held
-    // back a moment, then the thumbnails.
-    let release = () => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    await page.route('**/i/**', async (route) => {
-      await held
-      await route.continue()
-    })
     await page.getByRole('link', { name: 'Gallery' }).click()
+
+    // Gallery: the three appear and turn ready live, each with its decoded placeholder while
+    // its thumbnail is held, then the thumbnails.
     const tiles = page.locator('li.tile')
-    await expect.poll(() => tiles.count(), { timeout: 20_000 }).toBe(3)
+    await expect.poll(() => tiles.count(), { timeout: 30_000 }).toBe(3)
+    const readyTiles = page.locator('li.tile .badge-ready')
+    await expect.poll(() => readyTiles.count(), { timeout: 60_000 }).toBe(3)
     const placeholders = page.locator('li.tile img.placeholder[src^="data:image/png"]')
     await expect.poll(() => placeholders.count()).toBe(3)
     // From here on the route lets every request through at once.
     release()
     await expect.poll(() => page.locator('li.tile img.loaded').count(), { timeout: 20_000 }).toBe(3)
     await shoot('gallery')
+
+    // Back on the upload screen: every file's outcome, the bad one's reason in plain words.
+    await page.getByRole('link', { name: 'Upload' }).click()
+    const bad = page.locator('li.upload[data-name="notes.jpg"] .error')
+    await expect.poll(() => bad.textContent(), { timeout: 30_000 }).toMatch(/Refused: .{10,}/)
+    expect(await bad.textContent()).not.toMatch(/undefined|\[object|[A-Z_]{6,}:/)
+    await expect.poll(() => page.locator('li.upload .badge-ready').count()).toBe(3)
+    await shoot('upload')
+    await page.getByRole('link', { name: 'Gallery' }).click()
+    await expect.poll(() => page.locator('li.tile img.loaded').count()).toBe(3)
 
     // An image: variants with sizes, copy a URL to the clipboard and fetch it.
     const id = await tiles.first().getAttribute('data-id')
