@@ -26,8 +26,8 @@ if (!existsSync(CHROMIUM))
  */
 const EXPECTED_FAILURES = [/\b401\b.*\/v1\/session$/, /\b415\b.*\/v1\/images$/]
 
-/** Three small photos of the corpus (or the repository's fixtures), smallest first. */
-async function smallPhotos(): Promise<string[]> {
+/** The n smallest photos of the corpus (or the repository's fixtures), smallest first. */
+async function smallPhotos(n = 3): Promise<string[]> {
   const dir = existsSync(CORPUS) ? CORPUS : join(ROOT, 'test/fixtures/photos')
   const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|webp)$/i.test(n))
   const sized = await Promise.all(
@@ -35,7 +35,7 @@ async function smallPhotos(): Promise<string[]> {
   )
   return sized
     .sort((a, b) => a.size - b.size)
-    .slice(0, 3)
+    .slice(0, n)
     .map((s) => s.path)
 }
 
@@ -237,6 +237,25 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     await page.getByLabel('API key or JWT').waitFor()
 
     expect(problems).toEqual([])
+  })
+
+  it('falls back to polling when there is no event stream, and badges still turn ready', async () => {
+    const tab = await browser.newPage()
+    const errors: string[] = []
+    // A proxy that does not pass the stream: /v1/events answers 404 (logged by Chromium).
+    watchProblems(tab, errors, [...EXPECTED_FAILURES, /\b404\b.*\/v1\/events$/])
+    await tab.route('**/v1/events', (route) => route.fulfill({ status: 404, body: '' }))
+    await tab.goto(`${base}/ui/upload`)
+    await tab.getByLabel('API key or JWT').fill(key)
+    await tab.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => tab.locator('header .who').textContent()).toMatch(/· polling$/)
+    // A photo the first test did not upload: a new image, not a duplicate that is ready at once.
+    const photo = (await smallPhotos(4))[3]!
+    await tab.getByLabel('Drop images here, or choose files').setInputFiles(photo)
+    const row = tab.locator(`li.upload[data-name="${basename(photo)}"]`)
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 30_000 }).toBe('ready')
+    await tab.close()
+    expect(errors).toEqual([])
   })
 })
 
