@@ -112,18 +112,20 @@ function useFeed() {
   }).current
 
   useEffect(() => {
+    // Before the first page there is nothing to place an image against: the page brings them.
+    if (cursor.current === undefined) return
     for (const [id, status] of live) {
       const known = images.find((i) => i.id === id)
       if (status === 'deleted') {
         if (known) setImages((list) => list.filter((i) => i.id !== id))
-      } else if (!known || known.status !== status) {
+      } else if (known ? known.status !== status : cursor.current === null || isNewer(id, images)) {
         client.images.get(id).then(
           (image) => setImages((list) => upsert(list, image)),
           () => undefined,
         )
       }
     }
-  }, [live])
+  }, [live, images.length === 0])
 
   return { images, error, done, more }
 }
@@ -138,6 +140,15 @@ function upsert(list: Image[], image: Image): Image[] {
   return list.some((i) => i.id === image.id)
     ? list.map((i) => (i.id === image.id ? image : i))
     : newestFirst([image, ...list])
+}
+
+/**
+ * Ids start with their time, so an unknown id after the newest listed is a new image (put it
+ * first); one before it may belong to a page not loaded yet, which will bring it. Once every
+ * page is loaded any unknown id is read (uploads commit in any order).
+ */
+function isNewer(id: string, list: Image[]): boolean {
+  return list.length === 0 || id > list[0]!.id
 }
 
 /** The listing's order: images read one by one (new uploads) may arrive in any order. */
