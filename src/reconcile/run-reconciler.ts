@@ -1,3 +1,4 @@
+import { createPause } from '../lib/pause.js'
 import { type ReconcileDeps, type ReconcileReport, reconcileOnce } from './reconciler.js'
 
 export interface Reconciler {
@@ -11,8 +12,7 @@ export interface Reconciler {
  * things to do, and nothing is stuck for seconds only). Runs overlap never: one sweep at a time.
  */
 export function startReconciler(deps: ReconcileDeps & { intervalMs: number }): Reconciler {
-  let active = true
-  let wake = () => {}
+  const pause = createPause()
   let current: Promise<ReconcileReport | null> = Promise.resolve(null)
 
   function runOnce(): Promise<ReconcileReport> {
@@ -25,12 +25,9 @@ export function startReconciler(deps: ReconcileDeps & { intervalMs: number }): R
   }
 
   async function loop(): Promise<void> {
-    while (active) {
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, deps.intervalMs).unref()
-      })
-      if (!active) return
+    while (!pause.stopped) {
+      await pause.until(deps.intervalMs)
+      if (pause.stopped) return
       const report = await runOnce().catch((error) => {
         deps.logger.error({ err: error }, 'reconciler: sweep failed')
         return null
@@ -44,8 +41,7 @@ export function startReconciler(deps: ReconcileDeps & { intervalMs: number }): R
   return {
     runOnce,
     async stop() {
-      active = false
-      wake()
+      pause.stop()
       await running
       await current
     },

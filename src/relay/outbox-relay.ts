@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { createPause } from '../lib/pause.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { QueueDriver } from '../queue/queue.js'
 
@@ -28,8 +29,7 @@ export interface OutboxRelay {
  */
 export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   const batch = options.batchSize ?? 200
-  let active = true
-  let wake = () => {}
+  const pause = createPause()
   let current: Promise<number> = Promise.resolve(0)
 
   async function drainShard(id: number): Promise<number> {
@@ -63,14 +63,9 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   }
 
   async function loop(): Promise<void> {
-    while (active) {
+    while (!pause.stopped) {
       await drain().catch((error) => options.logger.error({ err: error }, 'outbox relay failed'))
-      // A stop that came during the drain woke nobody: it must not wait out an interval.
-      if (!active) break
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, options.intervalMs).unref()
-      })
+      await pause.until(options.intervalMs)
     }
   }
 
@@ -83,7 +78,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     nudged = true
     setTimeout(() => {
       nudged = false
-      wake()
+      pause.wake()
     }, NUDGE_COALESCE_MS).unref()
   }
 
@@ -91,8 +86,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     nudge,
     drain,
     async stop() {
-      active = false
-      wake()
+      pause.stop()
       await running
     },
   }

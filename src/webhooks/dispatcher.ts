@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
+import { createPause } from '../lib/pause.js'
 import type { OutboundAllowList } from '../lib/ssrf.js'
 import { type ClaimedDelivery, claimDue, pruneFinished, recordAttempt } from './delivery-store.js'
 import { CursorMoved, type EventSource, fanOutShard, readCursor } from './fan-out.js'
@@ -61,8 +62,7 @@ export function retryDelayMs(
 export function startWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { db, settings, logger } = options
   const inFlight = new Set<Promise<void>>()
-  let active = true
-  let wake = () => {}
+  const pause = createPause()
 
   async function fanOutAll(): Promise<void> {
     // Shards fan out independently: one that is down must not hold back the others' events.
@@ -70,7 +70,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
       options.source.shards().map(async (shardId) => {
         try {
           while (
-            active &&
+            !pause.stopped &&
             (await fanOutShard(db, options.source, shardId, settings.batchSize, Date.now())) ===
               settings.batchSize
           );
@@ -112,7 +112,7 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
         )
         .finally(() => {
           inFlight.delete(running)
-          wake()
+          pause.wake()
         })
       inFlight.add(running)
     }
@@ -141,24 +141,19 @@ export function startWebhookDispatcher(options: WebhookDispatcherOptions): Webho
   }
 
   async function loop(): Promise<void> {
-    while (active) {
+    while (!pause.stopped) {
       await pruneNow().catch((error) => logger.warn({ err: error }, 'webhooks: prune failed'))
       await fanOutAll()
       await fillSlots().catch((error) => logger.warn({ err: error }, 'webhooks: claim failed'))
-      if (!active) break
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, settings.intervalMs).unref()
-      })
+      await pause.until(settings.intervalMs)
     }
   }
 
   const running = loop()
   return {
-    nudge: () => wake(),
+    nudge: () => pause.wake(),
     async stop() {
-      active = false
-      wake()
+      pause.stop()
       await running
       await Promise.allSettled([...inFlight])
     },

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { context, SpanKind, trace } from '@opentelemetry/api'
 import type { Logger } from 'pino'
 import { parseProcessImageJob } from '../domain/jobs.js'
+import { createPause } from '../lib/pause.js'
 import type { Metrics } from '../observability/metrics.js'
 import { contextFrom, endSpan, tracer } from '../observability/tracing.js'
 import type { LeasedJob, QueueDriver } from '../queue/queue.js'
@@ -48,8 +49,7 @@ export function startWorker(options: WorkerOptions): Worker {
   const { queue, logger, metrics } = options
   // Keyed by lease token: a broker may deliver two copies of one job id at once.
   const running = new Map<string, Running>()
-  let active = true
-  let wake = () => {}
+  const pause = createPause()
 
   /** The fields an operator greps for, on every line about one job. */
   const fieldsOf = (job: LeasedJob) => ({
@@ -151,23 +151,18 @@ export function startWorker(options: WorkerOptions): Worker {
       .catch((error) => logger.error({ jobId: job.id, err: error }, 'job bookkeeping failed'))
       .finally(() => {
         running.delete(job.token)
-        wake()
+        pause.wake()
       })
     running.set(job.token, { job, controller, done })
   }
 
   async function claimLoop(): Promise<void> {
-    while (active) {
+    while (!pause.stopped) {
       const free = options.concurrency - running.size
       const jobs = free > 0 ? await claim(free) : []
       for (const job of jobs) launch(job)
       if (jobs.length > 0 && jobs.length === free) continue
-      // A stop that came while the claim was in flight woke nobody: it must not sleep a poll.
-      if (!active) break
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        setTimeout(resolve, options.pollMs).unref()
-      })
+      await pause.until(options.pollMs)
     }
   }
 
@@ -196,14 +191,13 @@ export function startWorker(options: WorkerOptions): Worker {
   }
 
   // A push broker wakes the loop as soon as a delivery lands, rather than at the next poll.
-  queue.onJobsAvailable?.(() => wake())
+  queue.onJobsAvailable?.(() => pause.wake())
   const loop = claimLoop()
 
   return {
-    nudge: () => wake(),
+    nudge: () => pause.wake(),
     async stop(graceMs) {
-      active = false
-      wake()
+      pause.stop()
       await loop
       const all = () => Promise.allSettled([...running.values()].map((r) => r.done))
       await Promise.race([all(), sleep(graceMs)])
