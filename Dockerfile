@@ -15,6 +15,8 @@ COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY packages/client ./packages/client
+# The dashboard (ui/: Preact, built by Vite into ui/dist, served at /ui).
+COPY ui ./ui
 COPY src ./src
 RUN npm run build
 
@@ -39,6 +41,7 @@ COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/ui/dist ./ui/dist
 # The embedded parts (SQLite shards and queue, local objects) live under /data: mount a volume.
 RUN mkdir -p /data && chown node:node /data
 # The `node` user of the official image, by number so that Kubernetes' runAsNonRoot can verify it.

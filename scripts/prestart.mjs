@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -47,6 +47,40 @@ function isFresh() {
   return sources <= newestMtime(join(root, 'dist'))
 }
 
+/** A package's folder in this install, or null (a production install has no dev dependencies). */
+function findPackage(name) {
+  try {
+    return dirname(createRequire(join(root, 'package.json')).resolve(`${name}/package.json`))
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The dashboard's bundle (ui/dist), built when missing or older than its sources and Vite is
+ * installed. A failure is reported, not fatal: the API starts without it and /ui says so.
+ */
+function buildDashboard() {
+  const ui = join(root, 'ui')
+  const vite = findPackage('vite')
+  if (!vite || !existsSync(join(ui, 'vite.config.ts'))) return
+  const bundle = join(ui, 'dist', 'index.html')
+  const sources = Math.max(
+    newestMtime(join(ui, 'src')),
+    newestMtime(join(root, 'packages', 'client', 'src')),
+    statSync(join(ui, 'index.html')).mtimeMs,
+  )
+  if (existsSync(bundle) && sources <= statSync(bundle).mtimeMs) return
+  const build = spawnSync(
+    process.execPath,
+    [join(vite, 'bin', 'vite.js'), 'build', '--config', 'ui/vite.config.ts'],
+    { cwd: root, stdio: 'inherit' },
+  )
+  if (build.status !== 0)
+    console.error('pixelflow: the dashboard did not build; the API starts without it (/ui: 503).')
+}
+
+buildDashboard()
 const tsc = findTsc()
 if (tsc && !isFresh()) {
   const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {

@@ -27,6 +27,7 @@ import { listImages } from './routes/images/list-images.js'
 import { updateImage } from './routes/images/update-image.js'
 import { acceptRawImages, uploadImage } from './routes/images/upload-image.js'
 import { sessionRoutes } from './routes/session/session.js'
+import { dashboardRoutes } from './routes/ui/dashboard.js'
 import { directUploadRoutes } from './routes/uploads/direct-uploads.js'
 import { TUS_RESPONSE_HEADERS, tusRoutes } from './routes/uploads/tus.js'
 import { uploadTokenRoutes } from './routes/uploads/upload-tokens.js'
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     anonymous.addHook('onRequest', deps.rateLimits.perIp)
     await anonymous.register(swaggerUi, { routePrefix: '/docs' })
     anonymous.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+    if (deps.dashboard) await anonymous.register(dashboardRoutes, deps.dashboard)
     const transforms = deps.transforms
     await anonymous.register(getVariant, { images, signer, store, transforms: transforms?.service })
     if (transforms)

@@ -52,6 +52,8 @@ export interface AppDeps {
   }
   /** GET /v1/events (the live stream) is served when given. */
   events?: EventRoutesOptions
+  /** The web dashboard at /ui, from this built bundle folder (answers 503 when it is not built). */
+  dashboard?: { root: string }
   /** /v1/session (the dashboard's cookie sign-in) is served, and its cookie accepted, when given. */
   sessions?: Sessions
   /**

@@ -56,6 +56,7 @@ export const ERROR_STATUS = {
   BUCKET_MOVING: 503,
   SHUTTING_DOWN: 503,
   TRANSFORM_BUSY: 503,
+  DASHBOARD_NOT_BUILT: 503,
 } as const satisfies Record<string, number>
 
 export type ErrorCode = keyof typeof ERROR_STATUS

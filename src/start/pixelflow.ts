@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from '../api/app.js'
@@ -31,6 +32,9 @@ import { createEventRoutes, openEventHints, startEventRetention } from './events
 import { createTransforms } from './transforms.js'
 import { createUploads, startUploadSweep } from './uploads.js'
 import { createWebhooks, startWebhookRelay } from './webhooks.js'
+
+/** `npm run build` writes the dashboard to ui/dist; this file is dist/start/ or src/start/. */
+const DASHBOARD_ROOT = fileURLToPath(new URL('../../ui/dist', import.meta.url))
 
 /**
  * What one process runs. `serve`: everything (the embedded default). `api`: HTTP API and outbox
@@ -277,6 +281,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     http: config.http,
     readiness: extras.readiness,
     metricsAccess: metricsAccessOn(config.metrics),
+    dashboard: { root: DASHBOARD_ROOT },
     admin: {
       apiKeys: deps.apiKeys,
       queue: deps.queue,

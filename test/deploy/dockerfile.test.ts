@@ -103,13 +103,14 @@ describe('Dockerfile rules', () => {
     expect(runs.join('\n')).not.toMatch(/\btsc\b|npm run build/)
   })
 
-  it('copies only the compiled output from the build stage (the server and the client workspace)', () => {
+  it('copies only the compiled output from the build stage (server, client workspace, dashboard)', () => {
     const fromBuild = of(final, 'COPY').filter((i) => fromFlag(i) !== null)
     expect(
       fromBuild.map((i) => `--from=${fromFlag(i)} ${content(i).replace(/\s+/g, ' ')}`),
     ).toEqual([
       `--from=${build.name} /app/packages/client/dist ./packages/client/dist`,
       `--from=${build.name} /app/dist ./dist`,
+      `--from=${build.name} /app/ui/dist ./ui/dist`,
     ])
   })
 

@@ -41,6 +41,11 @@ export interface ClientOptions {
   maxRetryDelayMs?: number
   /** Sent as User-Agent outside browsers (default `pixelflow-client/<version>`). */
   userAgent?: string
+  /**
+   * Headers added to every request, read afresh each time: a same-origin page signed in with a
+   * session cookie sends its `x-csrf-token` this way (the cookie goes with it on its own).
+   */
+  headers?: Record<string, string> | (() => Record<string, string>)
 }
 
 export interface UrlUploadOptions {
@@ -113,8 +118,15 @@ const enc = encodeURIComponent
 
 export function createClient(options: ClientOptions): PixelflowClient {
   const transport = createTransport(options satisfies TransportSettings)
-  // Presigned storage URLs are absolute and carry their own signature: no credential goes there.
-  const storage = createTransport({ ...options, baseUrl: '', apiKey: undefined, token: undefined })
+  // Presigned storage URLs are absolute and carry their own signature: no credential goes there,
+  // nor the caller's headers (a CSRF token is for this API only, and would break the signature).
+  const storage = createTransport({
+    ...options,
+    baseUrl: '',
+    apiKey: undefined,
+    token: undefined,
+    headers: undefined,
+  })
   const getImage = (id: string, signal?: AbortSignal) =>
     transport.json<Image>({ method: 'GET', path: `/v1/images/${enc(id)}`, signal })
   const list = (o: ListOptions = {}) =>

@@ -56,6 +56,7 @@ export const SERVER_ERROR_CODES = [
   'BUCKET_MOVING',
   'SHUTTING_DOWN',
   'TRANSFORM_BUSY',
+  'DASHBOARD_NOT_BUILT',
 ] as const
 
 /** Failure codes an accepted image can end with that no HTTP request answered with. */

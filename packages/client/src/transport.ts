@@ -14,6 +14,8 @@ export interface TransportSettings {
   /** A `Retry-After` longer than this is not waited for: the error is thrown at once. */
   maxRetryDelayMs?: number | undefined
   userAgent?: string | undefined
+  /** Added to every request, read at each attempt (a CSRF token that changes on sign-in). */
+  headers?: Record<string, string> | (() => Record<string, string>) | undefined
 }
 
 export interface Call {
@@ -66,7 +68,12 @@ export function createTransport(settings: TransportSettings): Transport {
   }
 
   async function attempt(call: Call): Promise<Response> {
+    const extra = settings.headers
     const headers: Record<string, string> = { ...common }
+    for (const [name, value] of Object.entries(
+      typeof extra === 'function' ? extra() : (extra ?? {}),
+    ))
+      headers[name.toLowerCase()] = value
     for (const [name, value] of Object.entries(call.headers ?? {}))
       if (value !== undefined) headers[name.toLowerCase()] = value
     let init: RequestInit = { method: call.method, headers, signal: call.signal ?? null }
