@@ -1,18 +1,14 @@
 import type { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { commonAppDeps } from '../../test/fixtures/app-deps.js'
 import type { Principal } from '../auth/principal.js'
 import { loadConfig } from '../config/load.js'
 import type { Image } from '../domain/image.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
 import { AppError } from '../errors/index.js'
 import type { ImageService, UploadOptions } from '../images/image-service.js'
-import { createMetrics } from '../observability/metrics.js'
-import { createMemoryRateLimiter } from '../ratelimit/drivers/memory.js'
 import { type AppDeps, buildApp } from './app.js'
-import { createRateLimits } from './rate-limit.js'
-import { createLinks } from './views.js'
 
 const ALICE: Principal = {
   ownerId: 'alice',
@@ -61,21 +57,13 @@ const IMAGE: Image = {
  * through `images`, whose methods the routes look up on every call.
  */
 const images: Partial<ImageService> = {}
-const config = loadConfig({})
+const _config = loadConfig({})
 const signer = createUrlSigner([{ kid: 'k1', secret: 'unit-test-secret' }], 300)
 const deps: AppDeps = {
+  ...commonAppDeps(signer),
   images: images as ImageService,
   authenticate,
-  signer,
   store: { get: async () => null } as unknown as AppDeps['store'],
-  metrics: createMetrics(),
-  logger: pino({ level: 'silent' }),
-  limits: config.limits,
-  http: config.http,
-  links: createLinks('https://img.test', signer),
-  rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
-  readiness: {},
-  metricsAccess: {},
   eraseOwner: (ownerId) => erase(ownerId),
 }
 let erase = async (ownerId: string) => ({ ownerId, resumed: false, images: 0, apiKeys: 0 })

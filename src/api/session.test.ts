@@ -1,19 +1,14 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Kysely } from 'kysely'
-import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { commonAppDeps } from '../../test/fixtures/app-deps.js'
 import { type ApiKeys, createApiKeys } from '../auth/api-keys.js'
 import { createAuthenticator } from '../auth/authenticator.js'
 import { createSessions } from '../auth/sessions.js'
-import { loadConfig } from '../config/load.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
 import type { ImageService } from '../images/image-service.js'
-import { createMetrics } from '../observability/metrics.js'
-import { createMemoryRateLimiter } from '../ratelimit/drivers/memory.js'
 import { authTablesOf, type ControlDb, openControlDb } from '../start/control-db.js'
 import { buildApp } from './app.js'
-import { createRateLimits } from './rate-limit.js'
-import { createLinks } from './views.js'
 
 /**
  * The dashboard's sign-in through the real app, keys, authenticator and sessions on an SQLite
@@ -28,25 +23,15 @@ describe('/v1/session', () => {
   beforeAll(async () => {
     control = await openControlDb(':memory:')
     keys = createApiKeys(authTablesOf(control))
-    const config = loadConfig({})
-    const signer = createUrlSigner([{ kid: 'k1', secret: 'unit-test-secret' }], 300)
     app = await buildApp({
+      ...commonAppDeps(createUrlSigner([{ kid: 'k1', secret: 'unit-test-secret' }], 300)),
       images: { delete: deleted } as unknown as ImageService,
       authenticate: createAuthenticator(keys, {}),
       sessions: createSessions(authTablesOf(control), {
         ttlMs: 60_000,
         keyIsLive: keys.isLive,
       }),
-      signer,
       store: { get: async () => null } as never,
-      metrics: createMetrics(),
-      logger: pino({ level: 'silent' }),
-      limits: config.limits,
-      http: config.http,
-      links: createLinks('https://img.test', signer),
-      rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
-      readiness: {},
-      metricsAccess: {},
     })
   })
   afterAll(async () => {

@@ -1,18 +1,13 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { loadConfig } from '../../../config/load.js'
+import { commonAppDeps } from '../../../../test/fixtures/app-deps.js'
 import type { Image, Variant } from '../../../domain/image.js'
 import { createUrlSigner } from '../../../domain/signed-urls.js'
 import { AppError } from '../../../errors/index.js'
 import type { ImageService } from '../../../images/image-service.js'
-import { createMetrics } from '../../../observability/metrics.js'
-import { createMemoryRateLimiter } from '../../../ratelimit/drivers/memory.js'
 import type { ByteRange, ObjectStore } from '../../../storage/object-store.js'
 import { type AppDeps, buildApp } from '../../app.js'
-import { createRateLimits } from '../../rate-limit.js'
-import { createLinks } from '../../views.js'
 
 const BYTES = Buffer.from('0123456789')
 const ETAG = '"v1-abc"'
@@ -83,22 +78,13 @@ const signer = createUrlSigner([{ kid: 'k1', secret: 'unit-test-secret' }], 300)
 
 let app: FastifyInstance
 beforeAll(async () => {
-  const config = loadConfig({})
   const deps: AppDeps = {
+    ...commonAppDeps(signer),
     images: images as ImageService,
     store: store as ObjectStore,
-    signer,
     authenticate: async () => {
       throw new AppError('UNAUTHENTICATED', 'not in these tests')
     },
-    metrics: createMetrics(),
-    logger: pino({ level: 'silent' }),
-    limits: config.limits,
-    http: config.http,
-    links: createLinks('https://img.test', signer),
-    rateLimits: createRateLimits(createMemoryRateLimiter(), config.rateLimit),
-    readiness: {},
-    metricsAccess: {},
   }
   app = await buildApp(deps)
 })
