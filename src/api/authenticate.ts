@@ -35,6 +35,8 @@ export function authenticate(
   sessions?: Sessions,
 ) {
   const principalOfRequest = (request: FastifyRequest): Promise<Principal> => {
+    if (sessions && !request.headers.authorization && sessionCookies(request) > 1)
+      throw new AppError('UNAUTHENTICATED', 'More than one session cookie: sign in again')
     const token = sessions && !request.headers.authorization && request.cookies?.[SESSION_COOKIE]
     return token
       ? sessionPrincipal(sessions, token, request)
@@ -53,6 +55,17 @@ export function authenticate(
     request.principal = principal
   }
 }
+
+/**
+ * How many pf_session cookies came. A page on a sibling subdomain can set one for the parent
+ * domain, which the browser sends beside ours (first, when its path is longer): the parser keeps
+ * the first, and the victim would act in the attacker's session. Two is refused, never guessed.
+ */
+function sessionCookies(request: FastifyRequest): number {
+  return request.headers.cookie?.match(SESSION_COOKIE_NAMES)?.length ?? 0
+}
+
+const SESSION_COOKIE_NAMES = new RegExp(`(?:^|;)\\s*${SESSION_COOKIE}=`, 'g')
 
 /** Methods that change nothing: the only ones a cookie alone may make (CSRF). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])

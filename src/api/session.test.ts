@@ -122,6 +122,14 @@ describe('/v1/session', () => {
     expect((await withCookie(cookie, 'GET', '/v1/session')).statusCode).toBe(401)
   })
 
+  it('refuses two session cookies (one set for the parent domain by a sibling subdomain)', async () => {
+    const mine = await signIn((await keys.create('alice')).key)
+    const theirs = await signIn((await keys.create('mallory')).key)
+    const both = await withCookie(`${theirs.cookie}; ${mine.cookie}`, 'GET', '/v1/session')
+    expect(both.statusCode).toBe(401)
+    expect((await withCookie(`other=1; ${mine.cookie}`, 'GET', '/v1/session')).statusCode).toBe(200)
+  })
+
   it('opens a session only from a bearer credential, not from another session', async () => {
     const { key } = await keys.create('alice')
     const { cookie, csrf } = await signIn(key)

@@ -84,15 +84,15 @@ describe('API keys', () => {
     expect(await keys.verify(key, T + 1_000)).toBeNull()
     expect(await keys.revoke(id, T + 2_000)).toBe(false)
     expect(await keys.revoke('unknown-id')).toBe(false)
-    expect(await keys.list('alice')).toEqual([
-      {
-        id,
-        ownerId: 'alice',
-        scopes: ['images:read', 'images:write'],
-        createdAt: T,
-        revokedAt: T + 1_000,
-      },
-    ])
+    const info = {
+      id,
+      ownerId: 'alice',
+      scopes: ['images:read', 'images:write'],
+      createdAt: T,
+      revokedAt: T + 1_000,
+    }
+    expect(await keys.list('alice', T + 999)).toEqual([{ ...info, active: true }])
+    expect(await keys.list('alice', T + 1_000)).toEqual([{ ...info, active: false }])
   })
 
   it('rotates: a new key with the same owner and scopes; the old one works through the grace', async () => {

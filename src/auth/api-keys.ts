@@ -27,6 +27,8 @@ export interface KeyInfo {
   scopes: Scope[]
   createdAt: number
   revokedAt: number | null
+  /** Works now: never revoked, or still in a rotation's grace period. */
+  active: boolean
 }
 
 /**
@@ -85,7 +87,7 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
   return {
     create,
 
-    async list(ownerId?: string): Promise<KeyInfo[]> {
+    async list(ownerId?: string, now = Date.now()): Promise<KeyInfo[]> {
       let query = db.selectFrom('api_keys').selectAll()
       if (ownerId) query = query.where('owner_id', '=', ownerId)
       const rows = await query.orderBy('created_at').execute()
@@ -95,6 +97,7 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
         scopes: parseScopes(r.scopes),
         createdAt: Number(r.created_at),
         revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+        active: works(r, now),
       }))
     },
 
@@ -184,7 +187,11 @@ function works(row: KeyRow, now: number): boolean {
   return row.revoked_at === null || Number(row.revoked_at) > now
 }
 
-function digest(secret: string): string {
+/**
+ * What is stored of a random secret (a key's, a session cookie's): its SHA-256, in hex. A slow
+ * hash protects low-entropy passwords; 256 random bits need none, and stay cheap to check.
+ */
+export function digest(secret: string): string {
   return createHash('sha256').update(secret).digest('hex')
 }
 

@@ -65,6 +65,7 @@ describe('authenticator', () => {
       ownerId: 'bob',
       scopes: ['images:read', 'images:write'],
       via: 'jwt',
+      expiresAt: expect.any(Number),
     })
     await expect(createAuthenticator(keys, {})(`Bearer ${jwt}`)).rejects.toEqual(
       unauthenticated(/credential is not valid/),

@@ -35,11 +35,18 @@ describe('JWT verifier (HS256)', () => {
   const verify = createJwtVerifier(CONFIG)
 
   it('accepts a valid token: the owner from sub, the default scopes without a scope claim', async () => {
-    expect(await verify(await mint())).toEqual({
+    const before = Date.now()
+    const principal = await verify(await mint())
+    expect(principal).toEqual({
       ownerId: 'alice',
       scopes: ['images:read', 'images:write'],
       via: 'jwt',
+      expiresAt: expect.any(Number),
     })
+    // The token's exp (a session opened with it must not outlive it), whole seconds.
+    expect(principal.expiresAt! % 1000).toBe(0)
+    expect(principal.expiresAt!).toBeGreaterThan(before)
+    expect(principal.expiresAt!).toBeLessThanOrEqual(before + 5 * 60_000 + 1000)
   })
 
   it('takes the scopes from scope (space-separated) or scp (array), dropping unknown ones', async () => {

@@ -41,6 +41,8 @@ export function createJwtVerifier(config: JwtConfig) {
       ownerId,
       scopes: mayBeAdmin ? scopes : scopes.filter((scope: Scope) => scope !== 'admin'),
       via: 'jwt',
+      // checkLifetime has made sure exp is there; a session opened with the token ends with it.
+      expiresAt: Number(payload.exp) * 1000,
     }
   }
 }

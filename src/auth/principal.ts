@@ -14,6 +14,8 @@ export interface Principal {
   scopes: readonly Scope[]
   via: 'api-key' | 'jwt' | 'upload-token'
   keyId?: string
+  /** When the credential itself stops working (a JWT's exp), in epoch ms; keys have none. */
+  expiresAt?: number
   /** An upload token's bounds, which every upload made with it obeys. */
   upload?: UploadGrant
 }

@@ -71,6 +71,16 @@ describe('sessions', () => {
     expect(rows.map((r) => Number(r.created_at))).toEqual([T + 60_000])
   })
 
+  it('ends no later than the JWT it was opened with', async () => {
+    const jwt = { ownerId: 'bob', scopes: ['images:read' as const], via: 'jwt' as const }
+    const short = await sessions.open({ ...jwt, expiresAt: T + 30_000 }, T)
+    expect(short.expiresAt).toBe(T + 30_000)
+    expect(await sessions.verify(short.token, T + 29_999)).not.toBeNull()
+    expect(await sessions.verify(short.token, T + 30_000)).toBeNull()
+    const long = await sessions.open({ ...jwt, expiresAt: T + 10 * 60_000 }, T)
+    expect(long.expiresAt).toBe(T + 60_000)
+  })
+
   it('compares CSRF tokens whole', () => {
     expect(csrfTokenMatches('abc', 'abc')).toBe(true)
     expect(csrfTokenMatches('abc', 'abd')).toBe(false)

@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { AppError } from '../errors/index.js'
+import { digest } from './api-keys.js'
 import { type Principal, parseScopes } from './principal.js'
 import type { AuthTables } from './tables.js'
 
@@ -39,7 +40,11 @@ export function createSessions(db: Kysely<AuthTables>, options: SessionOptions) 
       await db.deleteFrom('sessions').where('expires_at', '<=', now).execute()
       const token = randomBytes(32).toString('base64url')
       const csrfToken = randomBytes(32).toString('base64url')
-      const expiresAt = now + options.ttlMs
+      // Never longer than the credential: a JWT with a minute left makes a session of a minute.
+      const expiresAt = Math.min(
+        now + options.ttlMs,
+        principal.expiresAt ?? Number.POSITIVE_INFINITY,
+      )
       await db
         .insertInto('sessions')
         .values({
@@ -71,6 +76,7 @@ export function createSessions(db: Kysely<AuthTables>, options: SessionOptions) 
         scopes: parseScopes(row.scopes),
         via: row.via as Principal['via'],
         ...(row.key_id ? { keyId: row.key_id } : {}),
+        ...(row.via === 'jwt' ? { expiresAt: Number(row.expires_at) } : {}),
       }
       return { principal, csrfToken: row.csrf_token, expiresAt: Number(row.expires_at) }
     },
@@ -90,8 +96,4 @@ export function csrfTokenMatches(expected: string, given: string | undefined): b
   const a = Buffer.from(expected)
   const b = Buffer.from(given)
   return a.length === b.length && timingSafeEqual(a, b)
-}
-
-function digest(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
 }

@@ -119,7 +119,8 @@ function registerDead(program: Command, scope: Scope): void {
     .action(
       scope.run((id: string) =>
         scope.withDeps({}, async (deps) => {
-          const { redriven } = await redriveDead(deps.queue, [id], 1)
+          const { redriven, error } = await redriveDead(deps.queue, [id], 1)
+          if (error) throw error
           scope.out(redriven.length === 1 ? `Redriven ${id}` : `No dead job ${id}`)
           return EXIT.ok
         }),

@@ -10,8 +10,9 @@ import { walFsync } from './wal-fsync.js'
  *
  * The shared commit is made with synchronous=NORMAL and made durable by an fsync of the WAL on
  * the thread pool (wal-fsync.ts), awaited before any caller's promise settles: a 202 still means
- * on disk, an ack is still durable, but the event loop no longer stops for the disk (one to ten
- * ms a commit, three commits an upload). Every other write on the connection keeps
+ * on disk, an ack is still durable, but the event loop no longer stops for the disk (an fsync
+ * measured about 1 ms on an idle VM disk, 4 ms median and 10 ms p90 under load; an upload makes
+ * three commits). Every other write on the connection keeps
  * synchronous=FULL. Another connection may read a batch's rows before its fsync ends; nothing is
  * promised to anyone before it does.
  *
@@ -117,7 +118,7 @@ export function groupCommitsSync(db: Database.Database): TransactSync {
       }
     }),
   )
-  const sync = db.memory ? null : walFsync(db.name)
+  const sync = db.memory ? null : walFsync(mainFile(db))
   return perTurn<() => unknown>(async (batch) => {
     let outcomes: Outcome[]
     try {
@@ -132,6 +133,12 @@ export function groupCommitsSync(db: Database.Database): TransactSync {
     }
     await settleDurably(batch, outcomes, sync)
   }) as TransactSync
+}
+
+/** The database's file as SQLite resolved it (db.name is the path as given: a link, relative). */
+function mainFile(db: Database.Database): string {
+  const rows = db.pragma('database_list') as { name: string; file: string }[]
+  return rows.find((row) => row.name === 'main')?.file ?? db.name
 }
 
 /** Settles each caller once the batch is on disk; a failed fsync fails those that succeeded. */

@@ -38,13 +38,16 @@ describe('walFsync', () => {
     expect(started).toHaveLength(2)
   })
 
-  it('passes a failed fsync to its callers and starts afresh after it', async () => {
+  it('fails every later call once an fsync has failed: a later success could skip lost pages', async () => {
     let fail = true
+    let calls = 0
     const sync = walFsync('/x/shard.db', async () => {
+      calls++
       if (fail) throw new Error('EIO')
     })
     await expect(sync()).rejects.toThrow('EIO')
     fail = false
-    await expect(sync()).resolves.toBeUndefined()
+    await expect(sync()).rejects.toThrow('EIO')
+    expect(calls).toBe(1)
   })
 })

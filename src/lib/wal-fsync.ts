@@ -9,6 +9,12 @@ import { open } from 'node:fs/promises'
  *
  * Calls share fsyncs: one in flight may have started before the caller's commit wrote its
  * frames, so callers that come meanwhile wait for the one after it, which they all share.
+ *
+ * A failed fsync fails every call after it too, until the process restarts: Linux may mark the
+ * pages it could not write clean, so a later fsync would succeed without them, and SQLite's WAL
+ * recovery stops at the first frame that is missing, losing every later commit as well. Refusing
+ * to promise anything more is what PostgreSQL does (it panics). The batch whose fsync failed
+ * stays committed and readable; its callers were told it failed.
  */
 export function walFsync(
   databaseFile: string,
@@ -17,16 +23,24 @@ export function walFsync(
   const wal = `${databaseFile}-wal`
   let running: Promise<void> | null = null
   let next: Promise<void> | null = null
+  let broken: unknown = null
 
   function start(): Promise<void> {
-    const sync = syncFile(wal).finally(() => {
-      if (running === sync) running = null
-    })
+    if (broken) return Promise.reject(broken)
+    const sync = syncFile(wal)
+      .catch((error: unknown) => {
+        broken = error
+        throw error
+      })
+      .finally(() => {
+        if (running === sync) running = null
+      })
     running = sync
     return sync
   }
 
   return () => {
+    if (broken) return Promise.reject(broken)
     if (!running) return start()
     if (!next) {
       const after = running.catch(() => {})

@@ -41,4 +41,20 @@ describe('redriveDead', () => {
     const queue = fakeQueue(['a', 'b', 'c'])
     expect((await redriveDead(queue, ['a', 'b', 'c'], 1)).redriven).toEqual(['a'])
   })
+
+  it('stops at a broker error and still reports what it moved before it', async () => {
+    const queue = fakeQueue(['a', 'b', 'c'])
+    const failing = {
+      ...queue,
+      async redrive(id: string) {
+        if (id === 'b') throw new Error('channel closed')
+        return queue.redrive(id)
+      },
+    }
+    const result = await redriveDead(failing, ['a', 'b', 'c'], 100)
+    expect(result.redriven).toEqual(['a'])
+    expect(result.missing).toEqual([])
+    expect(String(result.error)).toContain('channel closed')
+    expect([...queue.dead]).toEqual(['b', 'c'])
+  })
 })

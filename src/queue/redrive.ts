@@ -5,6 +5,11 @@ export interface RedriveResult {
   redriven: string[]
   /** Ids asked for that were not dead (unknown, already redriven, or never dead). */
   missing: string[]
+  /**
+   * Why it stopped early (a broker error): the jobs in `redriven` are back in the queue all the
+   * same, and the caller must say so (the admin route audits them) before it reports the error.
+   */
+  error?: unknown
 }
 
 /**
@@ -19,8 +24,12 @@ export async function redriveDead(
   const wanted = ids ?? (await queue.listDead(max)).map((job) => job.id)
   const result: RedriveResult = { redriven: [], missing: [] }
   for (const id of new Set(wanted.slice(0, max))) {
-    if (await queue.redrive(id)) result.redriven.push(id)
-    else result.missing.push(id)
+    try {
+      if (await queue.redrive(id)) result.redriven.push(id)
+      else result.missing.push(id)
+    } catch (error) {
+      return { ...result, error }
+    }
   }
   return result
 }

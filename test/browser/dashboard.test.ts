@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, freePort, type ServeProcess, startRole } from '../fixtures/serve-process.js'
-import { stubAdminApi } from './admin-stub.js'
 
 const CHROMIUM = process.env.PIXELFLOW_TEST_CHROMIUM ?? '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -78,14 +77,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in a browser', { timeout: 
     const context = await browser.newContext({ viewport: { width: 1200, height: 860 } })
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
     page = await context.newPage()
-    const adminApi = await fetch(`${base}/v1/admin/queue`, {
-      headers: { authorization: `Bearer ${key}` },
-    })
     watchProblems(page, problems, expected)
-    if (adminApi.status === 404) {
-      console.warn('dashboard test: this server has no admin API; its answers are stubbed')
-      await stubAdminApi(page)
-    }
     if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true })
   })
   afterAll(async () => {

@@ -27,11 +27,10 @@ export interface AdminKeyOptions {
   audit: AuditLog
 }
 
-const keyView = (key: KeyInfo, now: number) => ({
+const keyView = (key: KeyInfo) => ({
   ...key,
   createdAt: iso(key.createdAt),
   revokedAt: key.revokedAt === null ? null : iso(key.revokedAt),
-  active: key.revokedAt === null || key.revokedAt > now,
 })
 
 const noActiveKey = (id: string) =>
@@ -54,8 +53,7 @@ export const adminKeyRoutes: FastifyPluginAsyncTypebox<AdminKeyOptions> = async 
       config: ADMIN_ROUTE,
     },
     async (request, reply) => {
-      const now = Date.now()
-      const items = (await apiKeys.list(request.query.owner)).map((key) => keyView(key, now))
+      const items = (await apiKeys.list(request.query.owner)).map(keyView)
       return reply.header('cache-control', 'no-store').send({ items })
     },
   )

@@ -81,9 +81,11 @@ export const adminQueueRoutes: FastifyPluginAsyncTypebox<AdminQueueOptions> = as
     },
     async (request) => {
       const { ids } = request.body
-      const { redriven, missing } = await redriveDead(queue, ids, MAX_DEAD_JOBS)
+      const { redriven, missing, error } = await redriveDead(queue, ids, MAX_DEAD_JOBS)
+      // Before any error: the jobs moved before a broker failed are back in the queue all the same.
       if (redriven.length > 0)
         await audited(audit, request, 'dead-letters.redrive', 'queue', { ids: redriven })
+      if (error) throw error
       return { redriven: redriven.length, missing }
     },
   )
