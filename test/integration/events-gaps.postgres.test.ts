@@ -90,10 +90,13 @@ describeWithPostgres('events-gaps.postgres.test.ts')('event outbox seq gaps on P
     let done = false
     const all = Promise.all(writers).then(() => (done = true))
     for (let after = 0; ; ) {
+      // Taken before the read: `done` turning true while a read is in flight says nothing of
+      // what that read saw (CI stopped one commit short that way).
+      const committed = done
       const page = await shard.readEvents(after, 7)
       seen.push(...page.map((e) => e.seq))
       after = page.at(-1)?.seq ?? after
-      if (done && page.length === 0) break
+      if (committed && page.length === 0) break
     }
     await all
     expect(seen).toHaveLength(40)
