@@ -10,6 +10,7 @@ export {
 } from './client.js'
 export {
   type ClientErrorCode,
+  errorFromResponse,
   ImageFailedError,
   isPixelflowError,
   JOB_FAILURE_CODES,

@@ -1,4 +1,4 @@
-import { createClient, isPixelflowError } from '@pixelflow/client'
+import { createClient, errorFromResponse, isPixelflowError } from '@pixelflow/client'
 import { store } from './store.js'
 
 /** The answer of POST/GET /v1/session; the cookie itself is HttpOnly and never seen here. */
@@ -11,17 +11,6 @@ export interface Session {
 
 /** undefined while the page asks the server whether a cookie is still good; null: signed out. */
 export const session = store<Session | null | undefined>(undefined)
-
-/** A refusal from the API, carrying its problem+json `detail` in plain words. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(detail)
-  }
-}
 
 /**
  * A 401 once signed in means the session ended (expired, signed out in another tab, its key
@@ -56,7 +45,10 @@ export interface RequestInit {
   headers?: Record<string, string>
 }
 
-/** Routes the typed client has no method for: the session and the operator's admin API. */
+/**
+ * Routes the typed client has no method for: the session and the operator's admin API. A refusal
+ * is the client's own PixelflowError (its problem's code and detail), like every other call.
+ */
 export async function request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...csrfHeader() }
   if (init.json !== undefined) headers['content-type'] = 'application/json'
@@ -68,19 +60,10 @@ export async function request<T>(method: string, path: string, init: RequestInit
   })
   if (!response.ok) {
     noteStatus(response.status)
-    throw await problemOf(response)
+    throw await errorFromResponse(response)
   }
   if (response.status === 204) return undefined as T
   return (await response.json()) as T
-}
-
-async function problemOf(response: Response): Promise<ApiError> {
-  const body = (await response.json().catch(() => ({}))) as { code?: string; detail?: string }
-  return new ApiError(
-    response.status,
-    body.code ?? `HTTP_${response.status}`,
-    body.detail ?? `The server answered ${response.status} ${response.statusText}`,
-  )
 }
 
 /** Whether the page's cookie still names a session; a reload gets its CSRF token back here. */

@@ -1,5 +1,6 @@
+import { isPixelflowError } from '@pixelflow/client'
 import { useCallback, useEffect, useState } from 'preact/hooks'
-import { ApiError, messageOf, request } from './api.js'
+import { messageOf, request } from './api.js'
 
 export interface Loaded<T> {
   data: T | null
@@ -21,7 +22,7 @@ export function useLoad<T>(path: string, refreshMs?: number): Loaded<T> {
         setError(null)
       },
       (failure) => {
-        if (failure instanceof ApiError && failure.status === 404) setMissing(true)
+        if (isPixelflowError(failure) && failure.status === 404) setMissing(true)
         else setError(messageOf(failure))
       },
     )
