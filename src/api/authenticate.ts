@@ -34,13 +34,14 @@ export function authenticate(
   onFailure: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
   sessions?: Sessions,
 ) {
-  const principalOfRequest = (request: FastifyRequest): Promise<Principal> => {
-    if (sessions && !request.headers.authorization && sessionCookies(request) > 1)
+  // Async, so that every refusal, this one's own too, reaches the catch below (the IP limit).
+  const principalOfRequest = async (request: FastifyRequest): Promise<Principal> => {
+    const { authorization } = request.headers
+    const token = request.cookies?.[SESSION_COOKIE]
+    if (!sessions || authorization || !token) return authenticator(authorization)
+    if (sessionCookies(request) > 1)
       throw new AppError('UNAUTHENTICATED', 'More than one session cookie: sign in again')
-    const token = sessions && !request.headers.authorization && request.cookies?.[SESSION_COOKIE]
-    return token
-      ? sessionPrincipal(sessions, token, request)
-      : authenticator(request.headers.authorization)
+    return sessionPrincipal(sessions, token, request)
   }
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const principal = await principalOfRequest(request).catch(async (error: unknown) => {
