@@ -83,7 +83,9 @@ describe.each(METADATA_DIALECTS)('the admin API, control database and shards on 
     expect(await queue.fail(leased!.id, leased!.token, 'decoder exploded')).toBe('dead')
     const deadId = leased!.id
 
-    const stats = (await call('GET', '/v1/admin/queue')).json()
+    const queued = await call('GET', '/v1/admin/queue')
+    expect(queued.headers['cache-control']).toBe('no-store')
+    const stats = queued.json()
     expect(stats).toMatchObject({ driver: 'sqlite', visible: 1, inFlight: 0, dead: 1 })
 
     const dead = await call('GET', '/v1/admin/dead-letters?limit=10')

@@ -27,6 +27,10 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps & { metrics: Metrics }> =
   deps,
 ) => {
   const { audit } = deps
+  // What an operator reads (key secrets, queue depth) is of the moment and never for a cache.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
   // Every admin POST body is optional ({} by default): a script may send none at all.
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {}

@@ -28,7 +28,7 @@ export const adminAuditRoutes: FastifyPluginAsyncTypebox<AdminAuditOptions> = as
       const { limit, cursor } = request.query
       const page = await audit.list(limit, cursor)
       const items = page.items.map((item) => ({ ...item, at: iso(item.at) }))
-      return reply.header('cache-control', 'no-store').send({ items, nextCursor: page.nextCursor })
+      return reply.send({ items, nextCursor: page.nextCursor })
     },
   )
 }

@@ -54,7 +54,7 @@ export const adminKeyRoutes: FastifyPluginAsyncTypebox<AdminKeyOptions> = async 
     },
     async (request, reply) => {
       const items = (await apiKeys.list(request.query.owner)).map(keyView)
-      return reply.header('cache-control', 'no-store').send({ items })
+      return reply.send({ items })
     },
   )
 
@@ -73,10 +73,7 @@ export const adminKeyRoutes: FastifyPluginAsyncTypebox<AdminKeyOptions> = async 
       const { ownerId, scopes = [...DEFAULT_SCOPES] } = request.body
       const created = await apiKeys.create(ownerId, scopes)
       await audited(audit, request, 'api-key.create', created.id, { ownerId, scopes })
-      return reply
-        .code(201)
-        .header('cache-control', 'no-store')
-        .send({ id: created.id, key: created.key, ownerId, scopes })
+      return reply.code(201).send({ id: created.id, key: created.key, ownerId, scopes })
     },
   )
 
@@ -99,7 +96,7 @@ export const adminKeyRoutes: FastifyPluginAsyncTypebox<AdminKeyOptions> = async 
       const fresh = await apiKeys.rotate(id, graceSeconds * 1000, now)
       if (!fresh) throw noActiveKey(id)
       await audited(audit, request, 'api-key.rotate', id, { newKeyId: fresh.id, graceSeconds })
-      return reply.header('cache-control', 'no-store').send({
+      return reply.send({
         id: fresh.id,
         key: fresh.key,
         replaces: id,

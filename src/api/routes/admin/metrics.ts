@@ -36,9 +36,7 @@ export const adminMetricsRoutes: FastifyPluginAsyncTypebox<AdminMetricsOptions> 
     },
     async (_request, reply) => {
       const points = history.points().map((point) => ({ ...point, at: iso(point.at) }))
-      return reply
-        .header('cache-control', 'no-store')
-        .send({ intervalMs: history.intervalMs, points })
+      return reply.send({ intervalMs: history.intervalMs, points })
     },
   )
 }

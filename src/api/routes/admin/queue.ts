@@ -47,7 +47,7 @@ export const adminQueueRoutes: FastifyPluginAsyncTypebox<AdminQueueOptions> = as
     },
     async (_request, reply) => {
       const stats = await queue.stats()
-      return reply.header('cache-control', 'no-store').send({ driver: queue.driver, ...stats })
+      return reply.send({ driver: queue.driver, ...stats })
     },
   )
 
@@ -64,7 +64,7 @@ export const adminQueueRoutes: FastifyPluginAsyncTypebox<AdminQueueOptions> = as
     },
     async (request, reply) => {
       const items = (await queue.listDead(request.query.limit)).map(deadJobView)
-      return reply.header('cache-control', 'no-store').send({ items })
+      return reply.send({ items })
     },
   )
 

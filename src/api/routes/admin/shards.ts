@@ -54,7 +54,7 @@ export const adminShardRoutes: FastifyPluginAsyncTypebox<AdminShardOptions> = as
     },
     async (_request, reply) => {
       const { epoch, strategy, shards, moves } = await shardStatus()
-      return reply.header('cache-control', 'no-store').send({
+      return reply.send({
         epoch,
         strategy,
         shards: shards.map(shardView),
