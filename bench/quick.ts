@@ -46,8 +46,8 @@ async function queueSides(): Promise<Side[] | null> {
   const sides: Side[] = [
     { backend: 'sqlite', batch: 1 },
     { backend: 'sqlite', batch: 10 },
-    { backend: 'bullmq', batch: 1 },
-    { backend: 'bullmq', batch: 10 },
+    { backend: 'bullmq-aof', batch: 1 },
+    { backend: 'bullmq-aof', batch: 10 },
   ]
   if (await rabbitReachable(RABBITMQ_URL)) sides.push({ backend: 'rabbitmq', batch: 1 })
   return sides

@@ -49,10 +49,10 @@ export async function rabbitReachable(url: string): Promise<boolean> {
 }
 
 /** Deletes every key that starts with `prefix` (SCAN MATCH, then DEL): a run's own keys and nothing else. */
-export async function deleteRedisKeys(prefix: string): Promise<number> {
+export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<number> {
   if (!/^pixelflow-(bench-[\w]+|e2e)-[\w-]+/.test(prefix))
     throw new Error(`Refusing to delete keys under ${prefix}: not a bench prefix`)
-  const redis = new Redis(REDIS_URL, { lazyConnect: true })
+  const redis = new Redis(url, { lazyConnect: true })
   await redis.connect()
   let deleted = 0
   try {

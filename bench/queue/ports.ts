@@ -11,7 +11,8 @@ import { createSqliteQueue } from '../../src/queue/drivers/sqlite.js'
 import type { JobInput, QueueDriver } from '../../src/queue/queue.js'
 import { sleep } from '../harness/async.js'
 
-export type Backend = 'sqlite' | 'rabbitmq' | 'bullmq' | 'bullmq-worker'
+/** 'bullmq-aof' is BullMQ on a Redis of the bench's own with `appendfsync everysec` (its target is 'bullmq'). */
+export type Backend = 'sqlite' | 'rabbitmq' | 'bullmq' | 'bullmq-aof' | 'bullmq-worker'
 
 /** Where a side's queue lives: fresh for every run, removed by the parent afterwards. */
 export type Target =

@@ -9,9 +9,9 @@ export function queueTable(runs: QueueRun[]): string {
     [
       'Side',
       'Enqueue jobs/s',
-      '× BullMQ',
+      '× BullMQ AOF',
       'Receive + ack jobs/s',
-      '× BullMQ',
+      '× BullMQ AOF',
       'Claim p50 / p99',
       'Enqueue call p50 / p99',
       'CPU ms / 1000 jobs, ours + broker (enqueue; consume)',
@@ -45,7 +45,10 @@ export function summarise(runs: QueueRun[]) {
   const enqueueRate = (side: Side) => mid(side, (r) => r.jobs / r.enqueue.seconds)!
   const consumeRate = (side: Side) => mid(side, (r) => r.jobs / r.consume.seconds)!
   const sides = SIDES.filter((side) => of(side).length > 0)
-  const bull = (batch: number) => sides.find((s) => s.backend === 'bullmq' && s.batch === batch)
+  // The baseline is BullMQ on a Redis that persists (appendfsync everysec) when that side ran.
+  const bull = (batch: number) =>
+    sides.find((s) => s.backend === 'bullmq-aof' && s.batch === batch) ??
+    sides.find((s) => s.backend === 'bullmq' && s.batch === batch)
   return sides.map((side) => {
     const base = bull(side.batch)
     const perThousand = (pick: (r: QueueRun) => number | null) => {

@@ -16,7 +16,15 @@
  * BullMQ prefix, unique RabbitMQ queue names, a temp SQLite file) and removed afterwards.
  */
 import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import {
+  HAS_REDIS_SERVER,
+  type OwnRedis,
+  ownRedis,
+} from '../../test/integration/fixtures/own-redis.js'
 import { deferred, withTimeout } from '../harness/async.js'
 import { isMain, killAll, nextMessage, startChild } from '../harness/child.js'
 import { loadAverage, processCpuSeconds } from '../harness/measure.js'
@@ -105,9 +113,15 @@ async function consumeAll(
   }
 }
 
-async function runSide(side: Side, round: number, jobs: number, lanes: number): Promise<QueueRun> {
+async function runSide(
+  side: Side,
+  round: number,
+  jobs: number,
+  lanes: number,
+  aofRedisUrl: string | undefined,
+): Promise<QueueRun> {
   const runId = newRunId()
-  const { target, remove } = await prepare(side, runId)
+  const { target, remove } = await prepare(side, runId, aofRedisUrl)
   const children: ChildProcess[] = []
   const loadAverageAtStart = loadAverage()
   const broker = BROKER_PROCESS[side.backend]
@@ -175,11 +189,49 @@ export async function benchQueues(
   lanes = Number(process.env.BENCH_QUEUE_LANES ?? 4),
   sides: readonly Side[] = SIDES,
 ): Promise<TablePart> {
+  const aof = sides.some((side) => side.backend === 'bullmq-aof') ? await startAofRedis() : null
+  const kept = aof ? sides : sides.filter((side) => side.backend !== 'bullmq-aof')
+  try {
+    return await runSides(kept, jobs, rounds, lanes, aof?.redis.url)
+  } finally {
+    await aof?.stop()
+  }
+}
+
+/**
+ * The issue's baseline: BullMQ on a Redis that keeps its data (an append-only file fsynced every
+ * second), on a redis-server of the bench's own. Without the binary those sides are left out and
+ * the ratios fall back to the Redis without persistence.
+ */
+async function startAofRedis(): Promise<{ redis: OwnRedis; stop(): Promise<void> } | null> {
+  if (!HAS_REDIS_SERVER) {
+    console.error('  no redis-server binary: the appendfsync everysec sides are left out')
+    return null
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'pixelflow-bench-aof-'))
+  const redis = await ownRedis({ persistence: 'aof-everysec', dir })
+  await redis.start()
+  return {
+    redis,
+    async stop() {
+      await redis.kill()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function runSides(
+  sides: readonly Side[],
+  jobs: number,
+  rounds: number,
+  lanes: number,
+  aofRedisUrl: string | undefined,
+): Promise<TablePart> {
   const runs: QueueRun[] = []
   for (let round = 0; round < Math.max(1, rounds); round++) {
     for (const side of inRoundOrder(sides, round)) {
       const sideStarted = performance.now()
-      const run = await runSide(side, round + 1, jobs, lanes)
+      const run = await runSide(side, round + 1, jobs, lanes, aofRedisUrl)
       runs.push(run)
       const { enqueue: e, consume: c } = run
       console.error(
@@ -193,7 +245,7 @@ export async function benchQueues(
   const summary = summarise(runs)
   const perRound = runs.length / sides.length
   return {
-    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? '' : 's'} per side`,
+    title: `Queue throughput: ${jobs} jobs, 1 producer × ${lanes} callers, ${CONSUMER_PROCESSES} consumers × ${lanes} lanes, ${perRound} run${perRound === 1 ? '' : 's'} per side; × BullMQ is against ${aofRedisUrl ? 'a Redis with appendfsync everysec' : 'a Redis without persistence (no redis-server binary for the AOF baseline)'}`,
     rows: summary.map((s) => ({
       side: label(s.side),
       figure:

@@ -10,6 +10,8 @@ export const SIDES: readonly Side[] = [
   { backend: 'sqlite', batch: 10 },
   { backend: 'rabbitmq', batch: 1 },
   { backend: 'rabbitmq', batch: 10 },
+  { backend: 'bullmq-aof', batch: 1 },
+  { backend: 'bullmq-aof', batch: 10 },
   { backend: 'bullmq', batch: 1 },
   { backend: 'bullmq', batch: 10 },
   { backend: 'bullmq-worker', batch: 1 },
@@ -17,7 +19,8 @@ export const SIDES: readonly Side[] = [
 const LABELS: Record<Backend, string> = {
   sqlite: 'Pixelflow SQLite driver',
   rabbitmq: 'Pixelflow RabbitMQ driver',
-  bullmq: 'BullMQ, like the port (getNextJob + moveToCompleted)',
+  bullmq: 'BullMQ, like the port (getNextJob + moveToCompleted), Redis without persistence',
+  'bullmq-aof': 'BullMQ, like the port, Redis with appendfsync everysec (the baseline)',
   'bullmq-worker': 'BullMQ Worker loop, no-op processor (reference)',
 }
 export const label = (side: Side) => `${LABELS[side.backend]}, batch ${side.batch}`
@@ -26,6 +29,7 @@ export const BROKER_PROCESS: Record<Backend, string | null> = {
   sqlite: null,
   rabbitmq: 'beam.smp',
   bullmq: 'redis-server',
+  'bullmq-aof': 'redis-server',
   'bullmq-worker': 'redis-server',
 }
 

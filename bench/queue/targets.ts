@@ -12,6 +12,8 @@ import type { Side } from './sides.js'
 export async function prepare(
   side: Side,
   runId: string,
+  /** The bench's own Redis with an append-only file, for the 'bullmq-aof' sides. */
+  aofRedisUrl?: string,
 ): Promise<{ target: Target; remove(): Promise<void> }> {
   if (side.backend === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'pixelflow-queue-bench-'))
@@ -28,9 +30,18 @@ export async function prepare(
     }
   }
   const prefix = `pixelflow-bench-queue-${runId}`
+  const aof = side.backend === 'bullmq-aof'
+  if (aof && !aofRedisUrl) throw new Error('bullmq-aof: no Redis with an append-only file')
+  const url = aof ? aofRedisUrl! : REDIS_URL
   return {
-    target: { backend: side.backend, url: REDIS_URL, prefix, queue: 'jobs' },
-    remove: async () => void (await deleteRedisKeys(`${prefix}:`)),
+    // The side processes drive BullMQ the same way whatever the Redis keeps on disk.
+    target: {
+      backend: side.backend === 'bullmq-worker' ? 'bullmq-worker' : 'bullmq',
+      url,
+      prefix,
+      queue: 'jobs',
+    },
+    remove: async () => void (await deleteRedisKeys(`${prefix}:`, url)),
   }
 }
 
