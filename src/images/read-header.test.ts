@@ -15,7 +15,7 @@ async function noisyGif(frames: number): Promise<Buffer> {
 }
 
 describe('readHeader', () => {
-  // A GIF read from its first megabyte parses without error and counts only the frames in it:
+  // A GIF read from its head alone parses without error and counts only the frames in it:
   // the frame limit was checked on 12 of 60 frames, and the upload got a 202 it should not have.
   it('counts every frame of an animation longer than the head, and refuses past the limit', async () => {
     const gif = await noisyGif(60)
@@ -39,5 +39,26 @@ describe('readHeader', () => {
       LIMITS,
     )
     expect(header).toEqual({ width: 64, height: 48, frames: 1 })
+  })
+
+  // The head is a quarter of a megabyte: a JPEG whose frame header lies past it (segments before
+  // the frame, as a camera's EXIF thumbnails or a large ICC profile make) is read from the file.
+  it('reads a still format from the stored file when its header lies past the head', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'red' } })
+      .jpeg()
+      .toBuffer()
+    const segment = Buffer.alloc(60_000, 0x20)
+    segment.writeUInt16BE(0xfffe, 0) // COM, its length counting the two length bytes
+    segment.writeUInt16BE(segment.length - 2, 2)
+    const comments = Array.from({ length: Math.ceil(HEAD_BYTES / segment.length) }, () => segment)
+    const padded = Buffer.concat([jpeg.subarray(0, 2), ...comments, jpeg.subarray(2)])
+    let wholeReads = 0
+    const loadWhole = async () => {
+      wholeReads++
+      return padded
+    }
+    const header = await readHeader('jpeg', padded.subarray(0, HEAD_BYTES), loadWhole, LIMITS)
+    expect(header).toEqual({ width: 64, height: 48, frames: 1 })
+    expect(wholeReads).toBe(1)
   })
 })

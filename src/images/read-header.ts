@@ -11,7 +11,7 @@ export interface ImageHeader {
 
 /**
  * Formats with one frame whatever their length: their header, at the start, says it all. The
- * others count frames through the whole file (a GIF read from its first megabyte parses cleanly
+ * others count frames through the whole file (a GIF read from its head alone parses cleanly
  * and counts only the frames in it), so their frame limit is checked on all of it.
  */
 const STILL: ReadonlySet<InputFormat> = new Set(['jpeg', 'png'])
