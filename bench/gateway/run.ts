@@ -216,7 +216,7 @@ function summarise(
 }
 
 export async function benchGateway(
-  rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 4)),
+  rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3)),
   seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 4),
   /** false: the auth + rate limit part only (the quick run). */
   withReads = true,
