@@ -8,7 +8,9 @@
  *           the run ends once the last 202 is in and the workers have rendered for 10 s more.
  * Two sides, alternating: glibc's default allocator settings, and MALLOC_ARENA_MAX=2 as
  * `npm start` and the container image set it. Target: peak ≤ 300 MB (issue 16). The RSS over
- * time of every run is drawn in bench/memory/rss.svg.
+ * time of every run is drawn in bench/memory/rss.svg. Each run also reports the API's event-loop
+ * delay through the load (p99 and max, from the server's own /metrics): rendering beside the API
+ * must not starve it (issue 16: p99 ≤ 20 ms).
  *
  *   npx tsx bench/memory/run.ts [photo folder]
  */
@@ -57,6 +59,32 @@ export interface MemoryRun {
   seconds: number
   /** [seconds since the load began, tree RSS MB] */
   samples: [number, number][]
+  eventLoop: EventLoopDelay
+}
+
+interface EventLoopDelay {
+  p99Ms: number
+  maxMs: number
+}
+
+/**
+ * prom-client's event-loop figures (perf_hooks.monitorEventLoopDelay with a 10 ms timer) since the
+ * previous scrape: each scrape resets the histogram. Its samples are the timer's whole interval,
+ * so an idle loop reads 10 ms; the delay is what lies beyond it.
+ */
+const LAG_RESOLUTION_MS = 10
+
+async function eventLoopDelay(metricsUrl: string): Promise<EventLoopDelay> {
+  const text = await (await fetch(metricsUrl)).text()
+  const ms = (name: string) => {
+    const match = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)
+    if (!match) throw new Error(`/metrics has no ${name}`)
+    return Math.max(0, Number(match[1]) * 1000 - LAG_RESOLUTION_MS)
+  }
+  return {
+    p99Ms: ms('nodejs_eventloop_lag_p99_seconds'),
+    maxMs: ms('nodejs_eventloop_lag_max_seconds'),
+  }
 }
 
 /** Samples the tree's RSS until stopped; the peak is the highest sample. */
@@ -114,9 +142,11 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
   try {
     const key = createApiKey(env, 'bench')
     const port = await freePort()
+    const metricsPort = await freePort()
     child = startPixelflow(['serve'], {
       ...env,
       PIXELFLOW_PORT: String(port),
+      PIXELFLOW_METRICS_PORT: String(metricsPort),
       // The side decides: a value in this shell must not leak into the glibc side.
       MALLOC_ARENA_MAX: side === 'arena2' ? '2' : undefined,
     })
@@ -125,6 +155,8 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
     if (environ.includes('MALLOC_ARENA_MAX=') !== (side === 'arena2'))
       throw new Error(`${side}: the server's MALLOC_ARENA_MAX is not the side's`)
     const base = `http://${HOST}:${port}/v1/images`
+    const metricsUrl = `http://${HOST}:${metricsPort}/metrics`
+    await eventLoopDelay(metricsUrl) // resets it: what follows covers the load alone
     const watch = sampler(child.pid!)
     const started = performance.now()
     if (load === 'corpus') {
@@ -140,7 +172,9 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
     }
     const seconds = (performance.now() - started) / 1000
     const samples = watch.stop()
-    return { side, load, peakMb: Math.max(...samples.map(([, mb]) => mb)), seconds, samples }
+    const eventLoop = await eventLoopDelay(metricsUrl)
+    const peakMb = Math.max(...samples.map(([, mb]) => mb))
+    return { side, load, peakMb, seconds, samples, eventLoop }
   } finally {
     if (child) await stop(child)
     await rm(dataDir, { recursive: true, force: true })
@@ -188,19 +222,25 @@ export async function benchMemory(
         const run = await runOnce(side, load, folder, big)
         runs.push(run)
         console.error(
-          `  round ${round + 1} ${load} ${side}: peak ${Math.round(run.peakMb)} MB over ${run.seconds.toFixed(1)} s`,
+          `  round ${round + 1} ${load} ${side}: peak ${Math.round(run.peakMb)} MB over ${run.seconds.toFixed(1)} s, ` +
+            `event-loop delay p99 ${run.eventLoop.p99Ms.toFixed(1)} ms, max ${run.eventLoop.maxMs.toFixed(1)} ms`,
         )
       }
     }
   }
   drawChart(runs)
-  const peak = (side: Side, load: Load) =>
-    Math.max(...runs.filter((r) => r.side === side && r.load === load).map((r) => r.peakMb))
+  const worst = (side: Side, load: Load, pick: (run: MemoryRun) => number) =>
+    Math.max(...runs.filter((r) => r.side === side && r.load === load).map(pick))
+  const peak = (side: Side, load: Load) => Math.round(worst(side, load, (r) => r.peakMb))
+  const lag = (side: Side, load: Load) =>
+    `event-loop delay p99 ${worst(side, load, (r) => r.eventLoop.p99Ms).toFixed(1)} ms, max ${worst(side, load, (r) => r.eventLoop.maxMs).toFixed(0)} ms`
   return {
     title: `Memory of the one-process service (serve), whole process tree, ${rounds} run${rounds === 1 ? '' : 's'} per side; burst = ${BURST} × ${(big.length / 1e6).toFixed(1)} MB JPEG (target ≤ ${TARGET_MB} MB)`,
     rows: SIDES.map((side) => ({
       side: LABELS[side],
-      figure: `peak ${Math.round(peak(side, 'corpus'))} MB through the corpus, ${Math.round(peak(side, 'burst'))} MB under the burst`,
+      figure:
+        `peak ${peak(side, 'corpus')} MB through the corpus (${lag(side, 'corpus')}), ` +
+        `${peak(side, 'burst')} MB under the burst (${lag(side, 'burst')})`,
     })),
     runs: runs.map(({ samples, ...run }) => ({ ...run, samples: samples.length })),
   }
