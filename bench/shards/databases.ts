@@ -2,6 +2,9 @@
  * The shards part's databases on the one PostgreSQL server: created per part, dropped at the end
  * (also on Ctrl-C), leftovers of killed runs too; and the CPU of the backends serving them.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import { createTestDatabases, type TestDatabases } from '../../test/fixtures/postgres.js'
 import { procFigures } from '../harness/measure.js'
@@ -27,6 +30,17 @@ export async function createDatabases(count: number): Promise<TestDatabases> {
           console.error(`  dropping the databases failed: ${String(error)}`),
         )
     },
+  }
+}
+
+/** The SQLite layout of the same: `count` database files in a temp folder, removed by `drop`. */
+export async function createSqliteFiles(count: number): Promise<TestDatabases> {
+  const dir = await mkdtemp(join(tmpdir(), 'pf-bench-meta-'))
+  return {
+    urls: Array.from({ length: count }, (_, i) =>
+      join(dir, i === 0 ? 'control.db' : `shard-${i}.db`),
+    ),
+    drop: () => rm(dir, { recursive: true, force: true }),
   }
 }
 

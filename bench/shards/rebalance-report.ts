@@ -26,7 +26,8 @@ export interface RebalanceRun {
   /** Writer ops whose time overlapped their bucket's fence → cleanup window. */
   fencedWrites: { count: number; p50Ms: number | null; maxMs: number | null }
   /** postgresSeconds: the backends of the bench's databases only (both processes' sessions). */
-  cpu: { moverSeconds: number; writerSeconds: number; postgresSeconds: number }
+  /** postgresSeconds: null on SQLite, whose work is in the two processes' own CPU. */
+  cpu: { moverSeconds: number; writerSeconds: number; postgresSeconds: number | null }
   loadAverages: number[]
 }
 
@@ -98,13 +99,17 @@ export function overlapsWithFence(
   }
 }
 
-export function rebalancePart(run: RebalanceRun, o: MetaOptions): TablePart {
+export function rebalancePart(
+  run: RebalanceRun,
+  o: MetaOptions,
+  engine: 'postgres' | 'sqlite' = 'postgres',
+): TablePart {
   const ms = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(1)} ms`)
   const { baseline: b, during: d } = run.writers
   const table = [
     '| Figure | Value |',
     '| --- | --- |',
-    `| Dataset | ${run.rows} images, ${run.variants} variants each, ${run.owners} owners, 4 shards; seeded in ${run.seedSeconds.toFixed(0)} s (${(run.rows / run.seedSeconds).toFixed(0)} images/s with their variants), then VACUUM ANALYZE ${run.vacuumSeconds.toFixed(0)} s |`,
+    `| Dataset | ${run.rows} images, ${run.variants} variants each, ${run.owners} owners, 4 shards; seeded in ${run.seedSeconds.toFixed(0)} s (${(run.rows / run.seedSeconds).toFixed(0)} images/s with their variants), then ${engine === 'sqlite' ? 'ANALYZE' : 'VACUUM ANALYZE'} ${run.vacuumSeconds.toFixed(0)} s |`,
     `| Moves | ${run.moves} buckets to the new shard, ${o.moverParallel} at a time, chunks of ${o.chunkSize}; ${run.failed} failed |`,
     `| Total rebalance time | **${run.seconds.toFixed(1)} s** |`,
     `| Rows copied | ${run.rowsCopied} images (+ their variants) → **${(run.rowsCopied / run.seconds).toFixed(0)} images/s**; ${run.changesApplied} logged changes replayed |`,
@@ -119,11 +124,11 @@ export function rebalancePart(run: RebalanceRun, o: MetaOptions): TablePart {
     `| Writers alone (${o.writers} loops, ${b.seconds.toFixed(0)} s) | ${writerLine(b)} |`,
     `| Writers during the rebalance | ${writerLine(d)} |`,
     `| Writes that overlapped their bucket's fence | ${run.fencedWrites.count}, p50 ${ms(run.fencedWrites.p50Ms)}, max ${ms(run.fencedWrites.maxMs)} |`,
-    `| CPU during the rebalance | mover process ${run.cpu.moverSeconds.toFixed(1)} s, writer process ${run.cpu.writerSeconds.toFixed(1)} s, their postgres backends ${run.cpu.postgresSeconds.toFixed(1)} s (of ${(2 * run.seconds).toFixed(0)} core-seconds) |`,
+    `| CPU during the rebalance | mover process ${run.cpu.moverSeconds.toFixed(1)} s, writer process ${run.cpu.writerSeconds.toFixed(1)} s${run.cpu.postgresSeconds === null ? '' : `, their postgres backends ${run.cpu.postgresSeconds.toFixed(1)} s`} (of ${(2 * run.seconds).toFixed(0)} core-seconds) |`,
     `| Load average (1 min) | ${run.loadAverages.map((l) => l.toFixed(1)).join(' → ')} |`,
   ].join('\n')
   return {
-    title: `Rebalance 4 → 5 shards of ${run.rows} images under ${o.writers} writers, mover parallel ${o.moverParallel}`,
+    title: `Rebalance 4 → 5 ${engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'} shards of ${run.rows} images under ${o.writers} writers, mover parallel ${o.moverParallel}`,
     rows: [
       {
         side: 'write pause per moved bucket (fence → switch done)',

@@ -1,4 +1,8 @@
-/** The shards part's rebalance: the write pause per moved bucket during a 4 → 5 rebalance. */
+/**
+ * The shards part's rebalance: the write pause per moved bucket during a 4 → 5 rebalance, on
+ * PostgreSQL (a database per shard on the one server) or on SQLite (a file per shard, the
+ * writers in another process, as a `pixelflow shards rebalance` beside `serve` would be).
+ */
 import type { ChildProcess } from 'node:child_process'
 import type { BucketMoveRow, MovePhase } from '../../src/metadata/control-db.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
@@ -8,7 +12,13 @@ import { ask, killAll, nextMessage, startChild } from '../harness/child.js'
 import { cpuSecondsOf, loadAverage, wallNow } from '../harness/measure.js'
 import type { TablePart } from '../harness/report.js'
 import { percentile } from '../harness/stats.js'
-import { adminClient, backendClock, createDatabases, serverWide } from './databases.js'
+import {
+  adminClient,
+  backendClock,
+  createDatabases,
+  createSqliteFiles,
+  serverWide,
+} from './databases.js'
 import {
   openMetadata,
   type ParentMessage,
@@ -27,10 +37,14 @@ import {
   writerFigures,
   writerLine,
 } from './rebalance-report.js'
-import { seed } from './seed.js'
+import { type Engine, seed } from './seed.js'
 
-export async function benchRebalance(o: MetaOptions): Promise<TablePart> {
-  const dbs = await createDatabases(6)
+export async function benchRebalance(
+  o: MetaOptions,
+  engine: Engine = 'postgres',
+): Promise<TablePart> {
+  const postgres = engine === 'postgres'
+  const dbs = postgres ? await createDatabases(6) : await createSqliteFiles(6)
   const target: Target = {
     control: dbs.urls[0]!,
     shards: dbs.urls.slice(1, 5),
@@ -48,12 +62,13 @@ export async function benchRebalance(o: MetaOptions): Promise<TablePart> {
         o.variants,
         0,
         '4 shards',
+        engine,
       )
       console.error(
         `  seeded ${o.rebalanceRows} images (+ ${o.rebalanceRows * o.variants} variants) over 4 shards in ${seeded.seconds.toFixed(1)} s ` +
           `(${(o.rebalanceRows / seeded.seconds).toFixed(0)} images/s), VACUUM ANALYZE ${seeded.vacuumSeconds.toFixed(1)} s`,
       )
-      await serverWide('CHECKPOINT')
+      if (postgres) await serverWide('CHECKPOINT')
       loadAverages.push(loadAverage())
 
       writer = startChild(SIDE_FILE, {
@@ -102,8 +117,8 @@ export async function benchRebalance(o: MetaOptions): Promise<TablePart> {
       child.send({ type: 'start', planned } satisfies ParentMessage)
       await sleep(500) // writers running before the first fence
       loadAverages.push(loadAverage())
-      const admin = await adminClient()
-      const backends = await backendClock(admin, dbs.urls)
+      const admin = postgres ? await adminClient() : null
+      const backends = admin ? await backendClock(admin, dbs.urls) : null
       const cpuBefore = process.cpuUsage()
       const started = performance.now()
       const progress = setInterval(() => {
@@ -115,15 +130,15 @@ export async function benchRebalance(o: MetaOptions): Promise<TablePart> {
       let results: BucketMoveRow[]
       let seconds: number
       let cpuUsed: NodeJS.CpuUsage
-      let postgresSeconds: number
+      let postgresSeconds: number | null
       try {
         results = await mover.run(plan)
         seconds = (performance.now() - started) / 1000
         cpuUsed = process.cpuUsage(cpuBefore)
-        postgresSeconds = await backends.read()
+        postgresSeconds = backends ? await backends.read() : null
       } finally {
         clearInterval(progress)
-        await admin.end().catch(() => {})
+        await admin?.end().catch(() => {})
       }
       loadAverages.push(loadAverage())
       await sleep(500) // and writing a little after the last switch
@@ -190,7 +205,7 @@ export async function benchRebalance(o: MetaOptions): Promise<TablePart> {
         `  rebalance: ${run.moves} buckets, ${run.rowsCopied} rows copied in ${seconds.toFixed(1)} s (${(run.rowsCopied / seconds).toFixed(0)} rows/s), ` +
           `write pause p50 ${run.pauseMs.p50.toFixed(1)} ms, p99 ${run.pauseMs.p99.toFixed(1)} ms, max ${run.pauseMs.max.toFixed(1)} ms; writers ${writerLine(run.writers.during)}`,
       )
-      return rebalancePart(run, o)
+      return rebalancePart(run, o, engine)
     } finally {
       await close()
     }

@@ -30,8 +30,12 @@
  *     copied per second. The run fails unless every move is done and every row ends up, once, on
  *     the shard the directory names.
  *
+ * Rebalance on SQLite (opt-in, BENCH_META_PARTS=rebalance-sqlite): the same with a file per
+ *     shard and one for the control database, the writers in their own process.
+ *
  *   npx tsx bench/shards/run.ts
  *   BENCH_META_PARTS=rebalance BENCH_META_REBALANCE_ROWS=200000 npx tsx bench/shards/run.ts
+ *   BENCH_META_PARTS=rebalance-sqlite BENCH_META_REBALANCE_ROWS=200000 npx tsx bench/shards/run.ts
  */
 import { isMain } from '../harness/child.js'
 import type { TablePart } from '../harness/report.js'
@@ -58,6 +62,8 @@ export async function benchMetadataShards(o = optionsFromEnv()): Promise<TablePa
   const out: TablePart[] = []
   if (parts.includes('ops')) out.push(await benchOps(o))
   if (parts.includes('rebalance')) out.push(await benchRebalance(o))
+  // Opt-in (not in the full report's 15 minutes): the same on SQLite files.
+  if (parts.includes('rebalance-sqlite')) out.push(await benchRebalance(o, 'sqlite'))
   return out
 }
 

@@ -1,11 +1,18 @@
-/** Seeding: multi-row INSERT … SELECT FROM unnest(arrays) into each shard's tables, by bucket. */
+/**
+ * Seeding: multi-row inserts into each shard's tables, by bucket. On PostgreSQL one INSERT …
+ * SELECT FROM unnest(arrays) per batch; on SQLite plain multi-row VALUES (its statements take at
+ * most 32,766 parameters, hence the smaller batches).
+ */
+import { createHash } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import { newImageId } from '../../src/domain/ids.js'
 import type { MetadataDb } from '../../src/metadata/db.js'
 import type { ShardedMetadata } from '../../src/metadata/sharded-metadata.js'
 import { ownerName, VARIANT_SHAPES } from './metadata.js'
 
-const SEED_BATCH = 5_000
+export type Engine = 'postgres' | 'sqlite'
+
+const SEED_BATCH: Record<Engine, number> = { postgres: 5_000, sqlite: 1_000 }
 
 interface Seeded {
   /** Inserts, then VACUUM (ANALYZE) of the shards. */
@@ -27,6 +34,7 @@ export async function seed(
   variants: number,
   sampleSize: number,
   label: string,
+  engine: Engine = 'postgres',
 ): Promise<Seeded> {
   const started = performance.now()
   const directory = metadata.directory()
@@ -53,6 +61,7 @@ export async function seed(
 
   async function flush(shard: number, batch: Batch): Promise<void> {
     const db = dbs.get(shard)!
+    if (engine === 'sqlite') return flushSqlite(db, batch, variants)
     await sql`
       INSERT INTO images (id, owner_id, bucket, visibility, status, format, width, height, frames, bytes, sha256,
                           idempotency_key, placeholder, failure_code, failure_detail, attempts, created_at, updated_at)
@@ -100,7 +109,7 @@ export async function seed(
     batch.created.push(base + k)
     perShard.set(shard, perShard.get(shard)! + 1)
     if (k % step === 0 && sample.length < sampleSize) sample.push(id)
-    if (batch.ids.length >= SEED_BATCH) {
+    if (batch.ids.length >= SEED_BATCH[engine]) {
       await room()
       launch(shard, batch)
       batches.set(shard, empty())
@@ -123,13 +132,44 @@ export async function seed(
   // What autovacuum would do soon anyway: planner statistics and the visibility map, so it does
   // not start in the middle of a measurement.
   const inserted = performance.now()
-  await Promise.all(
-    [...dbs.values()].map((db) => sql`VACUUM (ANALYZE) images, variants`.execute(db)),
-  )
+  const analyze = engine === 'sqlite' ? sql`ANALYZE` : sql`VACUUM (ANALYZE) images, variants`
+  await Promise.all([...dbs.values()].map((db) => analyze.execute(db)))
   return {
     seconds: (inserted - started) / 1000,
     vacuumSeconds: (performance.now() - inserted) / 1000,
     sample,
     perShard,
   }
+}
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex')
+
+/** The same rows as the PostgreSQL statements make, as multi-row VALUES. */
+async function flushSqlite(
+  db: Kysely<MetadataDb>,
+  batch: { ids: string[]; owners: string[]; buckets: number[]; bytes: number[]; created: number[] },
+  variants: number,
+): Promise<void> {
+  const images = batch.ids.map(
+    (id, i) =>
+      sql`(${id}, ${batch.owners[i]}, ${batch.buckets[i]}, 'public', 'ready', 'jpeg', 4000, 3000, 1, ${batch.bytes[i]},
+           ${md5(id) + md5(batch.owners[i]!)}, NULL, '1QcSHQRnh493V4dIh4eXh1h4kJUI', NULL, NULL, 1, ${batch.created[i]}, ${batch.created[i]})`,
+  )
+  await db.transaction().execute(async (trx) => {
+    await sql`
+      INSERT INTO images (id, owner_id, bucket, visibility, status, format, width, height, frames, bytes, sha256,
+                          idempotency_key, placeholder, failure_code, failure_detail, attempts, created_at, updated_at)
+      VALUES ${sql.join(images)}`.execute(trx)
+    if (variants === 0) return
+    const rows = batch.ids.flatMap((id, i) =>
+      VARIANT_SHAPES.slice(0, variants).map(
+        (v) =>
+          sql`(${id}, ${batch.buckets[i]}, ${sql.lit(v.name)}, ${sql.lit(v.format)}, ${sql.lit(v.width)}, ${sql.lit(v.height)}, ${sql.lit(v.bytes)},
+               ${`"${md5(id + v.name + v.format).slice(0, 16)}"`}, ${`images/${id}/${v.name}.${v.format}`})`,
+      ),
+    )
+    await sql`
+      INSERT INTO variants (image_id, bucket, name, format, width, height, bytes, etag, object_key)
+      VALUES ${sql.join(rows)}`.execute(trx)
+  })
 }
