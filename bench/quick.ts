@@ -7,7 +7,7 @@
  * Cut from the full report: the worker part on the 6 smallest photos, upload acceptance for one
  * 3 s round per side, auth + rate limit for one 2 s slice per route (no metadata-read sides), the
  * queue with 2000 jobs on the sides that have a target and their BullMQ baselines. Left out: the
- * end-to-end, delivery, shards and capacity parts, which need minutes to say anything.
+ * end-to-end, corpus, delivery, shards and capacity parts, which need minutes to say anything.
  */
 import { mkdtemp, rm, stat, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

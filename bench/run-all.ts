@@ -5,6 +5,7 @@
  * `npm run bench -- --quick`: the ratio targets in under two minutes (bench/quick.ts; CI runs it).
  */
 import { benchCapacity } from './capacity/run.js'
+import { benchCorpus } from './corpus/run.js'
 import { benchDelivery } from './delivery/run.js'
 import { benchE2e } from './e2e/run.js'
 import { benchGateway } from './gateway/run.js'
@@ -39,6 +40,10 @@ for (const [name, part] of [
   ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
   ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
   ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
+  [
+    'corpus end to end on the one-process service vs raw sharp (one 4 MP photo, the corpus, workers under uploads)',
+    () => benchCorpus(folder),
+  ],
   [
     'delivery: on-the-fly transforms (Pixelflow, ipx, raw sharp), derived-cache hits, nginx cache',
     () => benchDelivery(folder),

@@ -15,6 +15,10 @@ export type RatioId =
   | 'queue-sqlite-10'
   | 'queue-rabbitmq-1'
   | 'worker-rps'
+  | 'corpus-e2e'
+  | 'single-4mp'
+  | 'loaded-workers'
+  | 'loaded-upload-p99'
 
 export interface Ratio {
   id: RatioId
@@ -79,6 +83,26 @@ export const TARGETS: Record<RatioId, Target> = {
     measure: 'worker images/s, Pixelflow / best raw sharp',
     bound: 'min',
     target: 0.9,
+  },
+  'corpus-e2e': {
+    measure: 'corpus, first upload sent → last image ready (server clock), raw sharp / Pixelflow',
+    bound: 'min',
+    target: 0.9,
+  },
+  'single-4mp': {
+    measure: 'one 4 MP JPEG, upload → all variants ready, p50, Pixelflow / raw sharp',
+    bound: 'max',
+    target: 1.2,
+  },
+  'loaded-workers': {
+    measure: "workers' pace under paced 1 MB uploads / idle (one process)",
+    bound: 'min',
+    target: 0.9,
+  },
+  'loaded-upload-p99': {
+    measure: 'paced upload p99, workers rendering / workers off (one process)',
+    bound: 'max',
+    target: 3,
   },
 }
 

@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { stackedChart } from '../capacity/svg.js'
+import { type EventLoopDelay, eventLoopDelay, post, readyTimes } from '../e2e/client.js'
 import {
   createApiKey,
   ensureBuilt,
@@ -62,31 +63,6 @@ export interface MemoryRun {
   eventLoop: EventLoopDelay
 }
 
-interface EventLoopDelay {
-  p99Ms: number
-  maxMs: number
-}
-
-/**
- * prom-client's event-loop figures (perf_hooks.monitorEventLoopDelay with a 10 ms timer) since the
- * previous scrape: each scrape resets the histogram. Its samples are the timer's whole interval,
- * so an idle loop reads 10 ms; the delay is what lies beyond it.
- */
-const LAG_RESOLUTION_MS = 10
-
-async function eventLoopDelay(metricsUrl: string): Promise<EventLoopDelay> {
-  const text = await (await fetch(metricsUrl)).text()
-  const ms = (name: string) => {
-    const match = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)
-    if (!match) throw new Error(`/metrics has no ${name}`)
-    return Math.max(0, Number(match[1]) * 1000 - LAG_RESOLUTION_MS)
-  }
-  return {
-    p99Ms: ms('nodejs_eventloop_lag_p99_seconds'),
-    maxMs: ms('nodejs_eventloop_lag_max_seconds'),
-  }
-}
-
 /** Samples the tree's RSS until stopped; the peak is the highest sample. */
 function sampler(pid: number) {
   const started = performance.now()
@@ -100,33 +76,6 @@ function sampler(pid: number) {
       take()
       return samples
     },
-  }
-}
-
-async function post(base: string, key: string, type: string, body: Buffer): Promise<string> {
-  const response = await fetch(base, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': type },
-    body: new Uint8Array(body.buffer, body.byteOffset, body.length) as Uint8Array<ArrayBuffer>,
-  })
-  const answer = (await response.json()) as { id: string }
-  if (response.status !== 202)
-    throw new Error(`upload answered ${response.status}: ${JSON.stringify(answer)}`)
-  return answer.id
-}
-
-async function untilAllReady(base: string, key: string, ids: string[]): Promise<void> {
-  const deadline = Date.now() + 300_000
-  for (const id of ids) {
-    for (;;) {
-      const image = (await (
-        await fetch(`${base}/${id}`, { headers: { authorization: `Bearer ${key}` } })
-      ).json()) as { status: string }
-      if (image.status === 'ready') break
-      if (image.status === 'failed') throw new Error(`image ${id} failed`)
-      if (Date.now() > deadline) throw new Error(`image ${id} not ready within 300 s`)
-      await sleep(100)
-    }
   }
 }
 
@@ -163,7 +112,7 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
       const ids: string[] = []
       for (const path of listPhotos(folder))
         ids.push(await post(base, key, mimeOf(path), readFileSync(path)))
-      await untilAllReady(base, key, ids)
+      await readyTimes(base, key, ids)
     } else {
       await Promise.all(
         Array.from({ length: BURST }, (_, i) => post(base, key, 'image/jpeg', numbered(big, i))),

@@ -8,9 +8,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import sharp, { type Sharp } from 'sharp'
-import { loadConfig } from '../../src/config/load.js'
-import type { OutputFormat } from '../../src/domain/formats.js'
 import type { QueueDriver } from '../../src/queue/queue.js'
 import { createPixelflow } from '../../src/start/pixelflow.js'
 import { createImageProcessor } from '../../src/worker/process-image.js'
@@ -20,6 +17,7 @@ import { answerParent } from '../harness/child.js'
 import { benchConfig } from '../harness/config.js'
 import { type Elapsed, peakRssMb, startClock } from '../harness/measure.js'
 import { listPhotos, mimeOf } from '../harness/photos.js'
+import { decodeOnce, naive, timeBaseline, warmUpSharp } from './baseline.js'
 
 export type Side = 'pixelflow' | 'naive' | 'decode-once'
 export interface SideRun extends Elapsed {
@@ -28,88 +26,6 @@ export interface SideRun extends Elapsed {
   peakRssMb: number
   /** 1-minute load average when the run started: other work on the machine shows up here. */
   loadAverage: number
-}
-
-// The baselines take presets, formats and qualities from the same defaults as the service.
-const { presets, formats, quality } = loadConfig({}).processing
-const maxWidth = Math.max(...presets.map((p) => p.width))
-
-/** The encoder options of src/worker/pipeline/encode.ts, written out again on purpose: a baseline must not share our code. */
-function encode(pipeline: Sharp, format: OutputFormat): Sharp {
-  if (format === 'webp') return pipeline.webp({ quality: quality.webp })
-  if (format === 'jpeg')
-    return pipeline
-      .flatten({ background: '#ffffff' })
-      .jpeg({ quality: quality.jpeg, mozjpeg: false, progressive: true })
-  throw new Error(`The baselines only make the default formats, not ${format}`)
-}
-
-/** libvips sets up each codec on first use; doing it here keeps that out of every timed window. */
-async function warmUpSharp(): Promise<void> {
-  const tiny = sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
-  await Promise.all([
-    tiny.clone().webp().toBuffer(),
-    tiny.clone().jpeg({ progressive: true }).toBuffer(),
-  ])
-}
-
-/** (a) What most code does: one pipeline per variant, each decoding the file again. */
-async function naive(path: string): Promise<void> {
-  const variants = presets.flatMap((preset) =>
-    formats.map((format) => ({ width: preset.width, format })),
-  )
-  await Promise.all(
-    variants.map(({ width, format }) =>
-      encode(
-        sharp(path, { autoOrient: true })
-          .resize({ width, withoutEnlargement: true })
-          .toColourspace('srgb'),
-        format,
-      ).toBuffer(),
-    ),
-  )
-}
-
-/** (b) Our approach without the service around it: decode, orient and shrink once, then resize the pixels per preset. */
-async function decodeOnce(path: string): Promise<void> {
-  const { data, info } = await sharp(path, { autoOrient: true })
-    .resize({ width: maxWidth, withoutEnlargement: true })
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
-  for (const preset of presets) {
-    const width = Math.min(preset.width, info.width)
-    await Promise.all(
-      formats.map((format) =>
-        encode(sharp(data, { raw: info }).resize({ width }), format).toBuffer(),
-      ),
-    )
-  }
-}
-
-/** `concurrency` lanes take photos off one list: what a worker with that many job slots does. */
-async function inLanes(
-  photos: string[],
-  concurrency: number,
-  work: (path: string) => Promise<void>,
-): Promise<void> {
-  let next = 0
-  const lane = async () => {
-    while (next < photos.length) await work(photos[next++]!)
-  }
-  await Promise.all(Array.from({ length: concurrency }, lane))
-}
-
-async function timeBaseline(
-  photos: string[],
-  concurrency: number,
-  work: (path: string) => Promise<void>,
-): Promise<Elapsed> {
-  sharp.cache(false) // as createPixelflow does for the service
-  await warmUpSharp()
-  const clock = startClock()
-  await inLanes(photos, concurrency, work)
-  return clock.read()
 }
 
 /**
