@@ -163,6 +163,11 @@ export const ConfigSchema = Type.Object(
        * which a worker never does on purpose, so by default it holds no memory.
        */
       vipsCacheMb: Int(0, 0),
+      /**
+       * The nice value of libvips' render threads in a process that also serves the API (`serve`,
+       * `api`): the event loop gets the CPU first. 0 leaves them at the process's own.
+       */
+      renderNice: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
       placeholder: Type.Union(
         [Type.Literal('thumbhash'), Type.Literal('blurhash'), Type.Literal('none')],
         {

@@ -25,6 +25,7 @@ import { startReconciler } from '../reconcile/run-reconciler.js'
 import { startOutboxRelay } from '../relay/outbox-relay.js'
 import { shardStatus } from '../sharding/operations.js'
 import { createImageProcessor } from '../worker/process-image.js'
+import { lowerRenderPriority } from '../worker/render-priority.js'
 import { startWorker } from '../worker/run-worker.js'
 import { auditTablesOf, authTablesOf } from './control-db.js'
 import { type Deps, openDeps } from './deps.js'
@@ -34,6 +35,8 @@ import { createUploads, startUploadSweep } from './uploads.js'
 import { createWebhooks, startWebhookRelay } from './webhooks.js'
 
 /** `npm run build` writes the dashboard to ui/dist; this file is dist/start/ or src/start/. */
+/** libvips starts render threads as images need them: new ones are found and lowered this often. */
+const RENDER_PRIORITY_SWEEP_MS = 500
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../ui/dist', import.meta.url))
 
 /**
@@ -89,6 +92,11 @@ export async function createPixelflow(
       .catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
 
   const worker = runsWorkers ? runWorkerRole(config, deps, logger, invalidate) : null
+  // Where the API serves, its event loop goes before renders (the workers', or transforms').
+  const renderPriority =
+    role === 'serve' || role === 'api'
+      ? lowerRenderPriority(config.processing.renderNice, RENDER_PRIORITY_SWEEP_MS)
+      : null
   const relay =
     role !== 'worker' && config.relay.enabled
       ? startOutboxRelay({
@@ -157,6 +165,7 @@ export async function createPixelflow(
     ['event hints', () => eventHints.close()],
     ['relay', async () => relay?.stop()],
     ['worker', async () => worker?.stop(config.shutdownGraceMs)],
+    ['render priority', async () => renderPriority?.stop()],
     ['queue', () => queue.close()],
     ['rate limiter and transforms', async () => api?.close()],
     ['cache', () => cache.close()],

@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { getPriority, setPriority } from 'node:os'
+import sharp from 'sharp'
+import { afterAll, describe, expect, it } from 'vitest'
+import { lowerRenderPriority } from './render-priority.js'
+
+const threads = () =>
+  readdirSync('/proc/self/task').map((tid) => ({
+    tid: Number(tid),
+    name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trimEnd(),
+  }))
+
+/** A render that keeps libvips' pool busy long enough for its threads to be listed. */
+const render = () =>
+  sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#336699' } })
+    .blur(8)
+    .webp()
+    .toBuffer()
+
+describe.runIf(process.platform === 'linux')('lowerRenderPriority', () => {
+  const sweeps: { stop(): void }[] = []
+  afterAll(() => {
+    for (const sweep of sweeps) sweep.stop()
+    // Root may lower a nice value again, so later tests in this process render at full priority;
+    // anyone else may not, and nothing needs it: a niced render only yields to other work.
+    for (const { tid, name } of threads())
+      if (name === 'libvips worker')
+        try {
+          setPriority(tid, 0)
+        } catch {}
+  })
+
+  it("lowers libvips' render threads and leaves every other thread alone", async () => {
+    await render() // libvips starts its pool
+    sweeps.push(lowerRenderPriority(10, 20))
+    const rendering = render()
+    await new Promise((resolve) => setTimeout(resolve, 60)) // sweeps while it renders
+    await rendering
+    const vips = threads().filter((t) => t.name === 'libvips worker')
+    expect(vips.length).toBeGreaterThan(0)
+    for (const { tid } of vips) expect(getPriority(tid)).toBe(10)
+    expect(getPriority(process.pid)).toBe(0) // the main thread: its id is the process's
+    for (const { tid, name } of threads())
+      if (name !== 'libvips worker') expect(getPriority(tid), name).toBe(0)
+  })
+
+  it('does nothing at 0', async () => {
+    await render()
+    const before = threads().map(({ tid }) => getPriority(tid))
+    sweeps.push(lowerRenderPriority(0, 20))
+    await render()
+    expect(threads().map(({ tid }) => getPriority(tid))).toEqual(before)
+  })
+})
