@@ -77,6 +77,22 @@ describe('API keys', () => {
       expect(await keys.verify(bad)).toBeNull()
   })
 
+  it('refuses a wrong secret for an id whose right one has just verified (and is reused)', async () => {
+    const { key } = await keys.create('alice')
+    const other = await keys.create('bob')
+    const [, id, secret] = KEY_SHAPE.exec(key)!
+    const flipped = `pf_${id}_${secret!.slice(0, -1)}${secret!.endsWith('A') ? 'B' : 'A'}`
+    const first = await keys.verify(key)
+    expect(first).not.toBeNull()
+    expect(await keys.verify(flipped)).toBeNull()
+    expect(await keys.verify(`pf_${id}_${KEY_SHAPE.exec(other.key)![2]}`)).toBeNull()
+    // The reused principal is one object for every request: frozen, so none can change it.
+    const again = await keys.verify(key)
+    expect(again).toBe(first)
+    expect(Object.isFrozen(again)).toBe(true)
+    expect(await keys.verify(flipped)).toBeNull()
+  })
+
   it('revokes a key from the given moment on, once', async () => {
     const { id, key } = await keys.create('alice', undefined, T)
     expect(await keys.revoke(id, T + 1_000)).toBe(true)

@@ -6,6 +6,19 @@ import type { AuthTables } from './tables.js'
 
 type KeyRow = Selectable<AuthTables['api_keys']>
 
+/** A key's row as reused for `rowTtlMs`, with what verifying against it has already worked out. */
+interface CachedKey {
+  row: KeyRow
+  /** The row as a principal, made once per read of the row and shared by every request with it. */
+  principal: Principal
+  /**
+   * The secret that last matched the row's hash: the next request that presents it is compared
+   * with it (in constant time) instead of hashing again, about a fifth of what authenticating a
+   * request costs. It lives as long as the row's reuse (a second by default), never longer.
+   */
+  verified: Buffer | null
+}
+
 export interface ApiKeyOptions {
   /**
    * How long a key's row read by `verify` is reused (default 1 s): the control database is read
@@ -37,7 +50,7 @@ export interface KeyInfo {
  * as safe and keeps per-request verification cheap.
  */
 export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {}) {
-  const recent = new LRUCache<string, KeyRow>({
+  const recent = new LRUCache<string, CachedKey>({
     max: 10_000,
     ttl: options.rowTtlMs ?? 1000,
     ...(options.clock ? { perf: { now: options.clock }, ttlResolution: 0 } : {}),
@@ -54,12 +67,20 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
     return Number(result.numUpdatedRows)
   }
 
-  async function rowOf(id: string): Promise<KeyRow | undefined> {
+  async function keyOf(id: string): Promise<CachedKey | undefined> {
     const cached = recent.get(id)
     if (cached) return cached
     const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
-    if (row) recent.set(id, row)
-    return row
+    if (!row) return undefined
+    const principal: Principal = Object.freeze({
+      ownerId: row.owner_id,
+      scopes: parseScopes(row.scopes),
+      via: 'api-key',
+      keyId: row.id,
+    })
+    const key = { row, principal, verified: null }
+    recent.set(id, key)
+    return key
   }
 
   async function create(
@@ -159,23 +180,26 @@ export function createApiKeys(db: Kysely<AuthTables>, options: ApiKeyOptions = {
 
     /** Whether a key still works (a session opened with it ends when it stops): the reused row. */
     async isLive(id: string, now = Date.now()): Promise<boolean> {
-      const row = await rowOf(id)
-      return !!row && works(row, now)
+      const key = await keyOf(id)
+      return !!key && works(key.row, now)
     },
 
     async verify(key: string, now = Date.now()): Promise<Principal | null> {
       const match = /^pf_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/.exec(key)
       if (!match) return null
       const [, id, secret] = match as unknown as [string, string, string]
-      const row = await rowOf(id)
-      if (!row || !works(row, now)) return null
+      const cached = await keyOf(id)
+      if (!cached || !works(cached.row, now)) return null
+      // The regex makes every secret 43 ASCII bytes: equal lengths, as timingSafeEqual needs.
+      const presented = Buffer.from(secret)
+      if (cached.verified && timingSafeEqual(cached.verified, presented)) return cached.principal
       const equal = timingSafeEqual(
-        Buffer.from(row.secret_hash, 'hex'),
+        Buffer.from(cached.row.secret_hash, 'hex'),
         Buffer.from(digest(secret), 'hex'),
       )
-      return equal
-        ? { ownerId: row.owner_id, scopes: parseScopes(row.scopes), via: 'api-key', keyId: row.id }
-        : null
+      if (!equal) return null
+      cached.verified = presented
+      return cached.principal
     },
   }
 }
