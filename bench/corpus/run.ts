@@ -271,7 +271,7 @@ const verdictOf = (met: boolean) => (met ? 'met' : 'missed')
 
 export async function benchCorpus(
   folder: string,
-  rounds = Number(process.env.BENCH_CORPUS_ROUNDS ?? 2),
+  rounds = Number(process.env.BENCH_CORPUS_ROUNDS ?? 1),
 ): Promise<TablePart> {
   ensureBuilt()
   const photos = listPhotos(folder)
