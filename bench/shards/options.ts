@@ -49,7 +49,7 @@ export function optionsFromEnv(): MetaOptions {
       .map((s) => Number(s.trim())),
     clients: int('BENCH_META_CLIENTS', 32),
     processes: int('BENCH_META_PROCESSES', 1),
-    seconds: int('BENCH_META_SECONDS', 3),
+    seconds: int('BENCH_META_SECONDS', 2),
     warmupSeconds: 1,
     rounds: int('BENCH_META_ROUNDS', 2),
     poolSize: process.env.BENCH_META_POOL ? int('BENCH_META_POOL', 10) : null,
