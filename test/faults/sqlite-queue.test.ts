@@ -64,7 +64,10 @@ async function consumer() {
     const [job] = await queue.receive(1)
     if (!job) return
     ids.push(job.id)
-    await new Promise((next) => setTimeout(next, Math.random() * 3)) // work, so holders overlap
+    // Work, so holders overlap. Long enough that one process cannot drain the queue while the
+    // others sleep in SQLite's busy handler (its waits grow to 100 ms): with 0-3 ms, one process
+    // took all 1,200 jobs on a loaded CI machine and the test could not show competing claims.
+    await new Promise((next) => setTimeout(next, 2 + Math.random() * 4))
     if (!(await queue.ack(job.id, job.token))) refusedAcks++
   }
 }
