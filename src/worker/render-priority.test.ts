@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { getPriority, setPriority } from 'node:os'
 import sharp from 'sharp'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { lowerRenderPriority } from './render-priority.js'
 
 const threads = () =>
@@ -17,24 +17,34 @@ const render = () =>
     .webp()
     .toBuffer()
 
+const sweepsRun = () => new Promise((resolve) => setTimeout(resolve, 60))
+
+// In this order on purpose: only root may lower a nice value again, so the test that raises it
+// comes last and nothing after it in this process depends on the threads' priority.
 describe.runIf(process.platform === 'linux')('lowerRenderPriority', () => {
   const sweeps: { stop(): void }[] = []
-  afterAll(() => {
-    for (const sweep of sweeps) sweep.stop()
-    // Root may lower a nice value again, so later tests in this process render at full priority;
-    // anyone else may not, and nothing needs it: a niced render only yields to other work.
+  afterEach(() => {
+    for (const sweep of sweeps.splice(0)) sweep.stop()
     for (const { tid, name } of threads())
       if (name === 'libvips worker')
         try {
-          setPriority(tid, 0)
+          setPriority(tid, 0) // root only; a niced render merely yields to other work
         } catch {}
+  })
+
+  it('does nothing at 0', async () => {
+    sweeps.push(lowerRenderPriority(0, 20))
+    const rendering = render()
+    await sweepsRun()
+    await rendering
+    expect(threads().filter(({ tid }) => getPriority(tid) !== 0)).toEqual([])
   })
 
   it("lowers libvips' render threads and leaves every other thread alone", async () => {
     await render() // libvips starts its pool
     sweeps.push(lowerRenderPriority(10, 20))
     const rendering = render()
-    await new Promise((resolve) => setTimeout(resolve, 60)) // sweeps while it renders
+    await sweepsRun()
     await rendering
     const vips = threads().filter((t) => t.name === 'libvips worker')
     expect(vips.length).toBeGreaterThan(0)
@@ -42,13 +52,5 @@ describe.runIf(process.platform === 'linux')('lowerRenderPriority', () => {
     expect(getPriority(process.pid)).toBe(0) // the main thread: its id is the process's
     for (const { tid, name } of threads())
       if (name !== 'libvips worker') expect(getPriority(tid), name).toBe(0)
-  })
-
-  it('does nothing at 0', async () => {
-    await render()
-    const before = threads().map(({ tid }) => getPriority(tid))
-    sweeps.push(lowerRenderPriority(0, 20))
-    await render()
-    expect(threads().map(({ tid }) => getPriority(tid))).toEqual(before)
   })
 })
