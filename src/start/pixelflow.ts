@@ -34,9 +34,9 @@ import { createTransforms } from './transforms.js'
 import { createUploads, startUploadSweep } from './uploads.js'
 import { createWebhooks, startWebhookRelay } from './webhooks.js'
 
-/** `npm run build` writes the dashboard to ui/dist; this file is dist/start/ or src/start/. */
 /** libvips starts render threads as images need them: new ones are found and lowered this often. */
 const RENDER_PRIORITY_SWEEP_MS = 500
+/** `npm run build` writes the dashboard to ui/dist; this file is dist/start/ or src/start/. */
 const DASHBOARD_ROOT = fileURLToPath(new URL('../../ui/dist', import.meta.url))
 
 /**
