@@ -34,26 +34,35 @@ console.error(
 
 const parts: PartResult[] = []
 const loadAverages: number[] = [loadAverage()]
-for (const [name, part] of [
-  ['worker throughput', () => benchWorkers(folder)],
-  ['upload acceptance', () => benchUploads(folder)],
-  ['gateway: metadata reads, auth and rate limiting', () => benchGateway()],
-  ['queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
-  ['end-to-end latency, api + worker processes', () => benchE2e(folder)],
+/** Minutes each part took, by its short name: where to cut when the report outgrows 15 minutes. */
+const partMinutes: [string, number][] = []
+for (const [short, name, part] of [
+  ['worker', 'worker throughput', () => benchWorkers(folder)],
+  ['upload', 'upload acceptance', () => benchUploads(folder)],
+  ['gateway', 'gateway: metadata reads, auth and rate limiting', () => benchGateway()],
+  ['queue', 'queue throughput (needs Redis and RabbitMQ)', () => benchQueues()],
+  ['e2e', 'end-to-end latency, api + worker processes', () => benchE2e(folder)],
   [
+    'corpus',
     'corpus end to end on the one-process service vs raw sharp (one 4 MP photo, the corpus, workers under uploads)',
     () => benchCorpus(folder),
   ],
   [
+    'delivery',
     'delivery: on-the-fly transforms (Pixelflow, ipx, raw sharp), derived-cache hits, nginx cache',
     () => benchDelivery(folder),
   ],
-  ['memory of the one-process service (corpus, 100 × 20 MB burst)', () => benchMemory(folder)],
   [
+    'memory',
+    'memory of the one-process service (corpus, 100 × 20 MB burst)',
+    () => benchMemory(folder),
+  ],
+  [
+    'shards',
     'shards: sharded metadata on PostgreSQL, ops for 1, 2, 4, 8 shards and a 4 → 5 rebalance',
     () => benchMetadataShards(),
   ],
-  ['capacity: autoscaling simulation', async () => benchCapacity()],
+  ['capacity', 'capacity: autoscaling simulation', async () => benchCapacity()],
 ] as const) {
   // BENCH_PARTS=queue,end-to-end (words of the part names, comma-separated) runs only those parts.
   if (
@@ -62,7 +71,9 @@ for (const [name, part] of [
   )
     continue
   console.error(`\n${name}:`)
+  const partStarted = Date.now()
   parts.push(...[await part()].flat())
+  partMinutes.push([short, (Date.now() - partStarted) / 60_000])
   loadAverages.push(loadAverage())
 }
 
@@ -70,6 +81,7 @@ const minutes = (Date.now() - started.getTime()) / 60_000
 const report = [
   `Pixelflow bench, ${started.toISOString().slice(0, 10)}, ${machine.cores} cores (${machine.cpu}), node ${machine.node}, sharp ${machine.sharp} / libvips ${machine.libvips}, commit ${machine.commit}`,
   `Load average (1 min) before and after each part: ${loadAverages.map((l) => l.toFixed(1)).join(' → ')}; took ${minutes.toFixed(1)} min`,
+  `Minutes per part: ${partMinutes.map(([short, m]) => `${short} ${m.toFixed(1)}`).join(' · ')}`,
   markdownTable(parts),
   `Every ratio beside its target (bench/harness/targets.ts):\n\n${ratioTable(parts.flatMap((p) => p.ratios ?? []))}`,
   // Parts with more columns than the summary has also print their own table.
@@ -77,6 +89,6 @@ const report = [
   'Memory over time: ![RSS of the process tree](memory/rss.svg)',
 ].join('\n\n')
 console.log(`\n${report}`)
-writeResults('', started, { started, machine, folder, loadAverages, parts })
+writeResults('', started, { started, machine, folder, loadAverages, partMinutes, parts })
 // Only a run of every part replaces the report at the top of RESULTS.md.
 if (!process.env.BENCH_PARTS) writeLatestReport(report)
