@@ -18,6 +18,14 @@ const RULES: [RegExp, ConstructorParameters<typeof AppError>[0], string][] = [
   ],
 ]
 
+/**
+ * The source was a file (a local store's original) that is gone by the time libvips opened it:
+ * the image was deleted meanwhile. Not a fault of the image, so never one of the coded errors.
+ */
+export function isMissingFile(input: Buffer | string, error: unknown): boolean {
+  return typeof input === 'string' && /input file is missing/i.test(String(error))
+}
+
 export function sourceError(error: unknown): AppError {
   if (error instanceof AppError) return error
   const message = error instanceof Error ? error.message : String(error)

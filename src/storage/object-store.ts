@@ -36,6 +36,13 @@ export interface ObjectStore {
    * for a 400 KiB original) offers it; `readObject` falls back to `get`.
    */
   read?(key: string): Promise<Buffer | null>
+  /**
+   * The object's file on this machine, null when it does not exist. Optional: only a local store
+   * has one. libvips opens a file itself and reads it as it decodes, so a renderer never holds a
+   * whole original (up to the upload limit, 20 MB and more) in memory; `decodable` falls back to
+   * `read`.
+   */
+  localPath?(key: string): Promise<string | null>
   head(key: string): Promise<ObjectInfo | null>
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>

@@ -8,6 +8,18 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/**
+ * What libvips can decode an object from: its file when the store has one on this machine (read
+ * as it decodes, never whole in memory), else its bytes. null when it does not exist.
+ */
+export async function decodable(
+  store: Pick<ObjectStore, 'get' | 'read' | 'localPath'>,
+  key: string,
+): Promise<string | Buffer | null> {
+  if (store.localPath) return store.localPath(key)
+  return readObject(store, key)
+}
+
 /** A whole object (bounded by the upload limit) in memory, null when it does not exist. */
 export async function readObject(
   store: Pick<ObjectStore, 'get' | 'read'>,

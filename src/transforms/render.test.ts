@@ -1,8 +1,12 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { makeHalves, makeJpeg, makePixelBomb, makePngAlpha } from '../../test/fixtures/images.js'
 import { loadConfig } from '../config/load.js'
 import type { AppError } from '../errors/index.js'
+import { isMissingFile } from '../imaging/sharp-errors.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import { parseOptions } from './options.js'
 import { planRender } from './plan.js'
@@ -87,6 +91,23 @@ describe('outputSize', () => {
 })
 
 describe('renderPlan', () => {
+  it('renders from a file (an original in a local store) what it renders from the bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pixelflow-render-'))
+    try {
+      const file = join(dir, 'original.jpg')
+      await writeFile(file, photo)
+      const fromFile = await renderPlan(file, plan('w:300,f:webp'), settings)
+      expect(fromFile.equals(await renderPlan(photo, plan('w:300,f:webp'), settings))).toBe(true)
+      // A file deleted before libvips opened it is told apart (the service answers IMAGE_NOT_FOUND).
+      const gone = join(dir, 'deleted.jpg')
+      const error = await renderPlan(gone, plan('w:300'), settings).catch((e: unknown) => e)
+      expect(isMissingFile(gone, error)).toBe(true)
+      expect(isMissingFile(photo, error)).toBe(false)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('makes exactly the planned size and format', async () => {
     for (const [segment, w, h, format] of [
       ['w:400,h:400', 400, 400, 'jpeg'],

@@ -2,7 +2,7 @@ import sharp, { type Metadata, type Region, type ResizeOptions, type Sharp } fro
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
 import { maxDimensionOf } from '../domain/formats.js'
 import { withFormat } from '../imaging/format.js'
-import { encodeError, sourceError } from '../imaging/sharp-errors.js'
+import { encodeError, isMissingFile, sourceError } from '../imaging/sharp-errors.js'
 import type { Overlay } from '../imaging/watermark.js'
 import { checkSize, type RenderPlan, type TransformLimits } from './plan.js'
 
@@ -29,12 +29,13 @@ const POSITION: Record<string, ResizeOptions['position']> = {
 }
 
 /**
- * Renders one plan from the original's bytes. libvips does the work on its own threads (sharp is
+ * Renders one plan from the original: its bytes, or its file on a local store (read as libvips
+ * decodes, never whole in memory). libvips does the work on its own threads (sharp is
  * asynchronous), so the event loop only waits; the render queue bounds how many run at once.
  * The output is never larger than the source (no upscaling) and never larger than the limits.
  */
 export async function renderPlan(
-  source: Buffer,
+  source: Buffer | string,
   plan: RenderPlan,
   settings: RenderSettings,
 ): Promise<Buffer> {
@@ -47,6 +48,7 @@ export async function renderPlan(
   try {
     meta = await input.metadata()
   } catch (error) {
+    if (isMissingFile(source, error)) throw error // the caller's to answer: the image is gone
     throw sourceError(error)
   }
   const size = outputSize(meta.autoOrient, plan)

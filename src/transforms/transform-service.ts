@@ -3,10 +3,11 @@ import type { DeliveryConfig, LimitsConfig, ProcessingConfig } from '../config/s
 import { negotiateFormat } from '../domain/formats.js'
 import { type Image, objectKeys } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
+import { isMissingFile } from '../imaging/sharp-errors.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readObject } from '../storage/read-all.js'
+import { decodable } from '../storage/read-all.js'
 import { createDerivedCache, type DerivedResult, derivedKeys } from './derived.js'
 import type { RenderLocks } from './locks/render-locks.js'
 import type { TransformOptions } from './options.js'
@@ -56,11 +57,16 @@ export function createTransformService(deps: TransformServiceDeps) {
   }
 
   async function render(image: Image, plan: RenderPlan): Promise<Buffer> {
-    const source = await readObject(deps.store, objectKeys.original(image.id))
+    const source = await decodable(deps.store, objectKeys.original(image.id))
     if (!source) throw new AppError('IMAGE_NOT_FOUND', `No image ${image.id}`)
     const stop = deps.metrics?.renderSeconds.startTimer()
     try {
       return await renderPlan(source, plan, renderSettings)
+    } catch (error) {
+      // Deleted between the store's answer and libvips opening the file: gone, as above.
+      if (isMissingFile(source, error))
+        throw new AppError('IMAGE_NOT_FOUND', `No image ${image.id}`)
+      throw error
     } finally {
       stop?.()
     }

@@ -7,7 +7,7 @@ import { createWatermarker } from '../imaging/watermark.js'
 import type { Completion } from '../metadata/shard-store.js'
 import { inSpan } from '../observability/tracing.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readObject } from '../storage/read-all.js'
+import { decodable } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
 import { dominantColor } from './pipeline/dominant-color.js'
 import { encodeVariant, variantSize } from './pipeline/encode.js'
@@ -34,9 +34,9 @@ export function createVariantRenderer(deps: RenderDeps) {
     presetVersion(preset, format, deps.processing)
 
   return async function renderVariants(image: Image, signal: AbortSignal): Promise<Completion> {
-    const source = await readObject(deps.store, objectKeys.original(image.id))
+    const source = await decodable(deps.store, objectKeys.original(image.id))
     if (!source) throw new Error(`Original of ${image.id} is missing from the object store`)
-    const decoded = await inSpan('decode', { 'pixelflow.bytes': source.length }, () =>
+    const decoded = await inSpan('decode', { 'pixelflow.bytes': image.bytes }, () =>
       decodeSource(source, deps.limits, maxWidth),
     )
     const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)

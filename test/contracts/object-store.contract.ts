@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { ObjectStore } from '../../src/storage/object-store.js'
-import { readAll, readObject } from '../../src/storage/read-all.js'
+import { decodable, readAll, readObject } from '../../src/storage/read-all.js'
 
 /** A stream that yields `chunks`, then fails: a client that disconnects mid-upload. */
 export function failingStream(chunks: Buffer[], message = 'client went away'): Readable {
@@ -50,6 +51,18 @@ export function describeObjectStore(
       expect((await readObject(store, 'whole/object.bin'))?.equals(bytes)).toBe(true)
       expect(await readObject(store, 'whole/missing.bin')).toBeNull()
       if (store.read) expect((await store.read('whole/object.bin'))?.equals(bytes)).toBe(true)
+    })
+
+    it('names a local file only for an object that exists, holding its bytes (decodable falls back to the bytes)', async () => {
+      const bytes = randomBytes(40_000)
+      await store.put('file/object.bin', bytes)
+      const source = await decodable(store, 'file/object.bin')
+      const read = typeof source === 'string' ? await readFile(source) : source
+      expect(read?.equals(bytes)).toBe(true)
+      expect(typeof source === 'string').toBe(store.localPath !== undefined)
+      expect(await decodable(store, 'file/missing.bin')).toBeNull()
+      await store.put('file/dir/child', Buffer.from('x'))
+      expect(await decodable(store, 'file/dir')).toBeNull()
     })
 
     it('round-trips bytes and size from a Buffer', async () => {

@@ -65,6 +65,11 @@ export function createLocalDiskStore(options: LocalDiskOptions): ObjectStore {
         throw error
       })
     },
+    async localPath(key) {
+      const path = pathOf(key)
+      const info = await stat(path).catch(ifNotFound(null))
+      return info?.isFile() ? path : null
+    },
     async head(key) {
       const info = await stat(pathOf(key)).catch(ifNotFound(null))
       return info?.isFile() ? { key, size: info.size } : null
@@ -221,6 +226,7 @@ function translateIoErrors(store: ObjectStore): ObjectStore {
     put: guard('put', store.put),
     get: guard('get', store.get),
     ...(store.read && { read: guard('read', store.read) }),
+    ...(store.localPath && { localPath: guard('localPath', store.localPath) }),
     head: guard('head', store.head),
     delete: guard('delete', store.delete),
     list: guard('list', store.list),

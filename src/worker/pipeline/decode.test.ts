@@ -1,6 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { makeJpeg, makePngAlpha, makeRotatedJpegWithGps } from '../../../test/fixtures/images.js'
+import { isAppError } from '../../errors/index.js'
 import { decodeSource } from './decode.js'
 
 const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
@@ -66,5 +70,32 @@ describe('decodeSource', () => {
     await expect(
       decodeSource(Buffer.from('not an image at all'), LIMITS, 1_000),
     ).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+  })
+
+  it('reads a file (an original in a local store) as it reads the same bytes, with the same errors', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pixelflow-decode-'))
+    try {
+      const jpeg = await makeRotatedJpegWithGps()
+      const file = async (name: string, bytes: Buffer) => {
+        await writeFile(join(dir, name), bytes)
+        return join(dir, name)
+      }
+      const fromFile = await decodeSource(await file('whole.jpg', jpeg), LIMITS, 1_000)
+      const fromBytes = await decodeSource(jpeg, LIMITS, 1_000)
+      expect(fromFile.info).toEqual(fromBytes.info)
+      expect(fromFile.data.equals(fromBytes.data)).toBe(true)
+      await expect(
+        decodeSource(await file('half.jpg', jpeg.subarray(0, jpeg.length / 2)), LIMITS, 1_000),
+      ).rejects.toMatchObject({ code: 'IMAGE_TRUNCATED' })
+      await expect(
+        decodeSource(await file('text.jpg', Buffer.from('not an image at all')), LIMITS, 1_000),
+      ).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' })
+      // Gone before the read (the image was deleted): a transient failure, not a coded one.
+      const missing = await decodeSource(join(dir, 'gone.jpg'), LIMITS, 1_000).catch((e) => e)
+      expect(missing).toBeInstanceOf(Error)
+      expect(isAppError(missing)).toBe(false)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

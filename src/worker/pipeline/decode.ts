@@ -1,7 +1,7 @@
 import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
-import { sourceError } from '../../imaging/sharp-errors.js'
+import { isMissingFile, sourceError } from '../../imaging/sharp-errors.js'
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
 export interface DecodedImage {
@@ -16,11 +16,12 @@ export interface DecodedImage {
 /**
  * Decodes once (Immich's approach): auto-orient, convert to sRGB honouring the embedded ICC
  * profile, and shrink on load to `maxWidth`. Every variant is then resized from these pixels,
- * so a 50 MP JPEG is decoded once, not once per variant. Any failure here is the source's fault:
+ * so a 50 MP JPEG is decoded once, not once per variant. The input is the original's bytes or its
+ * file (a local store's), which libvips reads as it decodes instead of holding it whole. Any failure here is the source's fault:
  * it is mapped to a permanent error.
  */
 export async function decodeSource(
-  input: Buffer,
+  input: Buffer | string,
   limits: LimitsConfig,
   maxWidth: number,
 ): Promise<DecodedImage> {
@@ -46,6 +47,9 @@ export async function decodeSource(
       .toBuffer({ resolveWithObject: true })
     return { data, info, sourceWidth, sourceHeight, hasAlpha: info.channels === 4 }
   } catch (error) {
+    // Like an original the store never had: a transient failure the job retries, and then finds
+    // the image gone.
+    if (isMissingFile(input, error)) throw error
     throw sourceError(error)
   }
 }
