@@ -13,7 +13,7 @@
  *      HIT, vs nginx serving the same files as static files.
  *
  * Sides alternate over BENCH_DELIVERY_ROUNDS rounds (default 2); each run is an unrecorded
- * warm-up and BENCH_DELIVERY_SECONDS (default 6) measured. Medians are reported.
+ * warm-up and BENCH_DELIVERY_SECONDS (default 4) measured. Medians are reported.
  *
  *   npx tsx bench/delivery/run.ts [photo folder]
  */
@@ -109,7 +109,7 @@ function settings(): Settings {
     .map((word) => word.trim())
   return {
     rounds: Math.max(2, Number(process.env.BENCH_DELIVERY_ROUNDS ?? 2)),
-    seconds: Number(process.env.BENCH_DELIVERY_SECONDS ?? 6),
+    seconds: Number(process.env.BENCH_DELIVERY_SECONDS ?? 4),
     missWarmUpSeconds: 2,
     missConnections: Number(process.env.BENCH_DELIVERY_CONNECTIONS ?? cores * 2),
     hitConnections: Number(process.env.BENCH_DELIVERY_HIT_CONNECTIONS ?? 64),

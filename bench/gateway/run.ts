@@ -16,7 +16,7 @@
  *     in-process limiter and on the Redis limiter. One server process serves all four routes.
  *
  * Every server of a part stays up for the whole part, and the part runs BENCH_GATEWAY_ROUNDS
- * rounds (default 3) of one BENCH_GATEWAY_SECONDS slice (default 3 s) per side, in alternating
+ * rounds (default 3) of one BENCH_GATEWAY_SECONDS slice (default 2 s) per side, in alternating
  * order, each after an unrecorded warm-up of 0.5 s (2 s in the first round); medians are
  * reported. Short interleaved slices spread the load of a shared machine over all sides rather
  * than onto one. Redis: BENCH_REDIS_URL (default redis://127.0.0.1:6379), under a prefix of its
@@ -217,7 +217,7 @@ function summarise(
 
 export async function benchGateway(
   rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 3)),
-  seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 3),
+  seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 2),
   /** false: the auth + rate limit part only (the quick run). */
   withReads = true,
 ): Promise<PartResult[]> {

@@ -50,7 +50,9 @@ export function optionsFromEnv(): MetaOptions {
     clients: int('BENCH_META_CLIENTS', 32),
     processes: int('BENCH_META_PROCESSES', 1),
     seconds: int('BENCH_META_SECONDS', 2),
-    warmupSeconds: 1,
+    // Half a second: the pool fills and the JIT warms in that; the first operation of a process
+    // gets three times as long (ops.ts). 1 s until the full report outgrew 15 minutes.
+    warmupSeconds: 0.5,
     rounds: int('BENCH_META_ROUNDS', 2),
     poolSize: process.env.BENCH_META_POOL ? int('BENCH_META_POOL', 10) : null,
     rebalancePoolSize: int('BENCH_META_POOL', 10),
