@@ -17,8 +17,8 @@ export interface DecodedImage {
  * Decodes once (Immich's approach): auto-orient, convert to sRGB honouring the embedded ICC
  * profile, and shrink on load to `maxWidth`. Every variant is then resized from these pixels,
  * so a 50 MP JPEG is decoded once, not once per variant. The input is the original's bytes or its
- * file (a local store's), which libvips reads as it decodes instead of holding it whole. Any failure here is the source's fault:
- * it is mapped to a permanent error.
+ * file (a local store's), which libvips reads as it decodes instead of holding it whole. Any
+ * failure here is the source's fault, mapped to a permanent error, except a file that is gone.
  */
 export async function decodeSource(
   input: Buffer | string,
