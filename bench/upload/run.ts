@@ -27,6 +27,8 @@ interface LoadRun {
   statusCodes: unknown
   /** Server CPU (warm-up included) per accepted upload: steadier than req/s on a shared machine. */
   cpuMsPerUpload: number
+  /** Mark-compacts per 1,000 accepted uploads (warm-up included, like the CPU). */
+  majorGcsPerThousand: number
   peakRssMb: number
 }
 
@@ -96,7 +98,8 @@ async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<
     const warmUp = await autocannon({ ...options, duration: WARM_UP_SECONDS })
     const result = await autocannon({ ...options, duration: seconds })
     child.send('stop')
-    const { peakRssMb, cpuSeconds } = await nextMessage<ServerStopped>(child, 60_000)
+    const { peakRssMb, cpuSeconds, majorGcs } = await nextMessage<ServerStopped>(child, 60_000)
+    const accepted = warmUp['2xx'] + result['2xx']
     return {
       server,
       requestsPerSecond: result.requests.average,
@@ -104,7 +107,8 @@ async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<
       p99Ms: result.latency.p99,
       failures: result.non2xx + result.errors + result.timeouts,
       statusCodes: result.statusCodeStats,
-      cpuMsPerUpload: (cpuSeconds * 1000) / (warmUp['2xx'] + result['2xx']),
+      cpuMsPerUpload: (cpuSeconds * 1000) / accepted,
+      majorGcsPerThousand: (majorGcs * 1000) / accepted,
       peakRssMb,
     }
   } catch (error) {
@@ -126,7 +130,7 @@ export async function benchUploads(
       runs.push(run)
       console.error(
         `  round ${round + 1} ${server}: ${run.requestsPerSecond.toFixed(1)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ` +
-          `CPU ${run.cpuMsPerUpload.toFixed(1)} ms/upload, failures ${run.failures}, peak RSS ${Math.round(run.peakRssMb)} MB`,
+          `CPU ${run.cpuMsPerUpload.toFixed(1)} ms/upload, ${run.majorGcsPerThousand.toFixed(0)} major GCs per 1000, failures ${run.failures}, peak RSS ${Math.round(run.peakRssMb)} MB`,
       )
       if (run.failures > 0)
         throw new Error(
@@ -147,7 +151,8 @@ export async function benchUploads(
         side: LABELS[server],
         figure:
           `${mid(server, (r) => r.requestsPerSecond).toFixed(1)} req/s, p50 ${mid(server, (r) => r.p50Ms)} ms, ` +
-          `p99 ${mid(server, (r) => r.p99Ms)} ms (server CPU ${mid(server, (r) => r.cpuMsPerUpload).toFixed(1)} ms/upload)`,
+          `p99 ${mid(server, (r) => r.p99Ms)} ms (server CPU ${mid(server, (r) => r.cpuMsPerUpload).toFixed(1)} ms/upload; ` +
+          `${mid(server, (r) => r.majorGcsPerThousand).toFixed(0)} major GCs per 1000 uploads)`,
         peakRssMb: Math.max(...of(server).map((r) => r.peakRssMb)),
       })),
       { side: 'ratio Pixelflow / bare (req/s)', figure: ratio.toFixed(2) },

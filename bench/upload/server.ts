@@ -4,14 +4,15 @@
  *   pixelflow  the real service on 127.0.0.1, workers off: only acceptance is measured
  *              (auth, inspect + hash, stream to the store with fsync, shard commit, outbox relay);
  *   bare       a bare Fastify route that streams the body to a file with fsync and answers 202.
- * It sends the parent { url, headers } once listening, then on "stop" its peak RSS and the CPU it
- * used since listening, and exits.
+ * It sends the parent { url, headers } once listening, then on "stop" its peak RSS, the CPU it
+ * used since listening and the major (mark-compact) collections it made meanwhile, and exits.
  */
 import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -29,6 +30,12 @@ export interface ServerReady {
 export interface ServerStopped {
   peakRssMb: number
   cpuSeconds: number
+  /**
+   * Mark-compacts since listening. An upload's objects that outlive two scavenges are promoted,
+   * and marking the old space again and again was a fifth of the server's CPU (RESULTS.md,
+   * 2026-12-06 night); this count follows that cost without depending on the machine's speed.
+   */
+  majorGcs: number
 }
 
 interface Server extends ServerReady {
@@ -65,6 +72,22 @@ async function startBare(dataDir: string): Promise<Server> {
   return { url: `${url}/upload`, headers: {}, close: () => app.close() }
 }
 
+function countMajorGcs(): { stop(): number } {
+  let count = 0
+  const observer = new PerformanceObserver((list) => {
+    // A gc entry's detail says which collector ran (Node's typings leave it unknown).
+    for (const entry of list.getEntries() as (PerformanceEntry & { detail?: { kind?: number } })[])
+      if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) count++
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  return {
+    stop() {
+      observer.disconnect()
+      return count
+    },
+  }
+}
+
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelflow-upload-bench-'))
   const server =
@@ -72,10 +95,12 @@ async function main(): Promise<void> {
       ? await startPixelflow(dataDir)
       : await startBare(dataDir)
   const cpu = process.cpuUsage()
+  const majorGcs = countMajorGcs()
   process.once('message', async () => {
     const stopped: ServerStopped = {
       peakRssMb: peakRssMb(),
       cpuSeconds: cpuSecondsOf(process.cpuUsage(cpu)),
+      majorGcs: majorGcs.stop(),
     }
     await server.close()
     await rm(dataDir, { recursive: true, force: true })
