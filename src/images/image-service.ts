@@ -16,7 +16,7 @@ import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { currentTraceparent } from '../observability/tracing.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readObject } from '../storage/read-all.js'
+import { readAll, readObject } from '../storage/read-all.js'
 import { fetchImage, NO_FETCH, type UrlFetchConfig } from './fetch-url.js'
 import { readHeader } from './read-header.js'
 import { type InspectedUpload, UploadInspector } from './upload-inspector.js'
@@ -139,7 +139,12 @@ export function createImageService(deps: ImageServiceDeps) {
           'The image ends before its data does: the upload is truncated',
         )
       }
-      const header = await readHeader(upload.format, upload.head, () => readStored(key), limits)
+      const header = await readHeader(
+        upload.format,
+        upload.head,
+        (bytes) => readStored(key, bytes),
+        limits,
+      )
       const newImage = {
         id,
         ownerId,
@@ -278,8 +283,11 @@ export function createImageService(deps: ImageServiceDeps) {
     return inspector.result().sha256
   }
 
-  async function readStored(key: string): Promise<Buffer> {
-    const bytes = await readObject(store, key)
+  /** The stored original, or its first `prefix` bytes. */
+  async function readStored(key: string, prefix?: number): Promise<Buffer> {
+    const bytes = prefix
+      ? await store.get(key, { start: 0, end: prefix - 1 }).then((body) => body && readAll(body))
+      : await readObject(store, key)
     if (!bytes) throw new AppError('INTERNAL', 'The stored original disappeared')
     return bytes
   }

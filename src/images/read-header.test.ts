@@ -1,6 +1,6 @@
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
-import { readHeader } from './read-header.js'
+import { HEADER_PREFIX_BYTES, readHeader } from './read-header.js'
 import { HEAD_BYTES } from './upload-inspector.js'
 
 const LIMITS = { maxUploadBytes: 50_000_000, maxInputPixels: 50_000_000, maxFrames: 20 }
@@ -41,24 +41,41 @@ describe('readHeader', () => {
     expect(header).toEqual({ width: 64, height: 48, frames: 1 })
   })
 
-  // The head is a quarter of a megabyte: a JPEG whose frame header lies past it (segments before
-  // the frame, as a camera's EXIF thumbnails or a large ICC profile make) is read from the file.
-  it('reads a still format from the stored file when its header lies past the head', async () => {
+  /** A 64 × 48 JPEG with 60 KB comment segments before its frame header, past `bytes` in all. */
+  async function paddedJpeg(bytes: number): Promise<Buffer> {
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: 'red' } })
       .jpeg()
       .toBuffer()
     const segment = Buffer.alloc(60_000, 0x20)
     segment.writeUInt16BE(0xfffe, 0) // COM, its length counting the two length bytes
     segment.writeUInt16BE(segment.length - 2, 2)
-    const comments = Array.from({ length: Math.ceil(HEAD_BYTES / segment.length) }, () => segment)
-    const padded = Buffer.concat([jpeg.subarray(0, 2), ...comments, jpeg.subarray(2)])
-    let wholeReads = 0
-    const loadWhole = async () => {
-      wholeReads++
-      return padded
+    const comments = Array.from({ length: Math.ceil(bytes / segment.length) }, () => segment)
+    return Buffer.concat([jpeg.subarray(0, 2), ...comments, jpeg.subarray(2)])
+  }
+
+  /** The stored original as readHeader loads it, counting prefix and whole reads. */
+  function storedAs(original: Buffer) {
+    const reads = { prefix: 0, whole: 0 }
+    const load = async (bytes?: number) => {
+      if (bytes === undefined) reads.whole++
+      else reads.prefix++
+      return bytes === undefined ? original : original.subarray(0, bytes)
     }
-    const header = await readHeader('jpeg', padded.subarray(0, HEAD_BYTES), loadWhole, LIMITS)
+    return { reads, load }
+  }
+
+  // Segments before the frame header (a camera's EXIF thumbnail, an ICC profile, XMP) can push it
+  // past the head: the stored file's first quarter megabyte is read then, and all of it only when
+  // the header lies past that too.
+  it.each([
+    ['the head', HEAD_BYTES, { prefix: 1, whole: 0 }],
+    ['the prefix too', HEADER_PREFIX_BYTES, { prefix: 1, whole: 1 }],
+  ])('reads a still format whose header lies past %s', async (_, past, expected) => {
+    const padded = await paddedJpeg(past)
+    expect(padded.length).toBeGreaterThan(past)
+    const { reads, load } = storedAs(padded)
+    const header = await readHeader('jpeg', padded.subarray(0, HEAD_BYTES), load, LIMITS)
     expect(header).toEqual({ width: 64, height: 48, frames: 1 })
-    expect(wholeReads).toBe(1)
+    expect(reads).toEqual(expected)
   })
 })

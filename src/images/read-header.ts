@@ -17,20 +17,34 @@ export interface ImageHeader {
 const STILL: ReadonlySet<InputFormat> = new Set(['jpeg', 'png'])
 
 /**
+ * How much of the stored original is read when the head did not hold a still image's header:
+ * room for several 64 KB segments (EXIF with thumbnails, ICC, XMP) before the frame header.
+ */
+export const HEADER_PREFIX_BYTES = 256 * 1024
+
+/**
+ * The stored original: its first `bytes` (fewer when it is shorter), or all of it without them.
+ */
+export type LoadStored = (bytes?: number) => Promise<Buffer>
+
+/**
  * Reads dimensions and frame count from the image header (libvips reads headers without decoding
  * pixels) and applies the pixel and frame limits, so a decompression bomb is refused before any
- * decode. A still image's head usually holds its header; `loadWhole` (the stored original) is the
- * fallback for headers pushed past it (huge EXIF or ICC blocks), and the source for animations.
+ * decode. A still image's head usually holds its header; for one pushed past it (large EXIF, ICC
+ * or XMP blocks) the stored original's first HEADER_PREFIX_BYTES are read, then all of it. The
+ * whole original is always the source for animations.
  */
 export async function readHeader(
   format: InputFormat,
   head: Buffer,
-  loadWhole: () => Promise<Buffer>,
+  load: LoadStored,
   limits: LimitsConfig,
 ): Promise<ImageHeader> {
   const meta = STILL.has(format)
-    ? await metadataOf(head).catch(async () => metadataOf(await loadWhole()))
-    : await metadataOf(await loadWhole())
+    ? await metadataOf(head)
+        .catch(async () => metadataOf(await load(HEADER_PREFIX_BYTES)))
+        .catch(async () => metadataOf(await load()))
+    : await metadataOf(await load())
   const frames = meta.pages ?? 1
   const frameHeight = meta.pageHeight ?? meta.height
   if (meta.width * frameHeight > limits.maxInputPixels) {

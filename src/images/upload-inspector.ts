@@ -5,12 +5,15 @@ import { AppError } from '../errors/index.js'
 
 /**
  * Bytes kept from the start of an upload for reading the image header without decoding it. A
- * JPEG's frame header follows its EXIF and ICC segments (at most 64 KB each); every photo of the
- * bench corpus reads from its first 64 KB. 256 KB leaves room for several such segments; a header
- * pushed further is read from the stored file (read-header.ts), so a smaller head costs nothing
- * but that rare second read. It was 1 MB: copying it once per upload was 3 % of an upload's CPU.
+ * JPEG's frame header follows its EXIF and ICC segments; every photo of the bench corpus reads
+ * from its first 64 KB. A header pushed further is read from the stored file (read-header.ts:
+ * its first HEADER_PREFIX_BYTES, then all of it), so a smaller head costs only that rare second
+ * read. It was 1 MB, then 256 KB: the head lives as long as the upload, so under load it outlives
+ * the scavenges the body's buffers force and is promoted with it. From 256 to 64 KB, three
+ * alternating pairs of the upload bench: major collections 16–17 → 12–17 per 1,000 uploads, CPU
+ * 10.4–11.7 → 8.3–10.8 ms per upload, p99 443–546 → 385–458 ms (bench/RESULTS.md, 2026-12-06).
  */
-export const HEAD_BYTES = 256 * 1024
+export const HEAD_BYTES = 64 * 1024
 
 export interface InspectedUpload {
   format: InputFormat
