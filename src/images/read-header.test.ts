@@ -64,6 +64,14 @@ describe('readHeader', () => {
     return { reads, load }
   }
 
+  it('reads nothing more when a broken head was the whole upload', async () => {
+    const { reads, load } = storedAs(Buffer.from('\xff\xd8 not a frame', 'latin1'))
+    await expect(
+      readHeader('jpeg', Buffer.from('\xff\xd8 not a frame', 'latin1'), load, LIMITS),
+    ).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' })
+    expect(reads).toEqual({ prefix: 0, whole: 0 })
+  })
+
   // Segments before the frame header (a camera's EXIF thumbnail, an ICC profile, XMP) can push it
   // past the head: the stored file's first quarter megabyte is read then, and all of it only when
   // the header lies past that too.

@@ -2,6 +2,7 @@ import sharp, { type Metadata } from 'sharp'
 import type { LimitsConfig } from '../config/schema.js'
 import type { InputFormat } from '../domain/formats.js'
 import { AppError } from '../errors/index.js'
+import { HEAD_BYTES } from './upload-inspector.js'
 
 export interface ImageHeader {
   width: number
@@ -40,11 +41,7 @@ export async function readHeader(
   load: LoadStored,
   limits: LimitsConfig,
 ): Promise<ImageHeader> {
-  const meta = STILL.has(format)
-    ? await metadataOf(head)
-        .catch(async () => metadataOf(await load(HEADER_PREFIX_BYTES)))
-        .catch(async () => metadataOf(await load()))
-    : await metadataOf(await load())
+  const meta = STILL.has(format) ? await stillMetadata(head, load) : await metadataOf(await load())
   const frames = meta.pages ?? 1
   const frameHeight = meta.pageHeight ?? meta.height
   if (meta.width * frameHeight > limits.maxInputPixels) {
@@ -62,11 +59,32 @@ export async function readHeader(
   return { width: meta.autoOrient.width, height: meta.autoOrient.height, frames }
 }
 
-async function metadataOf(bytes: Buffer): Promise<Metadata & { width: number; height: number }> {
+/**
+ * The head, then the stored prefix, then the whole original; a read that came back shorter than it
+ * asked for was already the whole file, so a failure there is final, not a reason to read again.
+ */
+async function stillMetadata(head: Buffer, load: LoadStored): Promise<Sized> {
+  try {
+    return await metadataOf(head)
+  } catch (error) {
+    if (head.length < HEAD_BYTES) throw error
+  }
+  const prefix = await load(HEADER_PREFIX_BYTES)
+  try {
+    return await metadataOf(prefix)
+  } catch (error) {
+    if (prefix.length < HEADER_PREFIX_BYTES) throw error
+  }
+  return metadataOf(await load())
+}
+
+type Sized = Metadata & { width: number; height: number }
+
+async function metadataOf(bytes: Buffer): Promise<Sized> {
   try {
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata()
     if (!meta.width || !meta.height) throw new Error('The header has no dimensions')
-    return meta as Metadata & { width: number; height: number }
+    return meta as Sized
   } catch (error) {
     throw new AppError('IMAGE_UNDECODABLE', 'The image header could not be read', { cause: error })
   }

@@ -26,6 +26,14 @@ export function isMissingFile(input: Buffer | string, error: unknown): boolean {
   return typeof input === 'string' && /input file is missing/i.test(String(error))
 }
 
+/**
+ * What a failed read of the source throws: the coded error of sourceError, except for a file that
+ * is gone, whose raw error is left for the caller to answer (the image was deleted).
+ */
+export function sourceFailure(input: Buffer | string, error: unknown): unknown {
+  return isMissingFile(input, error) ? error : sourceError(error)
+}
+
 export function sourceError(error: unknown): AppError {
   if (error instanceof AppError) return error
   const message = error instanceof Error ? error.message : String(error)

@@ -2,7 +2,7 @@ import sharp, { type Metadata, type Region, type ResizeOptions, type Sharp } fro
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
 import { maxDimensionOf } from '../domain/formats.js'
 import { withFormat } from '../imaging/format.js'
-import { encodeError, isMissingFile, sourceError } from '../imaging/sharp-errors.js'
+import { encodeError, sourceFailure } from '../imaging/sharp-errors.js'
 import type { Overlay } from '../imaging/watermark.js'
 import { checkSize, type RenderPlan, type TransformLimits } from './plan.js'
 
@@ -48,8 +48,7 @@ export async function renderPlan(
   try {
     meta = await input.metadata()
   } catch (error) {
-    if (isMissingFile(source, error)) throw error // the caller's to answer: the image is gone
-    throw sourceError(error)
+    throw sourceFailure(source, error) // a missing file: the caller answers that the image is gone
   }
   const size = outputSize(meta.autoOrient, plan)
   checkSize(size.width, size.height, settings.transformLimits)

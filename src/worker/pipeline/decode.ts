@@ -1,7 +1,7 @@
 import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
-import { isMissingFile, sourceError } from '../../imaging/sharp-errors.js'
+import { sourceFailure } from '../../imaging/sharp-errors.js'
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
 export interface DecodedImage {
@@ -47,9 +47,8 @@ export async function decodeSource(
       .toBuffer({ resolveWithObject: true })
     return { data, info, sourceWidth, sourceHeight, hasAlpha: info.channels === 4 }
   } catch (error) {
-    // Like an original the store never had: a transient failure the job retries, and then finds
-    // the image gone.
-    if (isMissingFile(input, error)) throw error
-    throw sourceError(error)
+    // A missing file is like an original the store never had: a transient failure the job
+    // retries, and then finds the image gone.
+    throw sourceFailure(input, error)
   }
 }
