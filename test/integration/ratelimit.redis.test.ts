@@ -144,6 +144,17 @@ describe.skipIf(!REDIS_URL || !HAS_REDIS_SERVER)('resilient limiter when its Red
     expect(failures).toEqual([])
   })
 
+  it('loads its scripts again when Redis lost them, calls of one turn pipelined together', async () => {
+    const { Redis } = await import('ioredis')
+    const admin = new Redis(redis.url)
+    await admin.script('FLUSH')
+    await admin.quit()
+    // Issued in one turn: auto-pipelining sends them as one batch, which must not fail on NOSCRIPT.
+    const decisions = await Promise.all([1, 2, 3].map(() => primary.consume('flushed', rule)))
+    expect(decisions.map((d) => d.remaining).sort()).toEqual([0, 1, 2])
+    expect(await remainingInRedis('flushed')).toBe(0)
+  })
+
   it('after SIGKILL: open answers from the local limiter, closed throws, both within timeoutMs', async () => {
     await redis.kill()
     const decisions = []

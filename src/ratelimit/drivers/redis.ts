@@ -33,6 +33,10 @@ const DEFAULT_PREFIX = 'pixelflow:rl:'
  *   r:<rule name>:<key>  GCRA theoretical arrival time (string, ms), expires when replenished
  *   c:<key>              concurrency slots (sorted set: token → expiry ms)
  * Each call is one EVALSHA (ioredis falls back to EVAL after a NOSCRIPT), one round trip.
+ * Auto-pipelining sends the calls made in one event-loop turn (a batch of requests read from
+ * their sockets together) as one write: 0.073–0.080 → 0.061–0.066 ms of server CPU per request
+ * in the gateway bench's Redis-limited route (2026-12-07). Scripts Redis lost (a restart,
+ * SCRIPT FLUSH) are loaded again for pipelined calls too (test/integration/ratelimit.redis.test.ts).
  * ioredis is imported when this factory runs, so a deployment without Redis never loads it.
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
@@ -84,6 +88,7 @@ async function connect(options: RedisRateLimiterOptions): Promise<RedisClient> {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
     commandTimeout: timeoutMs,
     connectTimeout: Math.max(1_000, timeoutMs * 4),
   })
