@@ -27,11 +27,13 @@ FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 RUN apt-get update \
   && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/*
-# MALLOC_ARENA_MAX=2: glibc otherwise gives each libvips thread its own heap arena and keeps the
-# freed pages; measured on the worker bench, peak RSS 522–551 MB → 402–418 MB at no CPU cost
-# (jemalloc saved as much but cost 15–20 % more CPU). npm start sets the same.
+# Memory: fewer glibc arenas, buffers above 128 KB handed back when freed, and a V8 young generation
+# that stays small; what each saves is in deploy/process-env.ts and docs/operations.md. npm start
+# sets the same, and test/deploy/process-env.test.ts holds both to that list.
 ENV NODE_ENV=production \
   MALLOC_ARENA_MAX=2 \
+  MALLOC_MMAP_THRESHOLD_=131072 \
+  NODE_OPTIONS=--max-semi-space-size=2 \
   PIXELFLOW_HOST=0.0.0.0 \
   PIXELFLOW_PORT=8080 \
   PIXELFLOW_DATA_DIR=/data

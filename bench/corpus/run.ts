@@ -1,6 +1,6 @@
 /**
  * What a user of the one-process service feels (`npm start`: API, relay and workers in one
- * process, `node dist/start/main.js serve` with MALLOC_ARENA_MAX=2), against raw sharp doing the
+ * process, `node dist/start/main.js serve` with deploy/process-env.ts), against raw sharp doing the
  * same work (bench/worker/baseline.ts `equalWork`) at the same concurrency (the service's job
  * slots, one per core). Every time on the Pixelflow side runs from the moment the client sends the
  * first upload to the `updatedAt` of the last image's ready row: the server's clock, so the
@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import sharp from 'sharp'
+import { PROCESS_ENV } from '../../deploy/process-env.js'
 import { type EventLoopDelay, eventLoopDelay, post, readyTimes } from '../e2e/client.js'
 import {
   createApiKey,
@@ -111,7 +112,7 @@ async function serve(dataDir: string, workers: boolean) {
     PIXELFLOW_PORT: String(port),
     PIXELFLOW_METRICS_PORT: String(metricsPort),
     PIXELFLOW_WORKER_ENABLED: String(workers),
-    MALLOC_ARENA_MAX: '2',
+    ...PROCESS_ENV,
     ...RATE_LIMITS_OFF,
   })
   await untilReady(port, child)

@@ -6,8 +6,9 @@
  *   burst   BURST concurrent uploads of a ~20 MB JPEG (the largest photo at quality 100, 4:4:4,
  *           each with bytes of its own), every one of which must be accepted (202, none shed);
  *           the run ends once the last 202 is in and the workers have rendered for 10 s more.
- * Two sides, alternating: glibc's default allocator settings, and MALLOC_ARENA_MAX=2 as
- * `npm start` and the container image set it. Target: peak ≤ 300 MB (issue 16). The RSS over
+ * Two sides, alternating: glibc's and V8's defaults, and the settings `npm start` and the
+ * container image give the service (deploy/process-env.ts: fewer glibc arenas, large buffers
+ * handed back when freed, a small young generation). Target: peak ≤ 300 MB (issue 16). The RSS over
  * time of every run is drawn in bench/memory/rss.svg. Each run also reports the API's event-loop
  * delay through the load (p99 and max, from the server's own /metrics): rendering beside the API
  * must not starve it (issue 16: p99 ≤ 20 ms).
@@ -21,6 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
+import { PROCESS_ENV } from '../../deploy/process-env.js'
 import { stackedChart } from '../capacity/svg.js'
 import { type EventLoopDelay, eventLoopDelay, post, readyTimes } from '../e2e/client.js'
 import {
@@ -41,17 +43,19 @@ import type { PartResult } from '../harness/report.js'
 import { runAlone } from '../harness/standalone.js'
 import { numbered } from '../upload/run.js'
 
-type Side = 'glibc' | 'arena2'
+type Side = 'defaults' | 'start'
 type Load = 'corpus' | 'burst'
-const SIDES: readonly Side[] = ['glibc', 'arena2']
+const SIDES: readonly Side[] = ['defaults', 'start']
 const LABELS: Record<Side, string> = {
-  glibc: 'glibc defaults',
-  arena2: 'MALLOC_ARENA_MAX=2 (npm start, container)',
+  defaults: 'glibc and V8 defaults',
+  start:
+    'npm start, container: MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=131072, --max-semi-space-size=2',
 }
 const BURST = Number(process.env.BENCH_MEMORY_BURST ?? 100)
 const SAMPLE_MS = 100
 const TARGET_MB = 300
 const CHART = fileURLToPath(new URL('./rss.svg', import.meta.url))
+const UNSET = Object.fromEntries(Object.keys(PROCESS_ENV).map((name) => [name, undefined]))
 
 export interface MemoryRun {
   side: Side
@@ -96,13 +100,14 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
       ...env,
       PIXELFLOW_PORT: String(port),
       PIXELFLOW_METRICS_PORT: String(metricsPort),
-      // The side decides: a value in this shell must not leak into the glibc side.
-      MALLOC_ARENA_MAX: side === 'arena2' ? '2' : undefined,
+      // The side decides: a value in this shell must not leak into the defaults side.
+      ...(side === 'start' ? PROCESS_ENV : UNSET),
     })
     await untilReady(port, child)
-    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8')
-    if (environ.includes('MALLOC_ARENA_MAX=') !== (side === 'arena2'))
-      throw new Error(`${side}: the server's MALLOC_ARENA_MAX is not the side's`)
+    const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0')
+    for (const [name, value] of Object.entries(PROCESS_ENV))
+      if (environ.includes(`${name}=${value}`) !== (side === 'start'))
+        throw new Error(`${side}: the server's ${name} is not the side's`)
     const base = `http://${HOST}:${port}/v1/images`
     const metricsUrl = `http://${HOST}:${metricsPort}/metrics`
     await eventLoopDelay(metricsUrl) // resets it: what follows covers the load alone
@@ -131,7 +136,7 @@ async function runOnce(side: Side, load: Load, folder: string, big: Buffer): Pro
 }
 
 function drawChart(runs: MemoryRun[]): void {
-  const colors: Record<Side, string> = { glibc: '#d62728', arena2: '#1f77b4' }
+  const colors: Record<Side, string> = { defaults: '#d62728', start: '#1f77b4' }
   const xMax = Math.ceil(Math.max(...runs.map((r) => r.seconds)) / 10) * 10
   const panel = (load: Load) => ({
     title: `${load === 'corpus' ? 'corpus, one upload after another, until all ready' : `${BURST} concurrent ~20 MB uploads, then 10 s`}: RSS of the process tree, MB (target ≤ ${TARGET_MB})`,

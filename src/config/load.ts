@@ -67,6 +67,7 @@ function fromEnv(env: Env): unknown {
         avif: env.PIXELFLOW_AVIF_QUALITY,
       },
       vipsCacheMb: env.PIXELFLOW_VIPS_CACHE_MB,
+      decodeMemoryMb: env.PIXELFLOW_DECODE_MEMORY_MB,
       renderNice: env.PIXELFLOW_RENDER_NICE,
       placeholder: env.PIXELFLOW_PLACEHOLDER,
       watermark: watermark(env),

@@ -164,6 +164,11 @@ export const ConfigSchema = Type.Object(
        */
       vipsCacheMb: Int(0, 0),
       /**
+       * Whole-image decoder memory (progressive JPEG, interlaced PNG) that a process's renders may
+       * hold at once, in MB: beyond it a decode waits for the others. 0: no limit.
+       */
+      decodeMemoryMb: Int(0, 128),
+      /**
        * The nice value of libvips' render threads in a process that also serves the API (`serve`,
        * `api`): the event loop gets the CPU first. 0 leaves them at the process's own.
        */

@@ -9,6 +9,7 @@ import { inSpan } from '../observability/tracing.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { decodable } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
+import { createDecodeBudget } from './pipeline/decode-budget.js'
 import { dominantColor } from './pipeline/dominant-color.js'
 import { encodeVariant, variantSize } from './pipeline/encode.js'
 import { makePlaceholder } from './pipeline/placeholder.js'
@@ -28,6 +29,7 @@ export interface RenderDeps {
 export function createVariantRenderer(deps: RenderDeps) {
   // A process-wide libvips setting; rendering variants is the only pipeline use in a process.
   sharp.cache(deps.processing.vipsCacheMb > 0 ? { memory: deps.processing.vipsCacheMb } : false)
+  const budget = createDecodeBudget(deps.processing.decodeMemoryMb)
   const watermark = createWatermarker(deps.processing.watermark)
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
   const version = (preset: ProcessingConfig['presets'][number], format: OutputFormat) =>
@@ -37,7 +39,7 @@ export function createVariantRenderer(deps: RenderDeps) {
     const source = await decodable(deps.store, objectKeys.original(image.id))
     if (!source) throw new Error(`Original of ${image.id} is missing from the object store`)
     const decoded = await inSpan('decode', { 'pixelflow.bytes': image.bytes }, () =>
-      decodeSource(source, deps.limits, maxWidth),
+      decodeSource(source, deps.limits, maxWidth, budget),
     )
     const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
     const color = await dominantColor(decoded)

@@ -2,6 +2,9 @@ import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
 import { sourceFailure } from '../../imaging/sharp-errors.js'
+import { type DecodeBudget, wholeImageBytes } from './decode-budget.js'
+
+const unbudgeted: DecodeBudget = (_bytes, decode) => decode()
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
 export interface DecodedImage {
@@ -17,13 +20,15 @@ export interface DecodedImage {
  * Decodes once (Immich's approach): auto-orient, convert to sRGB honouring the embedded ICC
  * profile, and shrink on load to `maxWidth`. Every variant is then resized from these pixels,
  * so a 50 MP JPEG is decoded once, not once per variant. The input is the original's bytes or its
- * file (a local store's), which libvips reads as it decodes instead of holding it whole. Any
+ * file (a local store's), which libvips reads as it decodes instead of holding it whole. A source
+ * whose decoder holds the whole image (a progressive JPEG) waits for room in `budget`. Any
  * failure here is the source's fault, mapped to a permanent error, except a file that is gone.
  */
 export async function decodeSource(
   input: Buffer | string,
   limits: LimitsConfig,
   maxWidth: number,
+  budget: DecodeBudget = unbudgeted,
 ): Promise<DecodedImage> {
   try {
     const image = sharp(input, {
@@ -40,11 +45,13 @@ export async function decodeSource(
     }
     const sourceWidth = meta.autoOrient.width
     const sourceHeight = meta.autoOrient.height
-    const { data, info } = await image
-      .resize({ width: Math.min(maxWidth, sourceWidth), withoutEnlargement: true })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true })
+    const { data, info } = await budget(wholeImageBytes(meta), () =>
+      image
+        .resize({ width: Math.min(maxWidth, sourceWidth), withoutEnlargement: true })
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    )
     return { data, info, sourceWidth, sourceHeight, hasAlpha: info.channels === 4 }
   } catch (error) {
     // A missing file is like an original the store never had: a transient failure the job
