@@ -201,16 +201,19 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
         return (await this.get(bucket)) as BucketMoveRow
       },
 
+      /** Returns the row as it now stands (null: no move of that bucket), in the same round trip. */
       async update(
         bucket: number,
         changes: Partial<Omit<BucketMoveRow, 'bucket'>> & { phase?: MovePhase },
         now = Date.now(),
-      ): Promise<void> {
-        await control
+      ): Promise<BucketMoveRow | null> {
+        const row = await control
           .updateTable('bucket_moves')
           .set({ ...changes, updated_at: now })
           .where('bucket', '=', bucket)
-          .execute()
+          .returningAll()
+          .executeTakeFirst()
+        return row ? normalizeMove(row) : null
       },
     },
 

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
 import type { MetadataDb } from '../metadata/db.js'
+import { idsAfter } from './bucket-digest.js'
 
 /**
  * The data side of a bucket move, on raw shard databases: copy image rows with their variants,
- * replay logged changes, compare digests, clean up. Every operation is idempotent (it replaces
+ * replay logged changes, clean up (the comparison is in bucket-digest.ts). Every operation is idempotent (it replaces
  * whole images), so a mover resumed after a crash may repeat any of them.
  */
 type Db = Kysely<MetadataDb>
@@ -19,9 +19,7 @@ export async function nextIds(
   after: string | null,
   limit: number,
 ): Promise<string[]> {
-  let query = db.selectFrom('images').select('id').where('bucket', '=', bucket)
-  if (after !== null) query = query.where('id', '>', after)
-  const rows = await query.orderBy('id').limit(limit).execute()
+  const rows = await idsAfter(db.selectFrom('images').select('id'), bucket, after, limit).execute()
   return rows.map((r) => r.id)
 }
 
@@ -53,6 +51,8 @@ export async function applyChanges(
   target: Db,
   bucket: number,
   limit: number,
+  /** Collects the ids of the images replayed. */
+  replayed?: Set<string>,
 ): Promise<number> {
   const rows = await source
     .selectFrom('bucket_changes')
@@ -62,7 +62,9 @@ export async function applyChanges(
     .limit(limit)
     .execute()
   if (rows.length === 0) return 0
-  await replaceImages(source, target, [...new Set(rows.map((r) => r.image_id))])
+  const ids = [...new Set(rows.map((r) => r.image_id))]
+  await replaceImages(source, target, ids)
+  for (const id of ids) replayed?.add(id)
   await source
     .deleteFrom('bucket_changes')
     .where(
@@ -72,40 +74,6 @@ export async function applyChanges(
     )
     .execute()
   return rows.length
-}
-
-export interface BucketDigest {
-  images: number
-  variants: number
-  sha256: string
-}
-
-/** Count and checksum of a bucket's rows, the same on SQLite and PostgreSQL for the same data. */
-export async function digestBucket(db: Db, bucket: number, chunk = 1000): Promise<BucketDigest> {
-  const hash = createHash('sha256')
-  let images = 0
-  let variants = 0
-  for (let after: string | null = null; ; ) {
-    const ids = await nextIds(db, bucket, after, chunk)
-    if (ids.length === 0) break
-    const [imageRows, variantRows] = await Promise.all([
-      db.selectFrom('images').selectAll().where('id', 'in', ids).orderBy('id').execute(),
-      db
-        .selectFrom('variants')
-        .selectAll()
-        .where('image_id', 'in', ids)
-        .orderBy('image_id')
-        .orderBy('name')
-        .orderBy('format')
-        .execute(),
-    ])
-    for (const row of imageRows) hash.update(canonical(row))
-    for (const row of variantRows) hash.update(canonical(row))
-    images += imageRows.length
-    variants += variantRows.length
-    after = ids.at(-1) as string
-  }
-  return { images, variants, sha256: hash.digest('hex') }
 }
 
 /** Deletes a bucket's rows (and its change log) from a shard in chunks; returns how many images went. */
@@ -135,10 +103,4 @@ async function insertChunked<T extends 'images' | 'variants'>(
       .values(rows.slice(at, at + INSERT_ROWS) as never)
       .execute()
   }
-}
-
-/** Column order and number types differ between drivers; sorted keys and JSON make them agree. */
-function canonical(row: Record<string, unknown>): string {
-  const keys = Object.keys(row).sort()
-  return `${JSON.stringify(keys.map((k) => [k, typeof row[k] === 'bigint' ? Number(row[k]) : row[k]]))}\n`
 }

@@ -1,13 +1,10 @@
+import type { Kysely } from 'kysely'
 import type { BucketMoveRow, MovePhase } from '../metadata/control-db.js'
+import type { MetadataDb } from '../metadata/db.js'
 import { setState, stateOf } from '../metadata/ownership.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
-import {
-  applyChanges,
-  deleteBucketRows,
-  digestBucket,
-  nextIds,
-  replaceImages,
-} from './bucket-transfer.js'
+import { digestBucket, digestOf, hashBucket, type ImageHashes, rehash } from './bucket-digest.js'
+import { applyChanges, deleteBucketRows, nextIds, replaceImages } from './bucket-transfer.js'
 import { type BucketMove, planRebalance } from './rebalance-plan.js'
 
 /**
@@ -16,13 +13,17 @@ import { type BucketMove, planRebalance } from './rebalance-plan.js'
  *
  *   capture  target marks the bucket incoming; source starts logging changed image ids
  *   copy     image rows and variants in id-ordered chunks (the cursor is persisted)
- *   catchup  replay the change log until it is nearly empty
+ *   catchup  replay the change log until it is nearly empty, then hash every image on both sides
  *   fence    source refuses writes to the bucket (waits for writes in flight); reads go on
- *   verify   replay the rest of the log, then compare count and checksum of both sides
+ *   verify   replay the rest of the log, hash the images it replayed again, then compare count
+ *            and checksum of both sides
  *   switch   target owns the bucket, source lets it go, directory points to the target (epoch + 1)
  *   cleanup  delete the bucket's rows from the source
  *
- * Verification runs under the fence: before it, concurrent writers make any comparison race.
+ * The comparison runs under the fence: before it, concurrent writers make any comparison race.
+ * What it compares is mostly hashed before it, though: every write the source took since the
+ * catch-up's hashes is in the change log, so under the fence only the images replayed from it are
+ * read again. A mover resumed after a crash has no hashes in memory and reads both sides whole.
  */
 export const PHASES: readonly MovePhase[] = [
   'capture',
@@ -47,16 +48,33 @@ export interface MoverOptions {
   parallel?: number
 }
 
+type Db = Kysely<MetadataDb>
+
+/** A phase's outcome: the phase to run next, and fields of the move's row to record with it. */
+interface Step {
+  next: MovePhase
+  changes?: Partial<Pick<BucketMoveRow, 'changes_applied' | 'fenced_at'>>
+}
+
 /** Catch-up stops when a round replays fewer log rows than this; the rest is drained under the fence. */
 const QUIET_BACKLOG = 20
 const MAX_CATCHUP_ROUNDS = 50
+/** A larger bucket is compared whole under the fence rather than held as per-image hashes. */
+const MAX_HASHED_IMAGES = 100_000
 
 export function createMover(options: MoverOptions) {
   const { metadata } = options
   const moves = metadata.directoryStore.moves
   const chunk = options.chunkSize ?? 500
+  /** Per bucket being moved by this process: both sides' image hashes as the catch-up left them. */
+  const hashed = new Map<number, { source: ImageHashes; target: ImageHashes }>()
 
-  async function runPhase(move: BucketMoveRow): Promise<MovePhase> {
+  /**
+   * Runs a move's current phase; returns the next one with what to record beside it. Both are
+   * written in one statement: fence to cleanup is the bucket's write pause, and each round trip
+   * to the control database under load is part of it.
+   */
+  async function runPhase(move: BucketMoveRow): Promise<Step> {
     const source = (await metadata.shard(move.source)).db
     const target = (await metadata.shard(move.target)).db
     const { bucket } = move
@@ -66,11 +84,11 @@ export function createMover(options: MoverOptions) {
         await setState(target, bucket, 'incoming')
         await deleteBucketRows(target, bucket)
         await setState(source, bucket, 'capturing')
-        return 'copy'
+        return { next: 'copy' }
       case 'copy':
         for (let cursor = move.copy_cursor, copied = move.rows_copied, step = 1; ; step++) {
           const ids = await nextIds(source, bucket, cursor, chunk)
-          if (ids.length === 0) return 'catchup'
+          if (ids.length === 0) return { next: 'catchup' }
           await replaceImages(source, target, ids)
           cursor = ids.at(-1) as string
           copied += ids.length
@@ -84,30 +102,32 @@ export function createMover(options: MoverOptions) {
           applied += n
           if (n < QUIET_BACKLOG) break
         }
-        await moves.update(bucket, { changes_applied: applied })
-        return 'fence'
+        hashed.delete(bucket)
+        const [sourceHashes, targetHashes] = await Promise.all([
+          hashBucket(source, bucket, MAX_HASHED_IMAGES),
+          hashBucket(target, bucket, MAX_HASHED_IMAGES),
+        ])
+        if (sourceHashes && targetHashes)
+          hashed.set(bucket, { source: sourceHashes, target: targetHashes })
+        return { next: 'fence', changes: { changes_applied: applied } }
       }
       case 'fence':
         await setState(source, bucket, 'fenced')
-        await moves.update(bucket, { fenced_at: Date.now() })
-        return 'verify'
+        return { next: 'verify', changes: { fenced_at: Date.now() } }
       case 'verify': {
         let applied = move.changes_applied
+        const replayed = new Set<string>()
         for (let n = -1; n !== 0; applied += n)
-          n = await applyChanges(source, target, bucket, chunk)
-        const [a, b] = await Promise.all([
-          digestBucket(source, bucket),
-          digestBucket(target, bucket),
-        ])
-        await moves.update(bucket, { changes_applied: applied })
+          n = await applyChanges(source, target, bucket, chunk, replayed)
+        const [a, b] = await compare(source, target, bucket, [...replayed])
         if (a.sha256 !== b.sha256 || a.images !== b.images || a.variants !== b.variants) {
           await abort(
             move,
             `verify failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`,
           )
-          return 'failed'
+          return { next: 'failed' }
         }
-        return 'switch'
+        return { next: 'switch', changes: { changes_applied: applied } }
       }
       case 'switch':
         // Source released before the directory moves: a fenced source still serves reads, and a
@@ -116,13 +136,25 @@ export function createMover(options: MoverOptions) {
         await setState(target, bucket, 'owned')
         await setState(source, bucket, null)
         await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
-        return 'cleanup'
+        return { next: 'cleanup' }
       case 'cleanup':
         await deleteBucketRows(source, bucket)
-        return 'done'
+        return { next: 'done' }
       default:
-        return move.phase
+        return { next: move.phase }
     }
+  }
+
+  /** Count and checksum of both sides, from the catch-up's hashes when this process has them. */
+  async function compare(source: Db, target: Db, bucket: number, replayed: string[]) {
+    const before = hashed.get(bucket)
+    hashed.delete(bucket)
+    if (!before) return Promise.all([digestBucket(source, bucket), digestBucket(target, bucket)])
+    await Promise.all([
+      rehash(source, before.source, replayed),
+      rehash(target, before.target, replayed),
+    ])
+    return [digestOf(before.source), digestOf(before.target)] as const
   }
 
   /** Undoes a move that cannot finish: the source serves the bucket as before, the target forgets it. */
@@ -140,9 +172,13 @@ export function createMover(options: MoverOptions) {
     let move = start
     while (move.phase !== 'done' && move.phase !== 'failed') {
       await options.onPhase?.(move, move.phase, 0)
-      const next = await runPhase(move)
-      if (next !== 'failed') await moves.update(move.bucket, { phase: next })
-      move = (await moves.get(move.bucket)) as BucketMoveRow
+      const { next, changes } = await runPhase(move)
+      // A failed move was recorded by abort; the others record the next phase with their changes.
+      const row =
+        next === 'failed'
+          ? await moves.get(move.bucket)
+          : await moves.update(move.bucket, { ...changes, phase: next })
+      move = row as BucketMoveRow
     }
     return move
   }
