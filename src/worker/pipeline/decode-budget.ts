@@ -38,8 +38,9 @@ export type DecodeBudget = <T>(bytes: number, decode: () => Promise<T>) => Promi
 /**
  * Runs decodes so that the whole-image memory of those running at once stays within `megabytes`
  * (one process's worker slots share it). Two progressive photos of 20 MP arriving together would
- * otherwise both hold their coefficients: the `npm start` peak through the corpus was 289–308 MB
- * with them overlapping. A decode that streams (0 bytes) never waits; one larger than the whole
+ * otherwise both hold their coefficients: the corpus's two largest decoded at once peak at
+ * 273–275 MB, one after the other at 194 MB (bench/RESULTS.md, 2026-12-07), for 0.6–0.7 → 1.0–1.1 s
+ * of wall time. A decode that streams (0 bytes) never waits; one larger than the whole
  * budget waits until it runs alone, and is never refused (maxInputPixels refuses, this only
  * orders). Waiters are served in arrival order, so a large one is not passed over for ever.
  */
