@@ -116,10 +116,14 @@ export function createMover(options: MoverOptions) {
         return { next: 'verify', changes: { fenced_at: Date.now() } }
       case 'verify': {
         let applied = move.changes_applied
+        // Taken out first: a verify that fails half-way has replayed ids no later attempt would
+        // know of, so a retry must read both sides whole.
+        const before = hashed.get(bucket)
+        hashed.delete(bucket)
         const replayed = new Set<string>()
         for (let n = -1; n !== 0; applied += n)
           n = await applyChanges(source, target, bucket, chunk, replayed)
-        const [a, b] = await compare(source, target, bucket, [...replayed])
+        const [a, b] = await compare(source, target, bucket, before, [...replayed])
         if (a.sha256 !== b.sha256 || a.images !== b.images || a.variants !== b.variants) {
           await abort(
             move,
@@ -146,9 +150,13 @@ export function createMover(options: MoverOptions) {
   }
 
   /** Count and checksum of both sides, from the catch-up's hashes when this process has them. */
-  async function compare(source: Db, target: Db, bucket: number, replayed: string[]) {
-    const before = hashed.get(bucket)
-    hashed.delete(bucket)
+  async function compare(
+    source: Db,
+    target: Db,
+    bucket: number,
+    before: { source: ImageHashes; target: ImageHashes } | undefined,
+    replayed: string[],
+  ) {
     if (!before) return Promise.all([digestBucket(source, bucket), digestBucket(target, bucket)])
     await Promise.all([
       rehash(source, before.source, replayed),
