@@ -16,7 +16,7 @@ import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { currentTraceparent } from '../observability/tracing.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
 import type { ObjectStore } from '../storage/object-store.js'
-import { readAll, readObject } from '../storage/read-all.js'
+import { readObject } from '../storage/read-all.js'
 import { fetchImage, NO_FETCH, type UrlFetchConfig } from './fetch-url.js'
 import { readHeader } from './read-header.js'
 import { type InspectedUpload, UploadInspector } from './upload-inspector.js'
@@ -285,9 +285,7 @@ export function createImageService(deps: ImageServiceDeps) {
 
   /** The stored original, or its first `prefix` bytes. */
   async function readStored(key: string, prefix?: number): Promise<Buffer> {
-    const bytes = prefix
-      ? await store.get(key, { start: 0, end: prefix - 1 }).then((body) => body && readAll(body))
-      : await readObject(store, key)
+    const bytes = await readObject(store, key, prefix ? { start: 0, end: prefix - 1 } : undefined)
     if (!bytes) throw new AppError('INTERNAL', 'The stored original disappeared')
     return bytes
   }

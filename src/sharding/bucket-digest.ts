@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import type { Kysely, SelectQueryBuilder } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { MetadataDb } from '../metadata/db.js'
+import { idsAfter } from './bucket-transfer.js'
 
 type Db = Kysely<MetadataDb>
 
@@ -70,18 +71,6 @@ export function digestOf(hashes: ImageHashes): BucketDigest {
 /** Count and checksum of a bucket's rows, the same on SQLite and PostgreSQL for the same data. */
 export async function digestBucket(db: Db, bucket: number, chunk = 1000): Promise<BucketDigest> {
   return digestOf((await hashBucket(db, bucket, Number.POSITIVE_INFINITY, chunk))!)
-}
-
-/** A query on `images` narrowed to a bucket's next `limit` rows after `after`, in id order. */
-export function idsAfter<Q extends SelectQueryBuilder<MetadataDb, 'images', object>>(
-  query: Q,
-  bucket: number,
-  after: string | null,
-  limit: number,
-): Q {
-  let narrowed = query.where('bucket', '=', bucket)
-  if (after !== null) narrowed = narrowed.where('id', '>', after)
-  return narrowed.orderBy('id').limit(limit) as Q
 }
 
 /** Reads the variants of `images` (one query) and adds each image's hash. */

@@ -1,11 +1,11 @@
-import type { Kysely, Transaction } from 'kysely'
+import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely'
 import type { MetadataDb } from '../metadata/db.js'
-import { idsAfter } from './bucket-digest.js'
 
 /**
- * The data side of a bucket move, on raw shard databases: copy image rows with their variants,
- * replay logged changes, clean up (the comparison is in bucket-digest.ts). Every operation is idempotent (it replaces
- * whole images), so a mover resumed after a crash may repeat any of them.
+ * The data side of a bucket move, on raw shard databases: walk a bucket's ids, copy image rows
+ * with their variants, replay logged changes, clean up (the comparison is in bucket-digest.ts).
+ * Every operation is idempotent (it replaces whole images), so a mover resumed after a crash may
+ * repeat any of them.
  */
 type Db = Kysely<MetadataDb>
 
@@ -21,6 +21,18 @@ export async function nextIds(
 ): Promise<string[]> {
   const rows = await idsAfter(db.selectFrom('images').select('id'), bucket, after, limit).execute()
   return rows.map((r) => r.id)
+}
+
+/** A query on `images` narrowed to a bucket's next `limit` rows after `after`, in id order. */
+export function idsAfter<Q extends SelectQueryBuilder<MetadataDb, 'images', object>>(
+  query: Q,
+  bucket: number,
+  after: string | null,
+  limit: number,
+): Q {
+  let narrowed = query.where('bucket', '=', bucket)
+  if (after !== null) narrowed = narrowed.where('id', '>', after)
+  return narrowed.orderBy('id').limit(limit) as Q
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { ObjectStore } from './object-store.js'
+import type { ByteRange, ObjectStore } from './object-store.js'
 
 /** Collects a stream into one Buffer: only for objects already bounded by the upload limit. */
 export async function readAll(stream: Readable): Promise<Buffer> {
@@ -20,12 +20,16 @@ export async function decodable(
   return readObject(store, key)
 }
 
-/** A whole object (bounded by the upload limit) in memory, null when it does not exist. */
+/**
+ * A whole object (bounded by the upload limit) in memory, or the bytes of `range` (up to the
+ * object's end when it is shorter); null when it does not exist.
+ */
 export async function readObject(
   store: Pick<ObjectStore, 'get' | 'read'>,
   key: string,
+  range?: ByteRange,
 ): Promise<Buffer | null> {
-  if (store.read) return store.read(key)
-  const stream = await store.get(key)
+  if (store.read && !range) return store.read(key)
+  const stream = await store.get(key, range)
   return stream && readAll(stream)
 }

@@ -2,9 +2,9 @@ import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
 import { sourceFailure } from '../../imaging/sharp-errors.js'
-import { type DecodeBudget, wholeImageBytes } from './decode-budget.js'
+import { createDecodeBudget, type DecodeBudget, wholeImageBytes } from './decode-budget.js'
 
-const unbudgeted: DecodeBudget = (_bytes, decode) => decode()
+const UNBUDGETED = createDecodeBudget(0)
 
 /** Decoded pixels, oriented and in 8-bit sRGB, at the largest size any variant needs. */
 export interface DecodedImage {
@@ -28,7 +28,7 @@ export async function decodeSource(
   input: Buffer | string,
   limits: LimitsConfig,
   maxWidth: number,
-  budget: DecodeBudget = unbudgeted,
+  budget: DecodeBudget = UNBUDGETED,
 ): Promise<DecodedImage> {
   try {
     const image = sharp(input, {
