@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { loadConfig } from '../../src/config/load.js'
+import { createDecodeBudget } from '../../src/imaging/decode-budget.js'
 import { createLocalDiskStore } from '../../src/storage/drivers/local-disk.js'
 import { readAll } from '../../src/storage/read-all.js'
 import { parseOptions } from '../../src/transforms/options.js'
@@ -84,7 +85,8 @@ export async function deliveryCosts(folder: string): Promise<string> {
       transformLimits: config.delivery.transforms,
       quality: config.processing.quality,
       watermark: async () => null,
-    } as unknown as Parameters<typeof renderPlan>[2]
+      budget: createDecodeBudget(0),
+    } satisfies Parameters<typeof renderPlan>[2]
     const webp =
       (effort: number): Operation =>
       (i, w) =>

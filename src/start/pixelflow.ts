@@ -17,6 +17,7 @@ import type { Image } from '../domain/image.js'
 import { createUrlSigner } from '../domain/signed-urls.js'
 import type { EventNotifier } from '../events/notifier.js'
 import { createImageService, imageKey } from '../images/image-service.js'
+import { createDecodeBudget, type DecodeBudget } from '../imaging/decode-budget.js'
 import { parseAllowList } from '../lib/ssrf.js'
 import { startDerivedBudgetSweep } from '../maintenance/derived-budget.js'
 import { eraseOwner } from '../maintenance/erase.js'
@@ -91,7 +92,10 @@ export async function createPixelflow(
       .delete(imageKey(imageId))
       .catch((err) => logger.warn({ err, imageId }, 'cache invalidation failed'))
 
-  const worker = runsWorkers ? runWorkerRole(config, deps, logger, invalidate) : null
+  // One budget for the decoders that hold a whole image, whichever role renders: `serve` runs the
+  // workers and on-the-fly transforms in one process, and one process's memory is what it bounds.
+  const decodeBudget = createDecodeBudget(config.processing.decodeMemoryMb)
+  const worker = runsWorkers ? runWorkerRole(config, deps, logger, invalidate, decodeBudget) : null
   // Where the API serves, its event loop goes before renders (the workers', or transforms').
   const renderPriority =
     role === 'serve' || role === 'api'
@@ -145,6 +149,7 @@ export async function createPixelflow(
           onQueued: () => relay?.nudge(),
           readiness,
           eventHints,
+          decodeBudget,
         })
       : null
   const metricsAccess = metricsAccessOn(config.metrics)
@@ -205,6 +210,7 @@ function runWorkerRole(
   deps: Deps,
   logger: Logger,
   invalidate: (id: string) => Promise<void>,
+  decodeBudget: DecodeBudget,
 ) {
   const { queue, metadata, store, metrics } = deps
   const handler = createImageProcessor({
@@ -212,6 +218,7 @@ function runWorkerRole(
     store,
     processing: config.processing,
     limits: config.limits,
+    decodeBudget,
     logger,
     onChanged: invalidate,
     onStart: crashHook(config.testHooks.crashWorkerForOwner, logger),
@@ -235,6 +242,7 @@ interface ApiExtras {
   onQueued: () => void
   readiness: Record<string, () => Promise<void>>
   eventHints: EventNotifier
+  decodeBudget: DecodeBudget
 }
 
 async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: ApiExtras) {
@@ -244,7 +252,7 @@ async function buildApiRole(config: Config, deps: Deps, logger: Logger, extras: 
     onBreaker: (state) => logger.warn({ state }, 'rate limiter: Redis circuit breaker'),
   })
   const signingKeys = await resolveSigningKeys(config.delivery, authTablesOf(deps.control))
-  const transforms = await createTransforms(config, deps, signingKeys, logger)
+  const transforms = await createTransforms(config, deps, signingKeys, logger, extras.decodeBudget)
   const images = createImageService({
     beforeObjectsDeleted: (image) => transforms.purge(image),
     metadata,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import type { Image } from '../domain/image.js'
 import { createTransformSigner, type SigningKey } from '../domain/signed-urls.js'
+import type { DecodeBudget } from '../imaging/decode-budget.js'
 import { createCdnPurge } from '../transforms/cdn-purge.js'
 import { createMemoryLocks } from '../transforms/locks/memory.js'
 import { createRedisLocks } from '../transforms/locks/redis.js'
@@ -18,6 +19,8 @@ export async function createTransforms(
   deps: Pick<Deps, 'store' | 'metrics'>,
   signingKeys: readonly SigningKey[],
   logger: Logger,
+  /** Shared with this process's workers, when it runs them (pixelflow.ts). */
+  decodeBudget?: DecodeBudget,
 ) {
   const { transforms: settings, unsignedPresets } = config.delivery
   const locks = settings.redisUrl
@@ -30,6 +33,7 @@ export async function createTransforms(
     limits: config.limits,
     settings,
     metrics: deps.metrics,
+    decodeBudget,
   })
   const signer = createTransformSigner(signingKeys)
   const cdn = await createCdnPurge(config, deps.store, signingKeys, logger)

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { makeHalves, makeJpeg, makePixelBomb, makePngAlpha } from '../../test/fixtures/images.js'
 import { loadConfig } from '../config/load.js'
 import type { AppError } from '../errors/index.js'
+import { createDecodeBudget } from '../imaging/decode-budget.js'
 import { isMissingFile } from '../imaging/sharp-errors.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import { parseOptions } from './options.js'
@@ -20,6 +21,7 @@ const settings = {
   transformLimits: limits,
   quality: config.processing.quality,
   watermark: async () => null,
+  budget: createDecodeBudget(0),
 }
 const plan = (segment: string, negotiated: 'jpeg' | 'webp' | 'avif' = 'jpeg') =>
   planRender(parseOptions(segment).options, presets, negotiated, limits)
@@ -177,5 +179,22 @@ describe('renderPlan', () => {
     expect(await errorOf(() => renderPlan(Buffer.from('hello'), plan('w:10'), settings))).toBe(
       'UNSUPPORTED_MEDIA_TYPE',
     )
+  })
+
+  it('waits for room in the decode budget with a progressive JPEG, and not with a baseline one', async () => {
+    const budget = createDecodeBudget(1)
+    let release!: () => void
+    const holding = budget(1024 * 1024, () => new Promise<void>((resolve) => (release = resolve)))
+    const held = { ...settings, budget }
+    // A baseline JPEG streams through libvips: nothing to wait for.
+    expect((await renderPlan(photo, plan('w:100'), held)).length).toBeGreaterThan(0)
+    const progressive = await sharp(photo).jpeg({ progressive: true }).toBuffer()
+    let rendered = false
+    const rendering = renderPlan(progressive, plan('w:100'), held).finally(() => (rendered = true))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(rendered).toBe(false)
+    release()
+    await holding
+    expect((await sharp(await rendering).metadata()).width).toBe(100)
   })
 })

@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type Region, type ResizeOptions, type Sharp } from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
 import { maxDimensionOf } from '../domain/formats.js'
+import { type DecodeBudget, wholeImageBytes } from '../imaging/decode-budget.js'
 import { withFormat } from '../imaging/format.js'
 import { encodeError, sourceFailure } from '../imaging/sharp-errors.js'
 import type { Overlay } from '../imaging/watermark.js'
@@ -12,6 +13,12 @@ export interface RenderSettings {
   quality: ProcessingConfig['quality']
   /** The watermark for an output this wide under a preset's setting, or null (src/imaging/watermark.ts). */
   watermark: (width: number, setting?: RenderPlan['mark']) => Promise<Overlay | null>
+  /**
+   * Room for decoders that hold the whole image (a progressive JPEG's coefficients), shared with
+   * the worker's decodes in one process (src/imaging/decode-budget.ts). A render here decodes
+   * and encodes in one pipeline, so it holds its share until its output is made.
+   */
+  budget: DecodeBudget
 }
 
 const POSITION: Record<string, ResizeOptions['position']> = {
@@ -57,13 +64,15 @@ export async function renderPlan(
   if (plan.sharpen) pipeline = pipeline.sharpen({ sigma: plan.sharpen })
   if (plan.format === 'jpeg' || plan.background)
     pipeline = pipeline.flatten({ background: `#${plan.background ?? 'ffffff'}` })
-  try {
-    if (await settings.watermark(size.width, plan.mark))
-      pipeline = await marked(pipeline, plan, settings)
-    return await withFormat(pipeline, plan.format, settings.quality, plan.quality).toBuffer()
-  } catch (error) {
-    throw encodeError(error, plan.format)
-  }
+  return settings.budget(wholeImageBytes(meta), async () => {
+    try {
+      if (await settings.watermark(size.width, plan.mark))
+        pipeline = await marked(pipeline, plan, settings)
+      return await withFormat(pipeline, plan.format, settings.quality, plan.quality).toBuffer()
+    } catch (error) {
+      throw encodeError(error, plan.format)
+    }
+  })
 }
 
 /**

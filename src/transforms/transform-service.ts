@@ -3,6 +3,7 @@ import type { DeliveryConfig, LimitsConfig, ProcessingConfig } from '../config/s
 import { negotiateFormat } from '../domain/formats.js'
 import { type Image, objectKeys } from '../domain/image.js'
 import { AppError } from '../errors/index.js'
+import { createDecodeBudget, type DecodeBudget } from '../imaging/decode-budget.js'
 import { isMissingFile } from '../imaging/sharp-errors.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -22,6 +23,8 @@ export interface TransformServiceDeps {
   limits: LimitsConfig
   settings: DeliveryConfig['transforms']
   metrics?: Pick<Metrics, 'transforms' | 'renderSeconds'>
+  /** The process's decode budget, shared with its workers (start/); its own one otherwise. */
+  decodeBudget?: DecodeBudget
 }
 
 /**
@@ -45,6 +48,7 @@ export function createTransformService(deps: TransformServiceDeps) {
     transformLimits: settings,
     quality: processing.quality,
     watermark: createWatermarker(processing.watermark),
+    budget: deps.decodeBudget ?? createDecodeBudget(processing.decodeMemoryMb),
   }
 
   // The budget sweep keeps what was used recently; a touch per hit would cost a syscall per

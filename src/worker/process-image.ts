@@ -4,6 +4,7 @@ import { type Image, objectKeys } from '../domain/image.js'
 import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
+import type { DecodeBudget } from '../imaging/decode-budget.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { LeasedJob } from '../queue/queue.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
@@ -15,6 +16,8 @@ export interface ProcessorDeps {
   store: ObjectStore
   processing: ProcessingConfig
   limits: LimitsConfig
+  /** The process's decode budget, shared with on-the-fly transforms (start/pixelflow.ts). */
+  decodeBudget?: DecodeBudget
   logger: Logger
   /** Called after each change of an image row, so cached copies are dropped. */
   onChanged?: (imageId: string) => Promise<void>

@@ -2,6 +2,7 @@ import sharp from 'sharp'
 import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
 import type { OutputFormat } from '../domain/formats.js'
 import { type Image, objectKeys, type Variant } from '../domain/image.js'
+import { createDecodeBudget, type DecodeBudget } from '../imaging/decode-budget.js'
 import { presetVersion } from '../imaging/preset-version.js'
 import { createWatermarker } from '../imaging/watermark.js'
 import type { Completion } from '../metadata/shard-store.js'
@@ -9,7 +10,6 @@ import { inSpan } from '../observability/tracing.js'
 import type { ObjectStore } from '../storage/object-store.js'
 import { decodable } from '../storage/read-all.js'
 import { decodeSource } from './pipeline/decode.js'
-import { createDecodeBudget } from './pipeline/decode-budget.js'
 import { dominantColor } from './pipeline/dominant-color.js'
 import { encodeVariant, variantSize } from './pipeline/encode.js'
 import { makePlaceholder } from './pipeline/placeholder.js'
@@ -18,6 +18,8 @@ export interface RenderDeps {
   store: ObjectStore
   processing: ProcessingConfig
   limits: LimitsConfig
+  /** The process's decode budget, shared with on-the-fly transforms (start/); its own one otherwise. */
+  decodeBudget?: DecodeBudget
 }
 
 /**
@@ -29,7 +31,7 @@ export interface RenderDeps {
 export function createVariantRenderer(deps: RenderDeps) {
   // A process-wide libvips setting; rendering variants is the only pipeline use in a process.
   sharp.cache(deps.processing.vipsCacheMb > 0 ? { memory: deps.processing.vipsCacheMb } : false)
-  const budget = createDecodeBudget(deps.processing.decodeMemoryMb)
+  const budget = deps.decodeBudget ?? createDecodeBudget(deps.processing.decodeMemoryMb)
   const watermark = createWatermarker(deps.processing.watermark)
   const maxWidth = Math.max(...deps.processing.presets.map((p) => p.width))
   const version = (preset: ProcessingConfig['presets'][number], format: OutputFormat) =>

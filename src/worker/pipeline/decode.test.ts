@@ -5,6 +5,7 @@ import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { makeJpeg, makePngAlpha, makeRotatedJpegWithGps } from '../../../test/fixtures/images.js'
 import { isAppError } from '../../errors/index.js'
+import { createDecodeBudget } from '../../imaging/decode-budget.js'
 import { decodeSource } from './decode.js'
 
 const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
@@ -97,5 +98,21 @@ describe('decodeSource', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('lets a progressive JPEG wait while the decode budget is held', async () => {
+    const budget = createDecodeBudget(1)
+    let release!: () => void
+    const holding = budget(1024 * 1024, () => new Promise<void>((resolve) => (release = resolve)))
+    const source = await sharp(await makeJpeg(800, 600))
+      .jpeg({ progressive: true })
+      .toBuffer()
+    let decoded = false
+    const decoding = decodeSource(source, LIMITS, 400, budget).finally(() => (decoded = true))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(decoded).toBe(false)
+    release()
+    await holding
+    expect((await decoding).info.width).toBe(400)
   })
 })

@@ -1,8 +1,12 @@
 import sharp, { type OutputInfo } from 'sharp'
 import type { LimitsConfig } from '../../config/schema.js'
 import { AppError } from '../../errors/index.js'
+import {
+  createDecodeBudget,
+  type DecodeBudget,
+  wholeImageBytes,
+} from '../../imaging/decode-budget.js'
 import { sourceFailure } from '../../imaging/sharp-errors.js'
-import { createDecodeBudget, type DecodeBudget, wholeImageBytes } from './decode-budget.js'
 
 const UNBUDGETED = createDecodeBudget(0)
 

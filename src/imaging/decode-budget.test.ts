@@ -1,10 +1,8 @@
 import sharp, { type Sharp } from 'sharp'
 import { describe, expect, it } from 'vitest'
-import { decodeSource } from './decode.js'
 import { createDecodeBudget, wholeImageBytes } from './decode-budget.js'
 
 const MB = 1024 * 1024
-const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
 
 function photo(width: number, height: number) {
   return sharp({ create: { width, height, channels: 3, background: '#4080c0' } })
@@ -94,23 +92,5 @@ describe('createDecodeBudget', () => {
       }),
     ).rejects.toThrow('broken source')
     expect(await budget(80 * MB, async () => 'next')).toBe('next')
-  })
-
-  it('lets a progressive JPEG wait in decodeSource while the budget is held', async () => {
-    const budget = createDecodeBudget(1)
-    const log: string[] = []
-    const holder = held(log, 'holder')
-    const holding = budget(MB, holder.decode)
-    const source = await photo(800, 600).jpeg({ progressive: true }).toBuffer()
-    let decoded = false
-    const decoding = decodeSource(source, LIMITS, 400, budget).then((image) => {
-      decoded = true
-      return image
-    })
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    expect(decoded).toBe(false)
-    holder.finish()
-    await holding
-    expect((await decoding).info.width).toBe(400)
   })
 })
