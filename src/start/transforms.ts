@@ -20,7 +20,7 @@ export async function createTransforms(
   signingKeys: readonly SigningKey[],
   logger: Logger,
   /** Shared with this process's workers, when it runs them (pixelflow.ts). */
-  decodeBudget?: DecodeBudget,
+  decodeBudget: DecodeBudget,
 ) {
   const { transforms: settings, unsignedPresets } = config.delivery
   const locks = settings.redisUrl

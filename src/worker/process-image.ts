@@ -1,23 +1,16 @@
 import type { Logger } from 'pino'
-import type { LimitsConfig, ProcessingConfig } from '../config/schema.js'
 import { type Image, objectKeys } from '../domain/image.js'
 import { ACCEPTED_JOB_VERSIONS, parseProcessImageJob } from '../domain/jobs.js'
 import type { JobFailureCode } from '../errors/codes.js'
 import { isPermanent } from '../errors/index.js'
-import type { DecodeBudget } from '../imaging/decode-budget.js'
 import type { ShardedMetadata } from '../metadata/sharded-metadata.js'
 import type { LeasedJob } from '../queue/queue.js'
 import { deletePrefix } from '../storage/delete-prefix.js'
-import type { ObjectStore } from '../storage/object-store.js'
-import { createVariantRenderer } from './render-variants.js'
+import { createVariantRenderer, type RenderDeps } from './render-variants.js'
 
-export interface ProcessorDeps {
+/** What rendering needs (store, processing, limits, the decode budget), and the job's own deps. */
+export interface ProcessorDeps extends RenderDeps {
   metadata: ShardedMetadata
-  store: ObjectStore
-  processing: ProcessingConfig
-  limits: LimitsConfig
-  /** The process's decode budget, shared with on-the-fly transforms (start/pixelflow.ts). */
-  decodeBudget?: DecodeBudget
   logger: Logger
   /** Called after each change of an image row, so cached copies are dropped. */
   onChanged?: (imageId: string) => Promise<void>
