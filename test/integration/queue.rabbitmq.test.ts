@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createQueue, prefetchFor } from '../../src/queue/create-queue.js'
 import type { RabbitQueueOptions } from '../../src/queue/drivers/rabbitmq.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
@@ -118,6 +119,43 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
       { timeoutMs: 10_000, intervalMs: 50, message: 'every confirmed job delivered' },
     )
     expect(ids.size).toBe(300)
+  })
+
+  it('gives a worker opened by createQueue one delivery waiting per job slot, and takes a set prefetch as it is', async () => {
+    const producer = await open()
+    const name = queueNames.get(producer)!
+    const common = {
+      url,
+      queue: name,
+      leaseMs: 10_000,
+      maxAttempts: 3,
+      backoffBaseMs: 200,
+      backoffMaxMs: 400,
+    }
+    await producer.enqueue(Array.from({ length: 20 }, (_, i) => ({ id: `s${i}`, payload: '{}' })))
+    const held = async (queue: QueueDriver, expected: number) => {
+      const jobs: LeasedJob[] = []
+      // Deliveries arrive one by one: claim until the prefetch is reached, then check no more come.
+      await eventually(
+        async () => {
+          jobs.push(...(await queue.receive(20)))
+          if (jobs.length < expected) throw new Error(`${jobs.length} of ${expected} held`)
+        },
+        { timeoutMs: 5_000, intervalMs: 20, message: `${expected} deliveries held` },
+      )
+      await sleep(200)
+      jobs.push(...(await queue.receive(20)))
+      return jobs.length
+    }
+    const worker = await createQueue({ driver: 'rabbitmq', ...common }, { consume: true, slots: 3 })
+    opened.push(worker)
+    expect(await held(worker, prefetchFor(3))).toBe(6)
+    const pinned = await createQueue(
+      { driver: 'rabbitmq', ...common, prefetch: 2 },
+      { consume: true, slots: 3 },
+    )
+    opened.push(pinned)
+    expect(await held(pinned, 2)).toBe(2)
   })
 
   it('dead-letters a poison job after maxAttempts with its history while other jobs keep flowing', async () => {
