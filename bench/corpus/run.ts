@@ -40,10 +40,11 @@ import {
   stop,
   untilReady,
 } from '../e2e/processes.js'
-import { isMain, nextMessage, startChild } from '../harness/child.js'
+import { isMain, nextMessage } from '../harness/child.js'
 import { RATE_LIMITS_OFF } from '../harness/config.js'
 import { procFigures } from '../harness/measure.js'
 import { listPhotos, mimeOf, photoFolder } from '../harness/photos.js'
+import { startPlain } from '../harness/plain.js'
 import type { TablePart } from '../harness/report.js'
 import { table } from '../harness/report.js'
 import { runAlone } from '../harness/standalone.js'
@@ -223,7 +224,7 @@ async function runPixelflow(
 }
 
 async function runRaw(folder: string, single: string, concurrency: number): Promise<RawRun> {
-  const child = startChild(SIDE_FILE, {
+  const child = await startPlain(SIDE_FILE, {
     BENCH_FOLDER: folder,
     BENCH_SINGLE: single,
     BENCH_SINGLE_TIMES: String(SINGLE_TIMES),

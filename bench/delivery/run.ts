@@ -17,15 +17,15 @@
  *
  *   npx tsx bench/delivery/run.ts [photo folder]
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { isMain, killAll, nextMessage } from '../harness/child.js'
 import { machineInfo } from '../harness/machine.js'
 import { photoFolder } from '../harness/photos.js'
+import { startPlain } from '../harness/plain.js'
 import { mb, type TablePart, table } from '../harness/report.js'
 import { runAlone } from '../harness/standalone.js'
 import { inRoundOrder, median } from '../harness/stats.js'
@@ -88,9 +88,6 @@ const HIT_WIDTH = 512
 const TARGETS = { vsIpx: 1.0, vsSharp: 0.9, perCore: 40, hitVsStatic: 0.8 }
 
 const SIDE_SOURCE = fileURLToPath(new URL('./side.ts', import.meta.url))
-const CACHE_DIR = fileURLToPath(
-  new URL('../../node_modules/.cache/pixelflow-bench/', import.meta.url),
-)
 
 interface Settings {
   rounds: number
@@ -120,23 +117,6 @@ function settings(): Settings {
 
 // --- The side servers (ipx, raw sharp, @fastify/static) ------------------------------------------
 
-/** side.ts as plain ESM, so its process runs without the tsx loader (as Pixelflow runs from dist/). */
-async function buildSideFile(): Promise<string> {
-  await mkdir(CACHE_DIR, { recursive: true })
-  const outfile = join(CACHE_DIR, `delivery-side-${process.pid}.mjs`)
-  await build({
-    entryPoints: [SIDE_SOURCE],
-    outfile,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-  })
-  return outfile
-}
-
 interface Served {
   url: string
   pid: number
@@ -144,16 +124,12 @@ interface Served {
   stop(): Promise<void>
 }
 
-async function startSide(sideFile: string, server: SideServer, dir: string): Promise<Served> {
-  const child: ChildProcess = fork(sideFile, [], {
-    execArgv: [],
-    env: {
-      ...process.env,
-      BENCH_DELIVERY_SERVER: server,
-      BENCH_DELIVERY_DIR: dir,
-      BENCH_DELIVERY_QUALITY: String(QUALITY),
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+/** side.ts runs without the tsx loader, as Pixelflow runs from dist/ (../harness/plain.ts). */
+async function startSide(server: SideServer, dir: string): Promise<Served> {
+  const child: ChildProcess = await startPlain(SIDE_SOURCE, {
+    BENCH_DELIVERY_SERVER: server,
+    BENCH_DELIVERY_DIR: dir,
+    BENCH_DELIVERY_QUALITY: String(QUALITY),
   })
   try {
     const ready = await nextMessage<SideReady>(child, 30_000)
@@ -189,7 +165,6 @@ interface Setup {
   dataDir: string
   runtime: Runtime
   ids: string[]
-  sideFile: string
 }
 
 /**
@@ -211,7 +186,7 @@ async function startMissServer(setup: Setup, side: Side): Promise<Served> {
     await removeDerived(setup.dataDir)
     return fromPixelflow(await startPixelflowServer(setup.runtime, setup.dataDir))
   }
-  return startSide(setup.sideFile, side as SideServer, setup.sourcesDir)
+  return startSide(side as SideServer, setup.sourcesDir)
 }
 
 async function missRuns(
@@ -324,7 +299,7 @@ async function cachedRuns(setup: Setup, s: Settings, notes: string[]): Promise<D
         options: roundRobin(pixelflow.url, paths, s.hitConnections),
         counters,
       })
-      const statik = await startSide(setup.sideFile, 'static', hitDir)
+      const statik = await startSide('static', hitDir)
       started.push(statik)
       await sameBytes(`${pixelflow.url}${paths[0]}`, `${statik.url}${files[0]}`)
       targets.set('fastify-static', {
@@ -598,14 +573,12 @@ export async function benchDelivery(folder: string): Promise<TablePart> {
   // where fsync costs nothing: the difference is what durable writes cost.
   const base = process.env.BENCH_DELIVERY_TMPDIR || tmpdir()
   const work = await mkdtemp(join(base, 'pixelflow-bench-delivery-'))
-  let sideFile: string | undefined
   try {
     const sourcesDir = join(work, 'sources')
     await mkdir(sourcesDir)
     const sources = await makeSources(folder, sourcesDir)
     console.error(`  ${sources.length} sources made in ${sourcesDir}`)
     const runtime = pixelflowRuntime()
-    sideFile = await buildSideFile()
     ipxVersion = JSON.parse(
       await readFile(new URL('../../node_modules/ipx/package.json', import.meta.url), 'utf8'),
     ).version
@@ -622,7 +595,7 @@ export async function benchDelivery(folder: string): Promise<TablePart> {
     } finally {
       await uploading.stop()
     }
-    const setup: Setup = { work, sourcesDir, sources, dataDir, runtime, ids, sideFile }
+    const setup: Setup = { work, sourcesDir, sources, dataDir, runtime, ids }
     const notes: string[] = []
     const runs: DeliveryRun[] = []
     // The versions each side process reported (ipx's own sharp may differ from ours).
@@ -639,7 +612,6 @@ export async function benchDelivery(folder: string): Promise<TablePart> {
     )
     return summarise(setup, s, runs, readies, notes)
   } finally {
-    if (sideFile) await rm(sideFile, { force: true })
     await rm(work, { recursive: true, force: true })
   }
 }

@@ -6,8 +6,9 @@
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { killAll, nextMessage, startChild } from '../harness/child.js'
+import { killAll, nextMessage } from '../harness/child.js'
 import { cpuSecondsOf, loadAverage } from '../harness/measure.js'
+import { startPlain } from '../harness/plain.js'
 import { inRoundOrder } from '../harness/stats.js'
 // Types only: importing server.ts for a value would start a server in this process.
 import type {
@@ -55,7 +56,7 @@ const WARM_UP_SECONDS = 0.5
 export async function startServer(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = startChild(SERVER_FILE, env)
+  const child = await startPlain(SERVER_FILE, env)
   try {
     const { url } = await nextMessage<GatewayReady>(child, 60_000)
     return { child, url }

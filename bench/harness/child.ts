@@ -1,6 +1,7 @@
 /**
- * Child processes: every side of every part runs in one of its own (forked with the same tsx
- * loader), so its heap, libvips state, CPU time and peak RSS are its own. The parent waits for
+ * Child processes: every side of every part runs in one of its own, so its heap, libvips state,
+ * CPU time and peak RSS are its own. startChild forks with the same tsx loader; a side that runs
+ * our code on its hot path starts through ./plain.ts instead, without it. The parent waits for
  * one message at a time; a side answers once, or reports its error, and the parent fails the run.
  *
  * Node built-ins only: the sides import this file, and what it loads would count in their RSS.

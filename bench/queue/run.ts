@@ -26,8 +26,9 @@ import {
   ownRedis,
 } from '../../test/integration/fixtures/own-redis.js'
 import { deferred, withTimeout } from '../harness/async.js'
-import { isMain, killAll, nextMessage, startChild } from '../harness/child.js'
+import { isMain, killAll, nextMessage } from '../harness/child.js'
 import { loadAverage, processCpuSeconds } from '../harness/measure.js'
+import { startPlain } from '../harness/plain.js'
 import { fixed, type TablePart } from '../harness/report.js'
 import { runId as newRunId } from '../harness/services.js'
 import { runAlone } from '../harness/standalone.js'
@@ -127,14 +128,16 @@ async function runSide(
   const broker = BROKER_PROCESS[side.backend]
   try {
     // bullmq-worker only differs in how it consumes: its jobs are enqueued as the bullmq side's.
-    const producer = startChild(SIDE_FILE, childEnv(side, target, 'produce', jobs, lanes))
+    const producer = await startPlain(SIDE_FILE, childEnv(side, target, 'produce', jobs, lanes))
     children.push(producer)
     const brokerBeforeEnqueue = processCpuSeconds(broker)
     const produced = await nextMessage<ProduceResult>(producer, 120_000)
     const brokerEnqueue = cpuSince(broker, brokerBeforeEnqueue)
 
-    const consumers = Array.from({ length: CONSUMER_PROCESSES }, () =>
-      startChild(SIDE_FILE, childEnv(side, target, 'consume', jobs, lanes)),
+    const consumers = await Promise.all(
+      Array.from({ length: CONSUMER_PROCESSES }, () =>
+        startPlain(SIDE_FILE, childEnv(side, target, 'consume', jobs, lanes)),
+      ),
     )
     children.push(...consumers)
     const brokerBeforeConsume = processCpuSeconds(broker)

@@ -9,8 +9,9 @@
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import sharp from 'sharp'
-import { isMain, killAll, nextMessage, startChild } from '../harness/child.js'
+import { isMain, killAll, nextMessage } from '../harness/child.js'
 import { listPhotos, mimeOf, photoFolder } from '../harness/photos.js'
+import { startPlain } from '../harness/plain.js'
 import type { PartResult } from '../harness/report.js'
 import { runAlone } from '../harness/standalone.js'
 import { inRoundOrder, median } from '../harness/stats.js'
@@ -85,7 +86,7 @@ export function distinctBodies(body: Buffer): (request: autocannon.Request) => a
 }
 
 async function loadOnce(server: Server, body: Buffer, seconds: number): Promise<LoadRun> {
-  const child = startChild(SERVER_FILE, { BENCH_SERVER: server })
+  const child = await startPlain(SERVER_FILE, { BENCH_SERVER: server })
   try {
     const ready = await nextMessage<ServerReady>(child, 30_000)
     const options = {

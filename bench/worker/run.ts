@@ -7,8 +7,9 @@
  */
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { isMain, nextMessage, startChild } from '../harness/child.js'
+import { isMain, nextMessage } from '../harness/child.js'
 import { listPhotos, photoFolder } from '../harness/photos.js'
+import { startPlain } from '../harness/plain.js'
 import type { PartResult } from '../harness/report.js'
 import { runAlone } from '../harness/standalone.js'
 import { inRoundOrder, median } from '../harness/stats.js'
@@ -34,7 +35,7 @@ export async function benchWorkers(
   const runs: SideRun[] = []
   for (let round = 0; round < Math.max(2, rounds); round++) {
     for (const side of inRoundOrder(SIDES, round)) {
-      const child = startChild(SIDE_FILE, {
+      const child = await startPlain(SIDE_FILE, {
         BENCH_SIDE: side,
         BENCH_FOLDER: folder,
         BENCH_CONCURRENCY: String(concurrency),
