@@ -2,8 +2,8 @@
  * A side's file as plain ESM, run by `node` without the tsx loader. tsx compiles with esbuild's
  * keepNames, which wraps every function expression in a `__name()` call (an
  * Object.defineProperty) each time it is created: a closure made per request then costs about
- * 270 ns, and the in-process rate limiter spent 0.5 µs of its 1.2 µs there (bench/RESULTS.md,
- * 2026-12-07 afternoon). `npm start` runs tsc's output, which has none of it, and the loader adds
+ * 270 ns, and the in-process rate limiter's consume took 1.2 µs under tsx against 0.3 µs
+ * without it (bench/RESULTS.md, 2026-12-07 afternoon). `npm start` runs tsc's output, which has none of it, and the loader adds
  * ~20 MB of RSS. So a side that runs our code is bundled (its imports and src/; packages stay
  * external, loaded from node_modules) and forked with plain `node`.
  */
@@ -22,7 +22,8 @@ import { build } from 'esbuild'
 const OUT_DIR = fileURLToPath(new URL('../.plain/', import.meta.url))
 const built = new Map<string, Promise<string>>()
 const written: string[] = []
-// The bundles are this run's alone (their names carry its pid): removed when it exits.
+// The bundles are this run's alone (their names carry its pid): removed when it exits normally.
+// A run killed by a signal leaves its files in bench/.plain/, which git ignores.
 process.once('exit', () => {
   for (const file of written) rmSync(file, { force: true })
 })

@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto'
 import { type Job, Queue, Worker } from 'bullmq'
 import { loadConfig } from '../../src/config/load.js'
-import { prefetchFor } from '../../src/queue/create-queue.js'
 import { createRabbitQueue } from '../../src/queue/drivers/rabbitmq.js'
 import { createSqliteQueue } from '../../src/queue/drivers/sqlite.js'
 import type { JobInput, QueueDriver } from '../../src/queue/queue.js'
@@ -116,20 +115,14 @@ function bullmq(target: Extract<Target, { prefix: string }>, consume: boolean): 
   }
 }
 
-export function openPort(target: Target, consume: boolean, slots: number): Port {
+export function openPort(target: Target, consume: boolean, prefetch: number): Port {
   switch (target.backend) {
     case 'sqlite':
       return fromDriver(createSqliteQueue({ path: target.path, ...common }))
     case 'rabbitmq':
-      // As createQueue does for a process: a consumer only where jobs are claimed, and the prefetch of its job slots.
+      // As createQueue does for a process: a consumer only where jobs are claimed, prefetch = its job slots.
       return fromDriver(
-        createRabbitQueue({
-          url: target.url,
-          queue: target.queue,
-          ...common,
-          consume,
-          prefetch: prefetchFor(slots),
-        }),
+        createRabbitQueue({ url: target.url, queue: target.queue, ...common, consume, prefetch }),
       )
     case 'bullmq':
     case 'bullmq-worker':

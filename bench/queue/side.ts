@@ -147,7 +147,7 @@ function consume(): void {
 
   async function main(): Promise<void> {
     const own = target.backend === 'bullmq-worker' ? ownLoop() : null
-    // A worker with lanes × batch job slots (createQueue derives the prefetch from them).
+    // The prefetch of a worker with lanes × batch job slots, as createQueue sets it.
     const port = own ? null : openPort(target, true, lanes * batch)
     await (own ?? port!).ready()
     let lanesDone: Promise<unknown> = Promise.resolve()

@@ -35,7 +35,7 @@ export async function openDeps(config: Config, options: DepsOptions = {}): Promi
   const store = await createObjectStore(config.storage)
   const queue = await createQueue(config.queue, {
     consume: options.consume ?? false,
-    slots: config.worker.concurrency,
+    prefetch: config.worker.concurrency,
     logger: options.logger,
   })
   const control = await openControlDb(config.metadata.control)

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createQueue, prefetchFor } from '../../src/queue/create-queue.js'
+import { createQueue } from '../../src/queue/create-queue.js'
 import type { RabbitQueueOptions } from '../../src/queue/drivers/rabbitmq.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
@@ -121,8 +121,8 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
     expect(ids.size).toBe(300)
   })
 
-  it('gives a worker opened by createQueue one delivery waiting per job slot, and takes a set prefetch as it is', async () => {
-    const producer = await open()
+  it('gives a worker opened by createQueue one delivery per job slot, or the prefetch the config sets', async () => {
+    const producer = await open({ consume: false })
     const name = queueNames.get(producer)!
     const common = {
       url,
@@ -147,15 +147,18 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
       jobs.push(...(await queue.receive(20)))
       return jobs.length
     }
-    const worker = await createQueue({ driver: 'rabbitmq', ...common }, { consume: true, slots: 3 })
-    opened.push(worker)
-    expect(await held(worker, prefetchFor(3))).toBe(6)
-    const pinned = await createQueue(
-      { driver: 'rabbitmq', ...common, prefetch: 2 },
-      { consume: true, slots: 3 },
+    const worker = await createQueue(
+      { driver: 'rabbitmq', ...common },
+      { consume: true, prefetch: 3 },
     )
-    opened.push(pinned)
-    expect(await held(pinned, 2)).toBe(2)
+    opened.push(worker)
+    expect(await held(worker, 3)).toBe(3)
+    const configured = await createQueue(
+      { driver: 'rabbitmq', ...common, prefetch: 5 },
+      { consume: true, prefetch: 3 },
+    )
+    opened.push(configured)
+    expect(await held(configured, 5)).toBe(5)
   })
 
   it('dead-letters a poison job after maxAttempts with its history while other jobs keep flowing', async () => {

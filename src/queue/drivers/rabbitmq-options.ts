@@ -10,8 +10,8 @@ export interface RabbitQueueOptions {
   backoffBaseMs: number
   backoffMaxMs: number
   /**
-   * Unacked deliveries per process: leased jobs plus those buffered for the next receive.
-   * createQueue sets it to twice the worker's concurrency (prefetchFor): one job waits per slot.
+   * Unacked deliveries per process: leased jobs plus those buffered for the next receive. Set it
+   * to the worker's concurrency, so the buffer only holds what the next claim will take.
    */
   prefetch?: number
   /**
