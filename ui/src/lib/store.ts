@@ -28,7 +28,14 @@ export function store<T>(initial: T): Store<T> {
 
 /** The store's value, re-rendering the component when it changes. */
 export function useStore<T>(source: Store<T>): T {
+  const value = source.get()
   const [, rerender] = useState(0)
-  useEffect(() => source.subscribe(() => rerender((n) => n + 1)), [source])
-  return source.get()
+  useEffect(() => {
+    const unsubscribe = source.subscribe(() => rerender((n) => n + 1))
+    // Effects run after the paint: a change in between (the first GET /v1/session answering
+    // fast) reached no listener, and the page stayed on "Loading…". Catch up on it here.
+    if (source.get() !== value) rerender((n) => n + 1)
+    return unsubscribe
+  }, [source])
+  return value
 }
