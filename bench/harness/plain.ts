@@ -2,13 +2,12 @@
  * A side's file as plain ESM, run by `node` without the tsx loader. tsx compiles with esbuild's
  * keepNames, which wraps every function expression in a `__name()` call (an
  * Object.defineProperty) each time it is created: a closure made per request then costs about
- * 270 ns, and the in-process rate limiter's consume took 1.2 µs under tsx against 0.3 µs
- * without it (bench/RESULTS.md, 2026-12-07 afternoon). `npm start` runs tsc's output, which has none of it, and the loader adds
- * ~20 MB of RSS. So a side that runs our code is bundled (its imports and src/; packages stay
- * external, loaded from node_modules) and forked with plain `node`.
+ * 270 ns, and the in-process rate limiter's consume took 1.2 µs under tsx against 0.3 µs without
+ * it (bench/RESULTS.md, 2026-12-07 afternoon). `npm start` runs tsc's output, which has none of
+ * it, and the loader adds ~20 MB of RSS. So a side that runs our code is bundled (its imports and
+ * src/; packages stay external, loaded from node_modules) and forked with plain `node`.
  */
-import type { ChildProcess } from 'node:child_process'
-import { fork } from 'node:child_process'
+import { type ChildProcess, fork } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'

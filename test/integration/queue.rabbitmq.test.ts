@@ -123,15 +123,9 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
 
   it('gives a worker opened by createQueue one delivery per job slot, or the prefetch the config sets', async () => {
     const producer = await open({ consume: false })
-    const name = queueNames.get(producer)!
-    const common = {
-      url,
-      queue: name,
-      leaseMs: 10_000,
-      maxAttempts: 3,
-      backoffBaseMs: 200,
-      backoffMaxMs: 400,
-    }
+    // The producer's own queue and settings, so both sides declare the same queues.
+    const { queue, leaseMs, maxAttempts, backoffBaseMs, backoffMaxMs } = declared.at(-1)!
+    const common = { url, queue, leaseMs, maxAttempts, backoffBaseMs, backoffMaxMs }
     await producer.enqueue(Array.from({ length: 20 }, (_, i) => ({ id: `s${i}`, payload: '{}' })))
     const held = async (queue: QueueDriver, expected: number) => {
       const jobs: LeasedJob[] = []

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useSyncExternalStore } from 'preact/compat'
 
 /** A value that screens watch; the upload queue and the session live in these, above the router. */
 export interface Store<T> {
@@ -26,16 +26,11 @@ export function store<T>(initial: T): Store<T> {
   }
 }
 
-/** The store's value, re-rendering the component when it changes. */
+/**
+ * The store's value, re-rendering the component when it changes. Preact's useSyncExternalStore
+ * also catches a change made between the render and the subscription, which runs after the paint:
+ * the first GET /v1/session can answer in between, and the page then stayed on "Loading…".
+ */
 export function useStore<T>(source: Store<T>): T {
-  const value = source.get()
-  const [, rerender] = useState(0)
-  useEffect(() => {
-    const unsubscribe = source.subscribe(() => rerender((n) => n + 1))
-    // Effects run after the paint: a change in between (the first GET /v1/session answering
-    // fast) reached no listener, and the page stayed on "Loading…". Catch up on it here.
-    if (source.get() !== value) rerender((n) => n + 1)
-    return unsubscribe
-  }, [source])
-  return value
+  return useSyncExternalStore(source.subscribe, source.get)
 }
