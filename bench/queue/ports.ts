@@ -120,7 +120,7 @@ export function openPort(target: Target, consume: boolean, prefetch: number): Po
     case 'sqlite':
       return fromDriver(createSqliteQueue({ path: target.path, ...common }))
     case 'rabbitmq':
-      // As createQueue does for a process: a consumer only where jobs are claimed, prefetch = its job slots.
+      // As createQueue does for a process: a consumer only where jobs are claimed.
       return fromDriver(
         createRabbitQueue({ url: target.url, queue: target.queue, ...common, consume, prefetch }),
       )

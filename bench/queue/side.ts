@@ -15,6 +15,7 @@ import { Worker } from 'bullmq'
 // Loaded as it was before the harness split (the old shared support.ts imported sharp): the
 // producers' and consumers' peak RSS then stay comparable with earlier runs in RESULTS.md.
 import 'sharp'
+import { prefetchFor } from '../../src/queue/create-queue.js'
 import { sleep } from '../harness/async.js'
 import { answerParent, failToParent } from '../harness/child.js'
 import { peakRssMb, startClock, wallNow } from '../harness/measure.js'
@@ -147,8 +148,8 @@ function consume(): void {
 
   async function main(): Promise<void> {
     const own = target.backend === 'bullmq-worker' ? ownLoop() : null
-    // The prefetch of a worker with lanes × batch job slots, as createQueue sets it.
-    const port = own ? null : openPort(target, true, lanes * batch)
+    // The prefetch of a worker with lanes × batch job slots, as openDeps sets it.
+    const port = own ? null : openPort(target, true, prefetchFor(lanes * batch))
     await (own ?? port!).ready()
     let lanesDone: Promise<unknown> = Promise.resolve()
     let reported = -1

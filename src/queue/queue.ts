@@ -47,8 +47,12 @@ export interface QueueDriver {
   extend(id: string, token: string): Promise<boolean>
   /** Gives the job back at once (shutdown), without counting it as a failure. */
   release(id: string, token: string): Promise<boolean>
-  /** Records the error; retries with backoff until maxAttempts, then dead-letters. */
-  fail(id: string, token: string, error: string): Promise<FailOutcome>
+  /**
+   * Records the error; retries with backoff until maxAttempts, then dead-letters. `attempts`, when
+   * lower than the lease's own count, decides instead: the caller counted fewer real tries than
+   * the broker's deliveries (a prefetched copy that never started still counts as delivered).
+   */
+  fail(id: string, token: string, error: string, attempts?: number): Promise<FailOutcome>
   stats(): Promise<QueueStats>
   listDead(limit: number): Promise<DeadJob[]>
   redrive(id: string): Promise<boolean>

@@ -4,7 +4,7 @@ import { type ApiKeys, createApiKeys } from '../auth/api-keys.js'
 import type { Config } from '../config/schema.js'
 import { openShardedMetadata, type ShardedMetadata } from '../metadata/sharded-metadata.js'
 import { createMetrics, type Metrics } from '../observability/metrics.js'
-import { createQueue } from '../queue/create-queue.js'
+import { createQueue, prefetchFor } from '../queue/create-queue.js'
 import type { QueueDriver } from '../queue/queue.js'
 import { createObjectStore } from '../storage/create-object-store.js'
 import type { ObjectStore } from '../storage/object-store.js'
@@ -35,7 +35,7 @@ export async function openDeps(config: Config, options: DepsOptions = {}): Promi
   const store = await createObjectStore(config.storage)
   const queue = await createQueue(config.queue, {
     consume: options.consume ?? false,
-    prefetch: config.worker.concurrency,
+    prefetch: prefetchFor(config.worker.concurrency),
     logger: options.logger,
   })
   const control = await openControlDb(config.metadata.control)

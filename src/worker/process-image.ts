@@ -33,6 +33,12 @@ export interface JobHandler {
    * `processing`. `code` is the image's failure code.
    */
   onDead(job: LeasedJob, error: unknown, code: JobFailureCode): Promise<void>
+  /**
+   * How many times the job's work was started before this delivery, or null when unknown. A
+   * broker's count also holds deliveries that waited in a prefetch and never started (their
+   * worker died first); the worker trusts the lower of the two before calling a job a crash loop.
+   */
+  startsBefore?(job: LeasedJob): Promise<number | null>
 }
 
 /**
@@ -84,6 +90,14 @@ export function createImageProcessor(deps: ProcessorDeps): JobHandler {
         await changed(image.id)
         return 'failed'
       }
+    },
+    async startsBefore(job) {
+      // The image row counts its starts (startProcessing), committed before any work begins.
+      const parsed = parseProcessImageJob(job.payload, accepts)
+      if (parsed.kind !== 'accepted') return null
+      const { imageId } = parsed.work
+      const image = await deps.metadata.forImageId(imageId)?.getImage(imageId)
+      return image ? image.attempts : null
     },
     async onDead(job, error, code) {
       // Any version, even one this worker cannot process: the image must not stay `processing`.

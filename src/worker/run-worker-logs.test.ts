@@ -45,6 +45,35 @@ describe('startWorker: crash loops and the trace a fault leaves', () => {
     )
   })
 
+  it("trusts the handler's lower count of starts: copies that never started are no crash loop", async () => {
+    const handled: LeasedJob[] = []
+    const dead: string[] = []
+    const starts = new Map([['held', 0]]) // delivered twice unstarted; 'unknown' has no record
+    const { queue, worker, clock } = scene(
+      {
+        async handle(job) {
+          handled.push(job)
+          throw new Error('shard unreachable')
+        },
+        onDead: async (job) => void dead.push(job.id),
+        startsBefore: async (job) => starts.get(job.id) ?? null,
+      },
+      { maxAttempts: 2, pollMs: 60_000, leaseMs: 1_000 },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await queue.enqueue(jobs('held', 'unknown'))
+    for (let i = 0; i < 2; i++) {
+      expect(await queue.receive(2)).toHaveLength(2)
+      clock.advance(1_001)
+    }
+    worker.nudge()
+    await eventually(() => handled.length === 1 && dead.length === 1, settle)
+    // 'held' ran as its first try, and its error is retried, not dead-lettered (2 ≥ maxAttempts).
+    expect(handled).toMatchObject([{ id: 'held', attempts: 1 }])
+    expect(dead).toEqual(['unknown'])
+    expect(await queue.stats()).toMatchObject({ delayed: 1, dead: 1 })
+  })
+
   it('logs a redelivered job at info, and every finished job at debug with its timings', async () => {
     const h = gatedHandler()
     const { queue, worker, clock, logs } = scene(h.handler, { pollMs: 60_000, leaseMs: 1_000 })

@@ -59,7 +59,20 @@ export function startWorker(options: WorkerOptions): Worker {
     attempt: job.attempts,
   })
 
-  async function runJob(job: LeasedJob, signal: AbortSignal): Promise<void> {
+  /**
+   * The delivery's count, or the handler's lower count of real tries: a broker that prefetches
+   * also counts copies that waited unstarted behind a crashing job. Asked only where it changes
+   * a decision (the crash-loop check, and fail's dead or retry), so only near maxAttempts.
+   */
+  async function countedAttempts(job: LeasedJob): Promise<number> {
+    const max = options.maxAttempts ?? Number.POSITIVE_INFINITY
+    if (job.attempts < max || !options.handler.startsBefore) return job.attempts
+    const starts = await options.handler.startsBefore(job).catch(() => null)
+    return starts === null ? job.attempts : Math.min(job.attempts, starts + 1)
+  }
+
+  async function runJob(delivered: LeasedJob, signal: AbortSignal): Promise<void> {
+    const job = { ...delivered, attempts: await countedAttempts(delivered) }
     if (job.attempts > (options.maxAttempts ?? Number.POSITIVE_INFINITY)) return endCrashLoop(job)
     if (job.attempts > 1)
       logger.info(fieldsOf(job), 'job redelivered: an earlier delivery ended without a result')
@@ -122,7 +135,7 @@ export function startWorker(options: WorkerOptions): Worker {
 
   async function failJob(job: LeasedJob, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error)
-    const outcome = await queue.fail(job.id, job.token, message)
+    const outcome = await queue.fail(job.id, job.token, message, job.attempts)
     logger.warn({ ...fieldsOf(job), outcome, err: error }, 'job failed')
     if (outcome === 'dead') await options.handler.onDead(job, error, 'RETRIES_EXHAUSTED')
     metrics.jobs.inc({ outcome })
@@ -136,7 +149,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const error = new Error(
       `delivered ${job.attempts} times, more than the ${options.maxAttempts} allowed: earlier deliveries ended without a result or an error (their worker died)`,
     )
-    const outcome = await queue.fail(job.id, job.token, error.message)
+    const outcome = await queue.fail(job.id, job.token, error.message, job.attempts)
     logger.warn(
       { ...fieldsOf(job), outcome, maxAttempts: options.maxAttempts },
       'job crashed its worker on every delivery: dead-lettered without running it',

@@ -280,6 +280,21 @@ export function describeQueueDriver(
       expectWithin(dead[0]!.createdAt, before, after)
     })
 
+    it("fail decides by the caller's lower count of tries: a retry where its own would dead-letter", async () => {
+      const twice = await open(2)
+      await twice.enqueue([{ id: 'j1', payload: 'p' }])
+      const first = await receiveOne(twice)
+      await advanceTo(first.leaseUntil) // never started, as a prefetched copy its worker died with
+      const second = await receiveOne(twice)
+      expect(second.attempts).toBe(2)
+      expect(await twice.fail('j1', second.token, 'boom', 1)).toBe('retry')
+      await clock.advance(backoff.backoffMaxMs)
+      const third = await receiveOne(twice)
+      // Without a count of its own, the queue's decides again: past maxAttempts, dead.
+      expect(await twice.fail('j1', third.token, 'boom again')).toBe('dead')
+      expect(await twice.listDead(10)).toMatchObject([{ id: 'j1', errors: ['boom', 'boom again'] }])
+    })
+
     it('redrives a dead job back to the queue; enqueue alone does not', async () => {
       const single = await open(1)
       await single.enqueue([{ id: 'j1', payload: 'p' }])

@@ -10,8 +10,9 @@ export interface RabbitQueueOptions {
   backoffBaseMs: number
   backoffMaxMs: number
   /**
-   * Unacked deliveries per process: leased jobs plus those buffered for the next receive. Set it
-   * to the worker's concurrency, so the buffer only holds what the next claim will take.
+   * Unacked deliveries per process: leased jobs plus those buffered for the next receive.
+   * Processes get prefetchFor(their worker concurrency) (../create-queue.ts): one waiting job per
+   * slot, so a slot never waits an ack's round trip through the quorum queue for its next job.
    */
   prefetch?: number
   /**

@@ -107,10 +107,17 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
   const publish = (session: Session, queue: string, messages: ReturnType<typeof encodeJob>[]) =>
     publishConfirmed(session.publisher, () => session.returns, queue, messages, publishTimeoutMs)
 
-  async function fail(id: string, token: string, error: string): Promise<FailOutcome> {
+  async function fail(
+    id: string,
+    token: string,
+    error: string,
+    counted = Number.POSITIVE_INFINITY,
+  ): Promise<FailOutcome> {
     const delivery = leases.take(id, token)
     if (!delivery) return 'stale'
-    const { job, attempts, session } = delivery
+    const { job, session } = delivery
+    // The next copy carries the lower count on: deliveries that never started stay forgotten.
+    const attempts = Math.min(delivery.attempts, counted)
     const next = { ...job, attempts, errors: [...job.errors, error.slice(0, MAX_ERROR_CHARS)] }
     const isDead = attempts >= options.maxAttempts
     try {

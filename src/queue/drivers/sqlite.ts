@@ -58,16 +58,17 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
   })
 
   const failTx = db.transaction(
-    (id: string, token: string, error: string, at: number): FailOutcome => {
+    (id: string, token: string, error: string, at: number, counted: number): FailOutcome => {
       const row = sql.held.get(id, token, at) as { attempts: number; errors: string } | undefined
       if (!row) return 'stale'
       const errors = JSON.stringify([...JSON.parse(row.errors), error.slice(0, 2000)])
-      if (row.attempts >= options.maxAttempts) {
+      const attempts = Math.min(row.attempts, counted)
+      if (attempts >= options.maxAttempts) {
         sql.bury.run(errors, id)
         return 'dead'
       }
       sql.retry.run(
-        at + backoffMs(row.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random),
+        at + backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs, options.random),
         errors,
         id,
       )
@@ -98,8 +99,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): QueueDriver {
         return sql.release.run(at, id, token, at).changes === 1
       })
     },
-    fail(id, token, error) {
-      return write(() => failTx(id, token, error, now()))
+    fail(id, token, error, attempts = Number.POSITIVE_INFINITY) {
+      return write(() => failTx(id, token, error, now(), attempts))
     },
     async stats() {
       return readStats(sql, now())

@@ -57,20 +57,20 @@ export function createSettler(options: SettleOptions): Settler {
     }
   }
 
-  async function fail(id: string, token: string, error: string): Promise<FailOutcome> {
+  async function fail(
+    id: string,
+    token: string,
+    error: string,
+    counted = Number.POSITIVE_INFINITY,
+  ): Promise<FailOutcome> {
     const held = leases.take(id, token)
     if (!held) return 'stale'
-    const job = {
-      ...held.job,
-      attempts: held.attempts,
-      errors: appendError(held.job.errors, error),
-    }
-    const isDead = held.attempts >= options.maxAttempts
+    const attempts = Math.min(held.attempts, counted)
+    const job = { ...held.job, attempts, errors: appendError(held.job.errors, error) }
+    const isDead = attempts >= options.maxAttempts
     const delay = Math.min(
       900,
-      toSeconds(
-        backoffMs(held.attempts, options.backoffBaseMs, options.backoffMaxMs, options.random),
-      ),
+      toSeconds(backoffMs(attempts, options.backoffBaseMs, options.backoffMaxMs, options.random)),
     )
     try {
       if (isDead) await send.dead({ ...job, deadAt: now() }, held.messageId)
