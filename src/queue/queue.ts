@@ -41,6 +41,12 @@ export type FailOutcome = 'retry' | 'dead' | 'stale'
 
 export interface QueueDriver {
   readonly driver: string
+  /**
+   * True where attempts also count deliveries a process held in its prefetch and never handed to
+   * receive() before it died (RabbitMQ): the worker then checks them near maxAttempts against
+   * its own count of starts (worker/counted-tries.ts). Every other driver counts claims only.
+   */
+  readonly countsHeldDeliveries?: boolean
   enqueue(jobs: JobInput[]): Promise<void>
   receive(max: number): Promise<LeasedJob[]>
   ack(id: string, token: string): Promise<boolean>
@@ -49,8 +55,8 @@ export interface QueueDriver {
   release(id: string, token: string): Promise<boolean>
   /**
    * Records the error; retries with backoff until maxAttempts, then dead-letters. `attempts`, when
-   * lower than the lease's own count, decides instead: the caller counted fewer real tries than
-   * the broker's deliveries (a prefetched copy that never started still counts as delivered).
+   * lower than the lease's own count, decides instead (and a driver whose next copy carries a
+   * count carries this one): the caller counted fewer real tries than the broker's deliveries.
    */
   fail(id: string, token: string, error: string, attempts?: number): Promise<FailOutcome>
   stats(): Promise<QueueStats>

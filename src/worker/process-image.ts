@@ -35,8 +35,8 @@ export interface JobHandler {
   onDead(job: LeasedJob, error: unknown, code: JobFailureCode): Promise<void>
   /**
    * How many times the job's work was started before this delivery, or null when unknown. A
-   * broker's count also holds deliveries that waited in a prefetch and never started (their
-   * worker died first); the worker trusts the lower of the two before calling a job a crash loop.
+   * prefetching broker's count also holds deliveries that waited and never started (their worker
+   * died first); near maxAttempts the worker trusts the lower count (counted-tries.ts).
    */
   startsBefore?(job: LeasedJob): Promise<number | null>
 }

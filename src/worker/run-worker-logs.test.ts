@@ -45,33 +45,70 @@ describe('startWorker: crash loops and the trace a fault leaves', () => {
     )
   })
 
-  it("trusts the handler's lower count of starts: copies that never started are no crash loop", async () => {
+  it("on a broker that counts held deliveries, trusts the handler's lower count of starts", async () => {
     const handled: LeasedJob[] = []
-    const dead: string[] = []
-    const starts = new Map([['held', 0]]) // delivered twice unstarted; 'unknown' has no record
+    const dead: { id: string; code: string }[] = []
+    // Each delivered twice without starting (held by a worker that died). 'held' records its
+    // start before its error, 'early' fails before recording one, 'unknown' has no record.
+    const starts = new Map([
+      ['held', 0],
+      ['early', 0],
+    ])
     const { queue, worker, clock } = scene(
       {
         async handle(job) {
           handled.push(job)
+          if (job.id === 'held') starts.set('held', 1)
           throw new Error('shard unreachable')
         },
-        onDead: async (job) => void dead.push(job.id),
+        onDead: async (job, _error, code) => void dead.push({ id: job.id, code }),
         startsBefore: async (job) => starts.get(job.id) ?? null,
+      },
+      {
+        maxAttempts: 2,
+        pollMs: 60_000,
+        leaseMs: 1_000,
+        wrap: (q) => ({ ...q, countsHeldDeliveries: true }),
+      },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await queue.enqueue(jobs('held', 'early', 'unknown'))
+    for (let i = 0; i < 2; i++) {
+      expect(await queue.receive(3)).toHaveLength(3)
+      clock.advance(1_001)
+    }
+    worker.nudge()
+    await eventually(
+      async () => expect(await queue.stats()).toMatchObject({ inFlight: 0, delayed: 1, dead: 2 }),
+      { ...settle, message: 'every job settled' },
+    )
+    // 'held' ran and its error is retried (one start of 2); the others are dead, each by its rule.
+    expect(handled.map((job) => job.id).sort()).toEqual(['early', 'held'])
+    expect(dead.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+      { id: 'early', code: 'RETRIES_EXHAUSTED' },
+      { id: 'unknown', code: 'PROCESSING_CRASHED' },
+    ])
+  })
+
+  it('counts a queue that holds no deliveries as it says, whatever the handler counted', async () => {
+    const dead: string[] = []
+    const { queue, worker, clock } = scene(
+      {
+        handle: async () => 'ready',
+        onDead: async (job) => void dead.push(job.id),
+        startsBefore: async () => 0,
       },
       { maxAttempts: 2, pollMs: 60_000, leaseMs: 1_000 },
     )
     await new Promise((resolve) => setTimeout(resolve, 20))
-    await queue.enqueue(jobs('held', 'unknown'))
+    await queue.enqueue(jobs('killer'))
     for (let i = 0; i < 2; i++) {
-      expect(await queue.receive(2)).toHaveLength(2)
+      expect(await queue.receive(1)).toHaveLength(1)
       clock.advance(1_001)
     }
     worker.nudge()
-    await eventually(() => handled.length === 1 && dead.length === 1, settle)
-    // 'held' ran as its first try, and its error is retried, not dead-lettered (2 ≥ maxAttempts).
-    expect(handled).toMatchObject([{ id: 'held', attempts: 1 }])
-    expect(dead).toEqual(['unknown'])
-    expect(await queue.stats()).toMatchObject({ delayed: 1, dead: 1 })
+    await eventually(() => dead.length === 1, { ...settle, message: 'the crash loop ended' })
+    expect(dead).toEqual(['killer'])
   })
 
   it('logs a redelivered job at info, and every finished job at debug with its timings', async () => {

@@ -6,6 +6,7 @@ import { createPause } from '../lib/pause.js'
 import type { Metrics } from '../observability/metrics.js'
 import { contextFrom, endSpan, tracer } from '../observability/tracing.js'
 import type { LeasedJob, QueueDriver } from '../queue/queue.js'
+import { createTriesCounter, type Tries } from './counted-tries.js'
 import type { JobHandler } from './process-image.js'
 
 export interface WorkerOptions {
@@ -59,21 +60,16 @@ export function startWorker(options: WorkerOptions): Worker {
     attempt: job.attempts,
   })
 
-  /**
-   * The delivery's count, or the handler's lower count of real tries: a broker that prefetches
-   * also counts copies that waited unstarted behind a crashing job. Asked only where it changes
-   * a decision (the crash-loop check, and fail's dead or retry), so only near maxAttempts.
-   */
-  async function countedAttempts(job: LeasedJob): Promise<number> {
-    const max = options.maxAttempts ?? Number.POSITIVE_INFINITY
-    if (job.attempts < max || !options.handler.startsBefore) return job.attempts
-    const starts = await options.handler.startsBefore(job).catch(() => null)
-    return starts === null ? job.attempts : Math.min(job.attempts, starts + 1)
-  }
+  const tries = createTriesCounter(
+    queue,
+    options.handler,
+    options.maxAttempts ?? Number.POSITIVE_INFINITY,
+  )
 
-  async function runJob(delivered: LeasedJob, signal: AbortSignal): Promise<void> {
-    const job = { ...delivered, attempts: await countedAttempts(delivered) }
-    if (job.attempts > (options.maxAttempts ?? Number.POSITIVE_INFINITY)) return endCrashLoop(job)
+  async function runJob(job: LeasedJob, signal: AbortSignal): Promise<void> {
+    const counted = await tries.before(job)
+    if (counted.count > (options.maxAttempts ?? Number.POSITIVE_INFINITY))
+      return endCrashLoop(job, counted)
     if (job.attempts > 1)
       logger.info(fieldsOf(job), 'job redelivered: an earlier delivery ended without a result')
     const started = performance.now()
@@ -125,7 +121,7 @@ export function startWorker(options: WorkerOptions): Worker {
     } catch (error) {
       failure = error
       if (signal.aborted) return
-      await failJob(job, error)
+      await failJob(job, error, counted)
     } finally {
       endSpan(span, failure)
       clearInterval(heartbeat)
@@ -133,9 +129,10 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function failJob(job: LeasedJob, error: unknown): Promise<void> {
+  async function failJob(job: LeasedJob, error: unknown, counted: Tries): Promise<void> {
     const message = error instanceof Error ? error.message : String(error)
-    const outcome = await queue.fail(job.id, job.token, message, job.attempts)
+    const attempts = await tries.afterError(job, counted)
+    const outcome = await queue.fail(job.id, job.token, message, attempts)
     logger.warn({ ...fieldsOf(job), outcome, err: error }, 'job failed')
     if (outcome === 'dead') await options.handler.onDead(job, error, 'RETRIES_EXHAUSTED')
     metrics.jobs.inc({ outcome })
@@ -145,13 +142,13 @@ export function startWorker(options: WorkerOptions): Worker {
    * Running it again would most likely crash this worker too. `fail` dead-letters it (the attempts
    * are past maxAttempts for every driver), and the image fails through the handler like any other.
    */
-  async function endCrashLoop(job: LeasedJob): Promise<void> {
+  async function endCrashLoop(job: LeasedJob, counted: Tries): Promise<void> {
     const error = new Error(
-      `delivered ${job.attempts} times, more than the ${options.maxAttempts} allowed: earlier deliveries ended without a result or an error (their worker died)`,
+      `delivered ${counted.count} times, more than the ${options.maxAttempts} allowed: earlier deliveries ended without a result or an error (their worker died)`,
     )
-    const outcome = await queue.fail(job.id, job.token, error.message, job.attempts)
+    const outcome = await queue.fail(job.id, job.token, error.message, counted.count)
     logger.warn(
-      { ...fieldsOf(job), outcome, maxAttempts: options.maxAttempts },
+      { ...fieldsOf(job), outcome, maxAttempts: options.maxAttempts, tries: counted.count },
       'job crashed its worker on every delivery: dead-lettered without running it',
     )
     if (outcome === 'dead') await options.handler.onDead(job, error, 'PROCESSING_CRASHED')

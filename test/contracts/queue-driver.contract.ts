@@ -290,7 +290,7 @@ export function describeQueueDriver(
       expect(await twice.fail('j1', second.token, 'boom', 1)).toBe('retry')
       await clock.advance(backoff.backoffMaxMs)
       const third = await receiveOne(twice)
-      // Without a count of its own, the queue's decides again: past maxAttempts, dead.
+      // Without the caller's count, the queue's own decides again: at maxAttempts, dead.
       expect(await twice.fail('j1', third.token, 'boom again')).toBe('dead')
       expect(await twice.listDead(10)).toMatchObject([{ id: 'j1', errors: ['boom', 'boom again'] }])
     })

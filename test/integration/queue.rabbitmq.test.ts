@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createQueue } from '../../src/queue/create-queue.js'
+import { createQueue, prefetchFor } from '../../src/queue/create-queue.js'
 import type { RabbitQueueOptions } from '../../src/queue/drivers/rabbitmq.js'
 import type { LeasedJob, QueueDriver } from '../../src/queue/queue.js'
 import { describeQueueDriver, realClock } from '../contracts/queue-driver.contract.js'
@@ -121,7 +121,7 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
     expect(ids.size).toBe(300)
   })
 
-  it('gives a worker opened by createQueue one delivery per job slot, or the prefetch the config sets', async () => {
+  it('gives a worker two deliveries per job slot (prefetchFor, as openDeps asks), or the prefetch the config sets', async () => {
     const producer = await open({ consume: false })
     // The producer's own queue and settings, so both sides declare the same queues.
     const { queue, leaseMs, maxAttempts, backoffBaseMs, backoffMaxMs } = declared.at(-1)!
@@ -143,10 +143,10 @@ describe.skipIf(!BASE_URL)(`rabbitmq queue (server ${LOCAL_VERSION ?? 'version u
     }
     const worker = await createQueue(
       { driver: 'rabbitmq', ...common },
-      { consume: true, prefetch: 3 },
+      { consume: true, prefetch: prefetchFor(3) },
     )
     opened.push(worker)
-    expect(await held(worker, 3)).toBe(3)
+    expect(await held(worker, 6)).toBe(6)
     const configured = await createQueue(
       { driver: 'rabbitmq', ...common, prefetch: 5 },
       { consume: true, prefetch: 3 },

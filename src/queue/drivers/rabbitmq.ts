@@ -149,6 +149,8 @@ export function createRabbitQueue(options: RabbitQueueOptions): QueueDriver {
 
   return {
     driver: 'rabbitmq',
+    // A prefetched delivery returned when its consumer dies counts, started or not.
+    countsHeldDeliveries: true,
     async enqueue(jobs) {
       if (jobs.length === 0) return
       const session = await link.ready(waitMs)
