@@ -5,35 +5,44 @@ import type { RateLimitRule } from './rate-limiter.js'
 
 const rule: RateLimitRule = { name: 'reads', limit: 100, windowMs: 60_000 }
 
-/** A shared state in memory with the Redis scripts' meaning: GCRA, taken one unit at a time. */
+/**
+ * A shared state in memory with the Redis scripts' meaning: GCRA taken one unit at a time, and a
+ * state that starts over (`since`) once its TAT fell behind now, which a give-back must match.
+ */
 function sharedState() {
-  const tats = new Map<string, number>()
+  const states = new Map<string, { tat: number; since: string }>()
   const calls = { take: 0, giveBack: 0 }
+  const live = (key: string) => {
+    const state = states.get(key)
+    return state && state.tat >= Date.now() ? state : undefined
+  }
   const source: LeaseSource = {
     async take(key, r, max) {
       calls.take++
+      const state = live(key) ?? { tat: Date.now(), since: String(Date.now()) }
       let granted = 0
-      let last = gcra(tats.get(key), Date.now(), r, 0).decision
+      let last = gcra(state.tat, Date.now(), r, 0).decision
       while (granted < max) {
-        const step = gcra(tats.get(key), Date.now(), r, 1)
+        const step = gcra(state.tat, Date.now(), r, 1)
         if (!step.decision.allowed) {
           if (granted === 0) last = step.decision
           break
         }
-        tats.set(key, step.tat!)
+        state.tat = step.tat!
         last = step.decision
         granted++
       }
-      return { granted, ...last }
+      states.set(key, state)
+      return { granted, ...last, since: state.since }
     },
-    async giveBack(key, r, units) {
+    async giveBack(key, r, units, since) {
       calls.giveBack++
-      const tat = tats.get(key)
-      if (tat !== undefined)
-        tats.set(key, Math.max(Date.now(), tat - (units * r.windowMs) / r.limit))
+      const state = live(key)
+      if (state?.since === since)
+        state.tat = Math.max(Date.now(), state.tat - (units * r.windowMs) / r.limit)
     },
   }
-  const free = (key: string) => gcra(tats.get(key), Date.now(), rule, 0).decision.remaining
+  const free = (key: string, r = rule) => gcra(live(key)?.tat, Date.now(), r, 0).decision.remaining
   return { source, calls, free }
 }
 
@@ -48,8 +57,8 @@ describe('createLeases', () => {
     for (let i = 0; i < 100; i++) decisions.push(await leases.consume('k', rule))
     expect(decisions.map((d) => d.remaining)).toEqual(Array.from({ length: 100 }, (_, i) => 99 - i))
     expect(decisions.every((d) => d.allowed && d.retryAfterMs === 0)).toBe(true)
-    // 1 + 2 + 4 + 8 + 16 + 32 + 37: the lease doubles each time it runs dry at once.
-    expect(calls.take).toBe(7)
+    // 1, 2, 4 and 8, then 12 at a time (an eighth of the limit), and the last unit alone.
+    expect(calls.take).toBe(12)
     const refused = await leases.consume('k', rule)
     expect(refused).toMatchObject({ allowed: false, remaining: 0 })
     expect(refused.retryAfterMs).toBe(600)
@@ -94,6 +103,67 @@ describe('createLeases', () => {
     await vi.advanceTimersByTimeAsync(50)
     expect(calls.giveBack).toBe(1)
     expect(free('k')).toBe(96)
+  })
+
+  it('gives nothing back to a state that started over: the units were replenished already', async () => {
+    const { source, free } = sharedState()
+    const fast = { name: 'reads', limit: 1000, windowMs: 1000 } // one unit per ms
+    const a = createLeases(source, { leaseMs: 50 })
+    const b = createLeases(source, { leaseMs: 50 })
+    for (let i = 0; i < 4; i++) await a.consume('k', fast) // 7 taken, 3 unspent: TAT now + 7 ms
+    await vi.advanceTimersByTimeAsync(10) // a's TAT fell behind: the state starts over
+    for (let i = 0; i < 200; i++) await b.consume('k', fast)
+    await vi.advanceTimersByTimeAsync(39 - 10)
+    const before = free('k', fast)
+    await vi.advanceTimersByTimeAsync(1) // a's lease ends: its 3 units must not cancel b's
+    expect(free('k', fast)).toBe(before + 1) // one ms of refill, nothing more
+  })
+
+  it('refuses a call that waited past maxWaitMs for a slow take, without spending for it', async () => {
+    const { source, free } = sharedState()
+    const slow: LeaseSource = {
+      take: async (key, r, max) => {
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        return source.take(key, r, max)
+      },
+      giveBack: source.giveBack,
+    }
+    const leases = createLeases(slow, { maxWaitMs: 250 })
+    const late = leases.consume('k', rule)
+    const outcome = late.catch((error: Error) => error.message)
+    await vi.advanceTimersByTimeAsync(300)
+    expect(await outcome).toMatch(/waited over 250 ms/)
+    await leases.close()
+    expect(free('k')).toBe(100)
+  })
+
+  it('waits for a take under way on close, and gives its units back too', async () => {
+    const { source, free } = sharedState()
+    const leases = createLeases(source)
+    for (let i = 0; i < 3; i++) await leases.consume('k', rule) // takes 1 and 2
+    const fourth = leases.consume('k', rule) // takes 4: 3 unspent once it lands
+    await leases.close()
+    expect(await fourth).toMatchObject({ allowed: true })
+    expect(free('k')).toBe(96)
+  })
+
+  it('halves the size of a take each leaseMs without one, down to a single unit', async () => {
+    const { source } = sharedState()
+    const asked: number[] = []
+    const spy: LeaseSource = {
+      take: (key, r, max) => {
+        asked.push(max)
+        return source.take(key, r, max)
+      },
+      giveBack: source.giveBack,
+    }
+    const leases = createLeases(spy, { leaseMs: 50 })
+    for (let i = 0; i < 4; i++) await leases.consume('k', rule) // asks 1, 2, 4: the next would ask 4
+    await vi.advanceTimersByTimeAsync(50) // one lease time without a take: 4 → 2
+    await leases.consume('k', rule) // asks 2, and one unit is left
+    await vi.advanceTimersByTimeAsync(150) // 2 → 1, then forgotten
+    await leases.consume('k', rule)
+    expect(asked).toEqual([1, 2, 4, 2, 1])
   })
 
   it('gives everything back on close', async () => {

@@ -10,33 +10,44 @@ export interface Taken {
   resetMs: number
   /** When nothing was granted: ms until one unit is free. */
   retryAfterMs: number
+  /** Which state the units came from; a give-back for another one changes nothing. */
+  since: string
 }
 
 /** The shared state leases are cut from (the Redis scripts), per state key. */
 export interface LeaseSource {
   take(key: string, rule: RateLimitRule, max: number): Promise<Taken>
-  /** Units taken and never spent, handed back as if they had never been taken. */
-  giveBack(key: string, rule: RateLimitRule, units: number): Promise<void>
+  /**
+   * Units taken and never spent, handed back as if they had never been taken, unless the state
+   * started over since (`since` differs: those units were replenished already).
+   */
+  giveBack(key: string, rule: RateLimitRule, units: number, since: string): Promise<void>
 }
 
 export interface LeaseOptions {
   /** How long unspent units stay here before they go back (default 50 ms). */
   leaseMs?: number
-  /** The most units one take asks for (default 64). */
+  /** The most units one take asks for (default 64); never more than an eighth of the limit. */
   maxUnits?: number
+  /**
+   * A call that waited longer for a take is refused with an error instead of served (default
+   * 250 ms): the resilient wrapper answered it already, and spending a unit for it would be a loss.
+   */
+  maxWaitMs?: number
   now?: () => number
 }
 
 interface Waiter {
   resolve(decision: RateLimitDecision): void
   reject(error: unknown): void
+  since: number
 }
 
 interface Lease {
   rule: RateLimitRule
   /** Taken from the shared state, not spent yet. */
   units: number
-  /** How many the next take asks for: doubles while leases run dry fast, halves when they expire. */
+  /** How many the next take asks for: doubles each time a lease runs dry within leaseMs, halves each leaseMs without a take. */
   size: number
   takenAt: number
   last: Taken
@@ -53,13 +64,17 @@ interface Lease {
  * `leaseMs` are not free for the others meanwhile, who may be refused a little early. Units not
  * spent by then are given back. A lease starts at one unit and doubles each time it runs dry
  * within `leaseMs`, so a key seen once costs what it did before and a key under load soon takes
- * `maxUnits` at a time.
+ * `maxUnits` at a time; the size halves each `leaseMs` without a take. One take never asks for
+ * more than an eighth of the limit, so a small limit is never held by one process.
  */
 export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
   const leaseMs = options.leaseMs ?? 50
   const maxUnits = options.maxUnits ?? 64
+  const maxWaitMs = options.maxWaitMs ?? 250
   const now = options.now ?? Date.now
   const leases = new Map<string, Lease>()
+  /** Takes under way, so close() can wait for them and give their units back too. */
+  const pending = new Set<Promise<void>>()
 
   function spendOne(lease: Lease): RateLimitDecision {
     lease.units--
@@ -93,9 +108,16 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     }
   }
 
-  async function refill(key: string, lease: Lease): Promise<void> {
+  function refill(key: string, lease: Lease): void {
+    const done = takeFor(key, lease)
+    pending.add(done)
+    void done.finally(() => pending.delete(done))
+  }
+
+  async function takeFor(key: string, lease: Lease): Promise<void> {
     lease.taking = true
-    const want = Math.min(lease.rule.limit, maxUnits, Math.max(lease.size, lease.waiters.length))
+    const most = Math.min(maxUnits, Math.max(1, Math.floor(lease.rule.limit / 8)))
+    const want = Math.min(most, Math.max(lease.size, lease.waiters.length))
     let taken: Taken
     try {
       taken = await source.take(key, lease.rule, want)
@@ -110,37 +132,46 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     lease.takenAt = now()
     lease.last = taken
     arm(key, lease)
+    // Calls that waited too long were answered by the resilient wrapper: not worth a unit.
+    const late = lease.takenAt - maxWaitMs
     const waiters = lease.waiters.splice(0)
-    for (const [i, waiter] of waiters.entries()) {
+    for (const waiter of waiters.filter((w) => w.since < late))
+      waiter.reject(new Error(`rate limit: waited over ${maxWaitMs} ms for Redis`))
+    const live = waiters.filter((w) => w.since >= late)
+    for (const [i, waiter] of live.entries()) {
       if (lease.units > 0) waiter.resolve(spendOne(lease))
       else if (taken.granted < want) waiter.resolve(refusal(lease, taken))
       else {
         // More waited than one take may ask for: the rest wait for the next.
-        lease.waiters.push(...waiters.slice(i))
-        void refill(key, lease)
+        lease.waiters.push(...live.slice(i))
+        refill(key, lease)
         return
       }
     }
   }
 
-  /** After `leaseMs`, unspent units go back and the lease shrinks; an idle key is forgotten. */
+  /**
+   * After `leaseMs`, unspent units go back. The size then halves every `leaseMs` without a take
+   * (a key spending steadily but slower than its lease keeps most of it), and a key back at one
+   * unit is forgotten: the map holds only keys seen in the last few hundred ms.
+   */
   function arm(key: string, lease: Lease): void {
     if (lease.timer) clearTimeout(lease.timer)
     lease.timer = setTimeout(() => {
       lease.timer = null
-      if (lease.units > 0) {
-        void giveBack(key, lease)
-        lease.size = Math.max(1, Math.floor(lease.size / 2))
-      }
-      forget(key, lease)
+      void giveBack(key, lease)
+      if (lease.size === 1) return forget(key, lease)
+      lease.size = Math.floor(lease.size / 2)
+      arm(key, lease)
     }, leaseMs).unref()
   }
 
   function giveBack(key: string, lease: Lease): Promise<void> {
     const units = lease.units
     lease.units = 0
+    if (units === 0) return Promise.resolve()
     // Lost units only make the limit stricter for a moment: never worth failing a request.
-    return units > 0 ? source.giveBack(key, lease.rule, units).catch(() => {}) : Promise.resolve()
+    return source.giveBack(key, lease.rule, units, lease.last.since).catch(() => {})
   }
 
   function forget(key: string, lease: Lease): void {
@@ -154,7 +185,7 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     consume(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
       let lease = leases.get(key)
       if (!lease) {
-        const last = { granted: 0, remaining: 0, resetMs: 0, retryAfterMs: 0 }
+        const last = { granted: 0, remaining: 0, resetMs: 0, retryAfterMs: 0, since: '' }
         lease = {
           rule,
           units: 0,
@@ -170,19 +201,23 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
       if (lease.units > 0 && lease.waiters.length === 0) return Promise.resolve(spendOne(lease))
       const current = lease
       return new Promise((resolve, reject) => {
-        current.waiters.push({ resolve, reject })
-        if (!current.taking) void refill(key, current)
+        current.waiters.push({ resolve, reject, since: now() })
+        if (!current.taking) refill(key, current)
       })
     },
 
-    /** Gives back what `key` holds, so a call that bypasses the leases sees the whole state. */
+    /**
+     * Gives back what `key` holds now, before a call that bypasses the leases (a take under way
+     * still lands in the lease: that call then sees the state a little stricter, never looser).
+     */
     async release(key: string): Promise<void> {
       const lease = leases.get(key)
       if (lease) await giveBack(key, lease)
     },
 
-    /** Gives every unspent unit back (a process that stops). */
+    /** Waits for the takes under way, then gives every unspent unit back (a process that stops). */
     async close(): Promise<void> {
+      while (pending.size > 0) await Promise.allSettled([...pending])
       const all = [...leases.entries()]
       leases.clear()
       for (const [, lease] of all) if (lease.timer) clearTimeout(lease.timer)

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryRateLimiter } from '../../src/ratelimit/drivers/memory.js'
 import { createRedisRateLimiter } from '../../src/ratelimit/drivers/redis.js'
+import { GCRA_LUA, GIVE_BACK_LUA, TAKE_LUA } from '../../src/ratelimit/drivers/redis-scripts.js'
 import type { RateLimiter } from '../../src/ratelimit/rate-limiter.js'
 import { createResilientLimiter, RATE_LIMITER_UNAVAILABLE } from '../../src/ratelimit/resilient.js'
 import { describeRateLimiter } from '../contracts/rate-limiter.contract.js'
@@ -76,6 +77,36 @@ describe.skipIf(!REDIS_URL)('rate limiter on Redis', () => {
         rule.limit + (rule.limit * 2_000 * 0.9) / rule.windowMs,
       )
     })
+  })
+})
+
+describe.skipIf(!REDIS_URL)('the lease scripts', () => {
+  /** Two processes' calls on one key, straight through the scripts (1000 per s: a unit per ms). */
+  it('a give-back changes nothing once the state started over: its units were replenished already', async () => {
+    const { Redis } = await import('ioredis')
+    const redis = new Redis(REDIS_URL!)
+    redis.defineCommand('take', { numberOfKeys: 1, lua: TAKE_LUA })
+    redis.defineCommand('giveBack', { numberOfKeys: 1, lua: GIVE_BACK_LUA })
+    redis.defineCommand('gcra', { numberOfKeys: 1, lua: GCRA_LUA })
+    const scripts = redis as unknown as Record<string, (...args: unknown[]) => Promise<any>>
+    const key = `${PREFIX}r:lease:${randomUUID()}`
+    try {
+      const [, , , , a] = await scripts.take!(key, 1000, 1000, 40) // a holds 40 ms of the state
+      await sleep(60) // a's TAT falls behind now
+      const [granted, , , , b] = await scripts.take!(key, 1000, 1000, 500)
+      expect(granted).toBe(500)
+      expect(b).not.toBe(a)
+      const [, before] = await scripts.gcra!(key, 1000, 1000, 0)
+      expect(await scripts.giveBack!(key, 1000, 1000, 30, a)).toBe(0)
+      const [, after] = await scripts.gcra!(key, 1000, 1000, 0)
+      expect(after - before).toBeLessThan(15) // a few ms of refill, never a's 30 units
+      // b's own units do go back: its state is the one it took them from.
+      expect(await scripts.giveBack!(key, 1000, 1000, 400, b)).toBe(1)
+      const [, back] = await scripts.gcra!(key, 1000, 1000, 0)
+      expect(back - after).toBeGreaterThanOrEqual(400)
+    } finally {
+      await redis.quit()
+    }
   })
 })
 

@@ -13,78 +13,91 @@ local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 `
 
 /**
- * A rate key's state as GCRA_LUA and TAKE_LUA read it: ARGV[1] limit, ARGV[2] windowMs, the
- * stored theoretical arrival time (never before now), and whole ms until a later instant.
+ * A rate key's state, as every script below reads and writes it. KEYS[1] holds "<tat> <since>":
+ * the theoretical arrival time in ms (%.17g: a double survives the round trip) and the instant the
+ * state last started from a whole burst (a TAT before now, or no key). `since` tells a give-back
+ * whether the TAT it would move back still holds the units it returns: once the TAT fell behind
+ * now, those units were replenished already, and moving it back again would cancel units other
+ * processes spent since. The key expires when the burst is whole again, so idle keys cost
+ * nothing. A value without `since` (written before it existed) reads as its own generation.
+ * ARGV[1] limit, ARGV[2] windowMs.
  */
-const TAT = `
+const STATE = `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local eps = 1e-6
 local interval = window / limit
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
+local stored = redis.call('GET', KEYS[1])
+local tat, since
+if stored then
+  local gap = string.find(stored, ' ', 1, true)
+  tat = tonumber(gap and string.sub(stored, 1, gap - 1) or stored)
+  since = gap and string.sub(stored, gap + 1) or 'old'
+end
+if not tat or tat < now then
+  tat = now
+  since = string.format('%.17g', now)
+end
 local function msUntil(t)
   local ms = math.ceil(t - now - eps)
   if ms < 0 then return 0 end
   return ms
 end
-`
-
-/**
- * GCRA, the same arithmetic as src/ratelimit/gcra.ts. KEYS[1] holds the theoretical arrival time
- * in ms (%.17g: a double survives the round trip) and expires when the key is fully replenished,
- * so idle keys cost nothing. ARGV: limit, windowMs, cost.
- * Returns { allowed 0|1, remaining, resetMs, retryAfterMs }.
- */
-export const GCRA_LUA = `${NOW_MS}${TAT}
-local cost = tonumber(ARGV[3])
-local newTat = tat + cost * interval
-local allowAt = newTat - window
 local function remainingAt(t)
   local r = math.floor((window - (t - now)) / interval + eps)
   if r < 0 then return 0 elseif r > limit then return limit end
   return r
 end
+local function store(t)
+  redis.call('SET', KEYS[1], string.format('%.17g', t) .. ' ' .. since, 'PX', math.max(1, msUntil(t)))
+end
+`
+
+/**
+ * GCRA, the same arithmetic as src/ratelimit/gcra.ts. ARGV: limit, windowMs, cost.
+ * Returns { allowed 0|1, remaining, resetMs, retryAfterMs }.
+ */
+export const GCRA_LUA = `${NOW_MS}${STATE}
+local cost = tonumber(ARGV[3])
+local newTat = tat + cost * interval
+local allowAt = newTat - window
 if allowAt - now > eps then
   return { 0, remainingAt(tat), msUntil(tat), math.max(1, msUntil(allowAt)) }
 end
-if cost > 0 then
-  redis.call('SET', KEYS[1], string.format('%.17g', newTat), 'PX', math.max(1, msUntil(newTat)))
-end
+if cost > 0 then store(newTat) end
 return { 1, remainingAt(newTat), msUntil(newTat), 0 }
 `
 
 /**
  * "Take up to n units" (src/ratelimit/leases.ts): GCRA with cost 1, repeated while it would be
- * allowed and fewer than n are taken, in one step. ARGV: limit, windowMs, n.
- * Returns { granted, remaining, resetMs, retryAfterMs }; granted 0 is a refusal, as GCRA_LUA's.
+ * allowed and fewer than n are taken, in one step. ARGV: limit, windowMs, n. Returns
+ * { granted, remaining, resetMs, retryAfterMs, since }; granted 0 is a refusal, as GCRA_LUA's.
  */
-export const TAKE_LUA = `${NOW_MS}${TAT}
+export const TAKE_LUA = `${NOW_MS}${STATE}
 local want = tonumber(ARGV[3])
-local free = math.floor((window - (tat - now)) / interval + eps)
-if free > limit then free = limit end
+local free = remainingAt(tat)
 if free < 1 then
-  return { 0, 0, msUntil(tat), math.max(1, msUntil(tat + interval - window)) }
+  return { 0, 0, msUntil(tat), math.max(1, msUntil(tat + interval - window)), since }
 end
 local granted = math.min(want, free)
 local newTat = tat + granted * interval
-redis.call('SET', KEYS[1], string.format('%.17g', newTat), 'PX', math.max(1, msUntil(newTat)))
-return { granted, free - granted, msUntil(newTat), 0 }
+store(newTat)
+return { granted, free - granted, msUntil(newTat), 0, since }
 `
 
 /**
  * Units taken by TAKE_LUA and never spent, handed back: the TAT moves back by their intervals, as
- * if they had never been taken (never before now: a key cannot hold more than a whole burst).
- * ARGV: limit, windowMs, units.
+ * if they had never been taken, but only while the state is the one they were taken from (ARGV[4],
+ * the take's `since`); otherwise nothing changes. Never before now: a key holds at most a whole
+ * burst. ARGV: limit, windowMs, units, since. Returns 1 when the units went back.
  */
-export const GIVE_BACK_LUA = `${NOW_MS}
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if not tat then return 0 end
-local newTat = tat - tonumber(ARGV[3]) * tonumber(ARGV[2]) / tonumber(ARGV[1])
+export const GIVE_BACK_LUA = `${NOW_MS}${STATE}
+if since ~= ARGV[4] then return 0 end
+local newTat = tat - tonumber(ARGV[3]) * interval
 if newTat <= now then
   redis.call('DEL', KEYS[1])
 else
-  redis.call('SET', KEYS[1], string.format('%.17g', newTat), 'PX', math.max(1, math.ceil(newTat - now)))
+  store(newTat)
 end
 return 1
 `

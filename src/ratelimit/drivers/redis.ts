@@ -28,8 +28,14 @@ interface RedisClient {
     limit: number,
     windowMs: number,
     max: number,
-  ): Promise<[number, number, number, number]>
-  pfGiveBack(key: string, limit: number, windowMs: number, units: number): Promise<number>
+  ): Promise<[number, number, number, number, string]>
+  pfGiveBack(
+    key: string,
+    limit: number,
+    windowMs: number,
+    units: number,
+    since: string,
+  ): Promise<number>
   pfAcquire(key: string, max: number, ttlMs: number, token: string): Promise<number>
   zrem(key: string, member: string): Promise<number>
   quit(): Promise<unknown>
@@ -40,15 +46,14 @@ const DEFAULT_PREFIX = 'pixelflow:rl:'
 
 /**
  * One limit for the whole fleet, in Redis. Key layout, under `prefix`:
- *   r:<rule name>:<key>  GCRA theoretical arrival time (string, ms), expires when replenished
+ *   r:<rule name>:<key>  GCRA state, "<tat> <since>" (redis-scripts.ts), expires when replenished
  *   c:<key>              concurrency slots (sorted set: token → expiry ms)
- * A cost-1 call spends a unit of a lease (../leases.ts): TAKE_LUA takes up to 64 at once for a
- * busy key, GIVE_BACK_LUA returns those unspent after 50 ms, so one round trip serves many
+ * A cost-1 call spends a unit of a lease (../leases.ts): TAKE_LUA takes several at once for a
+ * busy key and GIVE_BACK_LUA returns those unspent after 50 ms, so one round trip serves many
  * requests and the limit stays exact. Other costs are one GCRA_LUA call each. Every call is an
- * EVALSHA (ioredis falls back to EVAL after a NOSCRIPT), one round trip. Auto-pipelining sends the calls made in one event-loop turn (a batch of requests read from
- * their sockets together) as one write: 0.073–0.080 → 0.061–0.066 ms of server CPU per request
- * in the gateway bench's Redis-limited route (2026-12-07). Scripts Redis lost (a restart,
- * SCRIPT FLUSH) are loaded again for pipelined calls too (test/integration/ratelimit.redis.test.ts).
+ * EVALSHA (ioredis falls back to EVAL after a NOSCRIPT). Auto-pipelining sends the calls made in
+ * one event-loop turn as one write. Scripts Redis lost (a restart, SCRIPT FLUSH) are loaded again
+ * for pipelined calls too (test/integration/ratelimit.redis.test.ts).
  * ioredis is imported when this factory runs, so a deployment without Redis never loads it.
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
@@ -60,19 +65,19 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     {
       async take(gcraKey, rule, max) {
         const redis = await client
-        const [granted, remaining, resetMs, retryAfterMs] = await redis.pfTake(
+        const [granted, remaining, resetMs, retryAfterMs, since] = await redis.pfTake(
           gcraKey,
           rule.limit,
           rule.windowMs,
           max,
         )
-        return { granted, remaining, resetMs, retryAfterMs }
+        return { granted, remaining, resetMs, retryAfterMs, since }
       },
-      async giveBack(gcraKey, rule, units) {
-        await (await client).pfGiveBack(gcraKey, rule.limit, rule.windowMs, units)
+      async giveBack(gcraKey, rule, units, since) {
+        await (await client).pfGiveBack(gcraKey, rule.limit, rule.windowMs, units, since)
       },
     },
-    options.leases,
+    { maxWaitMs: options.commandTimeoutMs, ...options.leases },
   )
 
   return {
