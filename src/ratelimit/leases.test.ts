@@ -7,42 +7,36 @@ const rule: RateLimitRule = { name: 'reads', limit: 100, windowMs: 60_000 }
 
 /**
  * A shared state in memory with the Redis scripts' meaning: GCRA taken one unit at a time, and a
- * state that starts over (`since`) once its TAT fell behind now, which a give-back must match.
+ * give-back of the units' intervals less the time since their take (GIVE_BACK_LUA).
  */
 function sharedState() {
-  const states = new Map<string, { tat: number; since: string }>()
+  const tats = new Map<string, number>()
   const calls = { take: 0, giveBack: 0 }
-  const live = (key: string) => {
-    const state = states.get(key)
-    return state && state.tat >= Date.now() ? state : undefined
-  }
   const source: LeaseSource = {
     async take(key, r, max) {
       calls.take++
-      const state = live(key) ?? { tat: Date.now(), since: String(Date.now()) }
       let granted = 0
-      let last = gcra(state.tat, Date.now(), r, 0).decision
+      let last = gcra(tats.get(key), Date.now(), r, 0).decision
       while (granted < max) {
-        const step = gcra(state.tat, Date.now(), r, 1)
+        const step = gcra(tats.get(key), Date.now(), r, 1)
         if (!step.decision.allowed) {
           if (granted === 0) last = step.decision
           break
         }
-        state.tat = step.tat!
+        tats.set(key, step.tat!)
         last = step.decision
         granted++
       }
-      states.set(key, state)
-      return { granted, ...last, since: state.since }
+      return { granted, ...last, at: String(Date.now()) }
     },
-    async giveBack(key, r, units, since) {
+    async giveBack(key, r, units, at) {
       calls.giveBack++
-      const state = live(key)
-      if (state?.since === since)
-        state.tat = Math.max(Date.now(), state.tat - (units * r.windowMs) / r.limit)
+      const back = (units * r.windowMs) / r.limit - (Date.now() - Number(at))
+      const tat = tats.get(key)
+      if (back > 0 && tat !== undefined) tats.set(key, Math.max(Date.now(), tat - back))
     },
   }
-  const free = (key: string, r = rule) => gcra(live(key)?.tat, Date.now(), r, 0).decision.remaining
+  const free = (key: string, r = rule) => gcra(tats.get(key), Date.now(), r, 0).decision.remaining
   return { source, calls, free }
 }
 
@@ -105,18 +99,17 @@ describe('createLeases', () => {
     expect(free('k')).toBe(96)
   })
 
-  it('gives nothing back to a state that started over: the units were replenished already', async () => {
+  it('gives back less the longer it held the units: what elapsed may be spent by others already', async () => {
     const { source, free } = sharedState()
-    const fast = { name: 'reads', limit: 1000, windowMs: 1000 } // one unit per ms
+    const fast = { name: 'reads', limit: 6000, windowMs: 60_000 } // one unit per 10 ms
     const a = createLeases(source, { leaseMs: 50 })
-    const b = createLeases(source, { leaseMs: 50 })
-    for (let i = 0; i < 4; i++) await a.consume('k', fast) // 7 taken, 3 unspent: TAT now + 7 ms
-    await vi.advanceTimersByTimeAsync(10) // a's TAT fell behind: the state starts over
-    for (let i = 0; i < 200; i++) await b.consume('k', fast)
-    await vi.advanceTimersByTimeAsync(39 - 10)
+    for (let i = 0; i < 4; i++) await a.consume('k', fast) // 7 taken, 3 unspent: 30 ms
+    await vi.advanceTimersByTimeAsync(20)
     const before = free('k', fast)
-    await vi.advanceTimersByTimeAsync(1) // a's lease ends: its 3 units must not cancel b's
-    expect(free('k', fast)).toBe(before + 1) // one ms of refill, nothing more
+    await vi.advanceTimersByTimeAsync(30) // a's lease ends 50 ms after its take
+    // 30 ms of units less the 50 ms since the take: nothing goes back, and no unit is free but
+    // what 30 ms of refill made.
+    expect(free('k', fast)).toBe(before + 3)
   })
 
   it('refuses a call that waited past maxWaitMs for a slow take, without spending for it', async () => {

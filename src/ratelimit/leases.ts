@@ -10,18 +10,18 @@ export interface Taken {
   resetMs: number
   /** When nothing was granted: ms until one unit is free. */
   retryAfterMs: number
-  /** Which state the units came from; a give-back for another one changes nothing. */
-  since: string
+  /** The shared state's clock at the take, which a give-back needs (see GIVE_BACK_LUA). */
+  at: string
 }
 
 /** The shared state leases are cut from (the Redis scripts), per state key. */
 export interface LeaseSource {
   take(key: string, rule: RateLimitRule, max: number): Promise<Taken>
   /**
-   * Units taken and never spent, handed back as if they had never been taken, unless the state
-   * started over since (`since` differs: those units were replenished already).
+   * Units taken at `at` and never spent, handed back: their intervals less the time since `at`,
+   * the most that cannot cancel another process's spending (drivers/redis-scripts.ts).
    */
-  giveBack(key: string, rule: RateLimitRule, units: number, since: string): Promise<void>
+  giveBack(key: string, rule: RateLimitRule, units: number, at: string): Promise<void>
 }
 
 export interface LeaseOptions {
@@ -76,10 +76,14 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
   /** Takes under way, so close() can wait for them and give their units back too. */
   const pending = new Set<Promise<void>>()
 
+  /** The most one take asks for: maxUnits, and never more than an eighth of the limit. */
+  const mostOf = (rule: RateLimitRule) =>
+    Math.min(maxUnits, Math.max(1, Math.floor(rule.limit / 8)))
+
   function spendOne(lease: Lease): RateLimitDecision {
     lease.units--
     if (lease.units === 0 && now() - lease.takenAt < leaseMs)
-      lease.size = Math.min(maxUnits, lease.size * 2)
+      lease.size = Math.min(mostOf(lease.rule), lease.size * 2)
     const { rule, last } = lease
     const interval = rule.windowMs / rule.limit
     return {
@@ -116,8 +120,7 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
 
   async function takeFor(key: string, lease: Lease): Promise<void> {
     lease.taking = true
-    const most = Math.min(maxUnits, Math.max(1, Math.floor(lease.rule.limit / 8)))
-    const want = Math.min(most, Math.max(lease.size, lease.waiters.length))
+    const want = Math.min(mostOf(lease.rule), Math.max(lease.size, lease.waiters.length))
     let taken: Taken
     try {
       taken = await source.take(key, lease.rule, want)
@@ -171,7 +174,7 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     lease.units = 0
     if (units === 0) return Promise.resolve()
     // Lost units only make the limit stricter for a moment: never worth failing a request.
-    return source.giveBack(key, lease.rule, units, lease.last.since).catch(() => {})
+    return source.giveBack(key, lease.rule, units, lease.last.at).catch(() => {})
   }
 
   function forget(key: string, lease: Lease): void {
@@ -185,7 +188,7 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     consume(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
       let lease = leases.get(key)
       if (!lease) {
-        const last = { granted: 0, remaining: 0, resetMs: 0, retryAfterMs: 0, since: '' }
+        const last = { granted: 0, remaining: 0, resetMs: 0, retryAfterMs: 0, at: '0' }
         lease = {
           rule,
           units: 0,

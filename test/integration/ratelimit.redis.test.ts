@@ -81,8 +81,13 @@ describe.skipIf(!REDIS_URL)('rate limiter on Redis', () => {
 })
 
 describe.skipIf(!REDIS_URL)('the lease scripts', () => {
-  /** Two processes' calls on one key, straight through the scripts (1000 per s: a unit per ms). */
-  it('a give-back changes nothing once the state started over: its units were replenished already', async () => {
+  /**
+   * Two processes' calls on one key, straight through the scripts, at one unit per 10 ms. a takes
+   * 10 units (100 ms of TAT); 60 ms later b takes 10 from a TAT still ahead of now; then a gives
+   * all 10 back. Without a's units, b would have started from now: the TAT must stay at least
+   * b's take + 100 ms. Moving it back by a's whole 100 ms would free 6 units b had spent.
+   */
+  it('a give-back never cancels units another process spent after it: it returns less the time since its take', async () => {
     const { Redis } = await import('ioredis')
     const redis = new Redis(REDIS_URL!)
     redis.defineCommand('take', { numberOfKeys: 1, lua: TAKE_LUA })
@@ -90,20 +95,23 @@ describe.skipIf(!REDIS_URL)('the lease scripts', () => {
     redis.defineCommand('gcra', { numberOfKeys: 1, lua: GCRA_LUA })
     const scripts = redis as unknown as Record<string, (...args: unknown[]) => Promise<any>>
     const key = `${PREFIX}r:lease:${randomUUID()}`
+    const rule = [6000, 60_000] as const
     try {
-      const [, , , , a] = await scripts.take!(key, 1000, 1000, 40) // a holds 40 ms of the state
-      await sleep(60) // a's TAT falls behind now
-      const [granted, , , , b] = await scripts.take!(key, 1000, 1000, 500)
-      expect(granted).toBe(500)
-      expect(b).not.toBe(a)
-      const [, before] = await scripts.gcra!(key, 1000, 1000, 0)
-      expect(await scripts.giveBack!(key, 1000, 1000, 30, a)).toBe(0)
-      const [, after] = await scripts.gcra!(key, 1000, 1000, 0)
-      expect(after - before).toBeLessThan(15) // a few ms of refill, never a's 30 units
-      // b's own units do go back: its state is the one it took them from.
-      expect(await scripts.giveBack!(key, 1000, 1000, 400, b)).toBe(1)
-      const [, back] = await scripts.gcra!(key, 1000, 1000, 0)
-      expect(back - after).toBeGreaterThanOrEqual(400)
+      const [, , , , a] = await scripts.take!(key, ...rule, 10)
+      await sleep(60)
+      const [granted, , , , b] = await scripts.take!(key, ...rule, 10)
+      expect(granted).toBe(10)
+      await scripts.giveBack!(key, ...rule, 10, a)
+      const [, remaining] = await scripts.gcra!(key, ...rule, 0)
+      const sinceB = Date.now() - Number(b)
+      // b's 10 units still spent, less what refilled since b's take (one unit per 10 ms).
+      expect(remaining).toBeLessThanOrEqual(6000 - 10 + Math.floor(sinceB / 10) + 1)
+      // A give-back right after a take returns nearly all of it.
+      const [, , , , c] = await scripts.take!(key, ...rule, 10)
+      const [, low] = await scripts.gcra!(key, ...rule, 0)
+      await scripts.giveBack!(key, ...rule, 10, c)
+      const [, high] = await scripts.gcra!(key, ...rule, 0)
+      expect(high - low).toBeGreaterThanOrEqual(8)
     } finally {
       await redis.quit()
     }

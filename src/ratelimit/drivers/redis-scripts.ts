@@ -13,31 +13,17 @@ local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 `
 
 /**
- * A rate key's state, as every script below reads and writes it. KEYS[1] holds "<tat> <since>":
- * the theoretical arrival time in ms (%.17g: a double survives the round trip) and the instant the
- * state last started from a whole burst (a TAT before now, or no key). `since` tells a give-back
- * whether the TAT it would move back still holds the units it returns: once the TAT fell behind
- * now, those units were replenished already, and moving it back again would cancel units other
- * processes spent since. The key expires when the burst is whole again, so idle keys cost
- * nothing. A value without `since` (written before it existed) reads as its own generation.
- * ARGV[1] limit, ARGV[2] windowMs.
+ * A rate key's state, as every script below reads it: ARGV[1] limit, ARGV[2] windowMs, and the
+ * theoretical arrival time in ms (%.17g: a double survives the round trip), never before now.
+ * The key expires when the burst is whole again, so idle keys cost nothing.
  */
 const STATE = `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local eps = 1e-6
 local interval = window / limit
-local stored = redis.call('GET', KEYS[1])
-local tat, since
-if stored then
-  local gap = string.find(stored, ' ', 1, true)
-  tat = tonumber(gap and string.sub(stored, 1, gap - 1) or stored)
-  since = gap and string.sub(stored, gap + 1) or 'old'
-end
-if not tat or tat < now then
-  tat = now
-  since = string.format('%.17g', now)
-end
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
 local function msUntil(t)
   local ms = math.ceil(t - now - eps)
   if ms < 0 then return 0 end
@@ -49,7 +35,7 @@ local function remainingAt(t)
   return r
 end
 local function store(t)
-  redis.call('SET', KEYS[1], string.format('%.17g', t) .. ' ' .. since, 'PX', math.max(1, msUntil(t)))
+  redis.call('SET', KEYS[1], string.format('%.17g', t), 'PX', math.max(1, msUntil(t)))
 end
 `
 
@@ -71,35 +57,38 @@ return { 1, remainingAt(newTat), msUntil(newTat), 0 }
 /**
  * "Take up to n units" (src/ratelimit/leases.ts): GCRA with cost 1, repeated while it would be
  * allowed and fewer than n are taken, in one step. ARGV: limit, windowMs, n. Returns
- * { granted, remaining, resetMs, retryAfterMs, since }; granted 0 is a refusal, as GCRA_LUA's.
+ * { granted, remaining, resetMs, retryAfterMs, at }, `at` being Redis's clock (a string: Lua
+ * numbers come back as integers); granted 0 is a refusal, as GCRA_LUA's.
  */
 export const TAKE_LUA = `${NOW_MS}${STATE}
 local want = tonumber(ARGV[3])
+local at = string.format('%.17g', now)
 local free = remainingAt(tat)
 if free < 1 then
-  return { 0, 0, msUntil(tat), math.max(1, msUntil(tat + interval - window)), since }
+  return { 0, 0, msUntil(tat), math.max(1, msUntil(tat + interval - window)), at }
 end
 local granted = math.min(want, free)
 local newTat = tat + granted * interval
 store(newTat)
-return { granted, free - granted, msUntil(newTat), 0, since }
+return { granted, free - granted, msUntil(newTat), 0, at }
 `
 
 /**
- * Units taken by TAKE_LUA and never spent, handed back: the TAT moves back by their intervals, as
- * if they had never been taken, but only while the state is the one they were taken from (ARGV[4],
- * the take's `since`); otherwise nothing changes. Never before now: a key holds at most a whole
- * burst. ARGV: limit, windowMs, units, since. Returns 1 when the units went back.
+ * Units taken by TAKE_LUA at `at` and never spent, handed back. Other processes' takes since may
+ * have started from now rather than from the TAT (a TAT in the past counts as now), which absorbs
+ * up to the time elapsed since `at` of these units' intervals: moving the TAT back by more would
+ * cancel units they spent. So it moves back by their intervals less that time, never before now.
+ * ARGV: limit, windowMs, units, at. Returns the ms the TAT moved back.
  */
 export const GIVE_BACK_LUA = `${NOW_MS}${STATE}
-if since ~= ARGV[4] then return 0 end
-local newTat = tat - tonumber(ARGV[3]) * interval
-if newTat <= now then
+local back = tonumber(ARGV[3]) * interval - (now - tonumber(ARGV[4]))
+if back <= 0 then return 0 end
+if tat - back <= now then
   redis.call('DEL', KEYS[1])
 else
-  store(newTat)
+  store(tat - back)
 end
-return 1
+return math.floor(back)
 `
 
 /**

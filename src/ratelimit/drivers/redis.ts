@@ -34,7 +34,7 @@ interface RedisClient {
     limit: number,
     windowMs: number,
     units: number,
-    since: string,
+    at: string,
   ): Promise<number>
   pfAcquire(key: string, max: number, ttlMs: number, token: string): Promise<number>
   zrem(key: string, member: string): Promise<number>
@@ -46,7 +46,7 @@ const DEFAULT_PREFIX = 'pixelflow:rl:'
 
 /**
  * One limit for the whole fleet, in Redis. Key layout, under `prefix`:
- *   r:<rule name>:<key>  GCRA state, "<tat> <since>" (redis-scripts.ts), expires when replenished
+ *   r:<rule name>:<key>  GCRA theoretical arrival time (string, ms), expires when replenished
  *   c:<key>              concurrency slots (sorted set: token → expiry ms)
  * A cost-1 call spends a unit of a lease (../leases.ts): TAKE_LUA takes several at once for a
  * busy key and GIVE_BACK_LUA returns those unspent after 50 ms, so one round trip serves many
@@ -65,16 +65,16 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     {
       async take(gcraKey, rule, max) {
         const redis = await client
-        const [granted, remaining, resetMs, retryAfterMs, since] = await redis.pfTake(
+        const [granted, remaining, resetMs, retryAfterMs, at] = await redis.pfTake(
           gcraKey,
           rule.limit,
           rule.windowMs,
           max,
         )
-        return { granted, remaining, resetMs, retryAfterMs, since }
+        return { granted, remaining, resetMs, retryAfterMs, at }
       },
-      async giveBack(gcraKey, rule, units, since) {
-        await (await client).pfGiveBack(gcraKey, rule.limit, rule.windowMs, units, since)
+      async giveBack(gcraKey, rule, units, at) {
+        await (await client).pfGiveBack(gcraKey, rule.limit, rule.windowMs, units, at)
       },
     },
     { maxWaitMs: options.commandTimeoutMs, ...options.leases },
