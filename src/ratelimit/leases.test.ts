@@ -159,6 +159,35 @@ describe('createLeases', () => {
     expect(asked).toEqual([1, 2, 4, 2, 1])
   })
 
+  it('lets three saturating processes use nearly all of the limit and never more, in any span (random interleavings)', async () => {
+    const { source } = sharedState()
+    const small = { name: 'reads', limit: 40, windowMs: 400 } // one unit per 10 ms
+    const processes = [0, 1, 2].map(() => createLeases(source, { leaseMs: 50 }))
+    let seed = 7
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
+    const allowedAt: number[] = []
+    // Each step, a random process calls (a burst) and time moves on: demand far past the limit.
+    for (let step = 0; step < 3_000; step++) {
+      await vi.advanceTimersByTimeAsync(1 + Math.floor(random() * 4))
+      const leases = processes[Math.floor(random() * 3)]!
+      const burst = 1 + Math.floor(random() * 6)
+      const decisions = await Promise.all(
+        Array.from({ length: burst }, () => leases.consume('k', small)),
+      )
+      for (const d of decisions) if (d.allowed) allowedAt.push(Date.now())
+    }
+    // The leases waste little of the limit (units held elsewhere, early refusals)...
+    const span = allowedAt.at(-1)! - allowedAt[0]!
+    expect(allowedAt.length).toBeGreaterThan(0.95 * (small.limit + span / 10))
+    // ...and never exceed it: in any span [a, b], at most a burst plus one unit per interval.
+    for (let i = 0; i < allowedAt.length; i++)
+      for (let j = i; j < allowedAt.length; j++) {
+        const bound = small.limit + (allowedAt[j]! - allowedAt[i]!) / 10
+        if (j - i + 1 > bound + 1e-9)
+          throw new Error(`${j - i + 1} allowed in ${allowedAt[j]! - allowedAt[i]!} ms`)
+      }
+  })
+
   it('gives everything back on close', async () => {
     const { source, free } = sharedState()
     const leases = createLeases(source)
