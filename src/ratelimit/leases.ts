@@ -62,7 +62,8 @@ interface Lease {
  * serves many requests of a busy key. It never allows more than the shared state granted, so the
  * limit stays exact across processes; the price is that units one process holds for up to
  * `leaseMs` are not free for the others meanwhile, who may be refused a little early. Units not
- * spent by then are given back. A lease starts at one unit and doubles each time it runs dry
+ * spent by then are given back, less the time they were held (what others may have spent since:
+ * GIVE_BACK_LUA). A lease starts at one unit and doubles each time it runs dry
  * within `leaseMs`, so a key seen once costs what it did before and a key under load soon takes
  * `maxUnits` at a time; the size halves each `leaseMs` without a take. One take never asks for
  * more than an eighth of the limit, so a small limit is never held by one process.
