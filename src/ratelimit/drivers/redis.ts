@@ -77,7 +77,7 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
         await (await client).pfGiveBack(gcraKey, rule.limit, rule.windowMs, units, at)
       },
     },
-    { maxWaitMs: options.commandTimeoutMs, ...options.leases },
+    options.leases,
   )
 
   return {
