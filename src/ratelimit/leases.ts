@@ -129,16 +129,16 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
     lease.takenAt = now()
     lease.last = taken
     arm(key, lease)
-    // A call the resilient wrapper already answered (past its timeout) is still served here: a
-    // unit spent for nothing, on the strict side. Refusing such calls by their age also refused
-    // calls without a wrapper whose first take waited for the connection (a CI run of 14cb2be).
-    const live = lease.waiters.splice(0)
-    for (const [i, waiter] of live.entries()) {
+    // A call the resilient wrapper already answered (past its timeout) is still served: a unit
+    // spent for nothing, on the strict side. Its age cannot tell it apart from a first call that
+    // waited for the connection.
+    const waiters = lease.waiters.splice(0)
+    for (const [i, waiter] of waiters.entries()) {
       if (lease.units > 0) waiter.resolve(spendOne(lease))
       else if (taken.granted < want) waiter.resolve(refusal(lease, taken))
       else {
         // More waited than one take may ask for: the rest wait for the next.
-        lease.waiters.push(...live.slice(i))
+        lease.waiters.push(...waiters.slice(i))
         refill(key, lease)
         return
       }
