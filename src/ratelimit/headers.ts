@@ -23,10 +23,9 @@ export function rateLimitHeaders(
   rule: RateLimitRule,
   decision: RateLimitDecision,
 ): RateLimitHeaders {
-  const name = sfString(rule.name)
-  const windowSeconds = Math.max(1, Math.ceil(rule.windowMs / 1000)) // §3.1.3: w is a non-zero integer
+  const { name, policy } = policyOf(rule)
   const headers: RateLimitHeaders = {
-    'RateLimit-Policy': `${name};q=${rule.limit};w=${windowSeconds}`,
+    'RateLimit-Policy': policy,
     RateLimit: `${name};r=${decision.remaining};t=${seconds(decision.resetMs)}`,
   }
   if (decision.allowed) return headers
@@ -34,6 +33,20 @@ export function rateLimitHeaders(
   headers.RateLimit = `${name};r=${decision.remaining};t=${retryAfter}`
   headers['Retry-After'] = retryAfter
   return headers
+}
+
+/** A rule's name and policy field never change: made once per rule, not on every response. */
+const policies = new WeakMap<RateLimitRule, { name: string; policy: string }>()
+
+function policyOf(rule: RateLimitRule): { name: string; policy: string } {
+  let made = policies.get(rule)
+  if (!made) {
+    const name = sfString(rule.name)
+    const windowSeconds = Math.max(1, Math.ceil(rule.windowMs / 1000)) // §3.1.3: w is a non-zero integer
+    made = { name, policy: `${name};q=${rule.limit};w=${windowSeconds}` }
+    policies.set(rule, made)
+  }
+  return made
 }
 
 function seconds(ms: number): number {

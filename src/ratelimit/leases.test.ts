@@ -58,6 +58,22 @@ describe('createLeases', () => {
     expect(refused.retryAfterMs).toBe(600)
   })
 
+  it('spends held units synchronously, and holds back while calls wait for a take', async () => {
+    const { source, calls } = sharedState()
+    const leases = createLeases(source)
+    expect(leases.spendHeld('k')).toBeNull() // nothing held yet: the caller must consume
+    await leases.consume('k', rule) // takes 1, spends it: the next take asks for 2
+    await leases.consume('k', rule)
+    expect(calls.take).toBe(2)
+    // One of the two units of that take is still held.
+    expect(leases.spendHeld('k')).toMatchObject({ allowed: true, remaining: 97 })
+    expect(leases.spendHeld('k')).toBeNull()
+    const waiting = leases.consume('k', rule) // starts a take
+    expect(leases.spendHeld('k')).toBeNull() // the waiter comes first, even once units land
+    expect((await waiting).remaining).toBe(96)
+    expect(calls.take).toBe(3)
+  })
+
   it('makes the calls that arrive during a take wait for it, then takes for all of them at once', async () => {
     const { source, calls } = sharedState()
     const leases = createLeases(source)

@@ -176,6 +176,15 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
   }
 
   return {
+    /**
+     * Spends one unit held for `key`, synchronously; null when none is held or calls already
+     * wait for a take (they come first).
+     */
+    spendHeld(key: string): RateLimitDecision | null {
+      const lease = leases.get(key)
+      return lease && lease.units > 0 && lease.waiters.length === 0 ? spendOne(lease) : null
+    },
+
     /** Spends one unit of `rule` under the shared state key `key`. */
     consume(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
       let lease = leases.get(key)

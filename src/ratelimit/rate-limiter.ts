@@ -41,6 +41,12 @@ export interface RateLimiter {
   readonly driver: string
   /** Spends `cost` units (default 1) if they are all available; cost 0 only reports the state. */
   consume(key: string, rule: RateLimitRule, cost?: number): Promise<RateLimitDecision>
+  /**
+   * Spends one unit this process already holds for `key` (a lease, ./leases.ts), without I/O;
+   * null when it holds none, and the caller then calls `consume`. A driver that holds nothing
+   * locally leaves it out.
+   */
+  spendHeld?(key: string, rule: RateLimitRule): RateLimitDecision | null
   /** At most `max` holders of `key` at once; a slot not released expires after ttlMs (crashed holder). */
   acquire(key: string, max: number, ttlMs: number): Promise<ConcurrencySlot>
   close(): Promise<void>

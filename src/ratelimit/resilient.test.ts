@@ -88,6 +88,33 @@ describe('resilient rate limiter', () => {
     })
   }
 
+  it('spends a unit the primary holds without calling it, even while it hangs; other costs still call it', async () => {
+    const primary = fakePrimary('hang')
+    const held = { allowed: true, limit: 2, remaining: 1, resetMs: 30_000, retryAfterMs: 0 }
+    const asked: string[] = []
+    const limiter = resilient(
+      {
+        ...primary,
+        spendHeld: (key) => {
+          asked.push(key)
+          return key === 'held' ? held : null
+        },
+      },
+      'closed',
+    )
+    const { ms, result } = await timed(() => limiter.consume('held', rule))
+    expect(result).toEqual({ status: 'fulfilled', value: held })
+    expect(ms).toBeLessThan(TIMEOUT_MS) // no deadline was waited for
+    // Nothing held for this key: the hanging primary is called and the deadline applies.
+    await expect(limiter.consume('other', rule)).rejects.toMatchObject({
+      code: RATE_LIMITER_UNAVAILABLE,
+    })
+    await expect(limiter.consume('held', rule, 2)).rejects.toMatchObject({
+      code: RATE_LIMITER_UNAVAILABLE,
+    })
+    expect(asked).toEqual(['held', 'other'])
+  })
+
   it('policy open: hands out local concurrency slots while the primary is down', async () => {
     const limiter = resilient(fakePrimary('throw'), 'open')
     const slot = await limiter.acquire('k', 1, 1000)

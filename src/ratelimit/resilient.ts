@@ -96,6 +96,10 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
     driver: primary.driver,
     async consume(key, rule, cost = 1) {
       assertConsumable(rule, cost) // a bad argument is a bug to surface, not an outage to hide
+      // A unit the primary already granted this process needs neither a deadline nor the
+      // breaker: most calls of a busy key end here, without a timer or a round trip.
+      const held = cost === 1 ? primary.spendHeld?.(key, rule) : null
+      if (held) return held
       return guarded(
         'consume',
         () => primary.consume(key, rule, cost),

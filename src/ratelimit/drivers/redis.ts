@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { assertAcquirable, assertConsumable } from '../gcra.js'
 import { createLeases, type LeaseOptions } from '../leases.js'
-import type { RateLimitDecision, RateLimiter } from '../rate-limiter.js'
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../rate-limiter.js'
 import { acquiredSlot, NOT_ACQUIRED } from '../slot.js'
 import { ACQUIRE_LUA, GCRA_LUA, GIVE_BACK_LUA, TAKE_LUA } from './redis-scripts.js'
 
@@ -80,11 +80,14 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
     options.leases,
   )
 
+  const gcraKeyOf = (key: string, rule: RateLimitRule) => `${prefix}r:${rule.name}:${key}`
+
   return {
     driver: 'redis',
+    spendHeld: (key, rule) => leases.spendHeld(gcraKeyOf(key, rule)),
     async consume(key, rule, cost = 1): Promise<RateLimitDecision> {
       assertConsumable(rule, cost)
-      const gcraKey = `${prefix}r:${rule.name}:${key}`
+      const gcraKey = gcraKeyOf(key, rule)
       if (cost === 1) return leases.consume(gcraKey, rule)
       // Any other cost reads or spends the shared state whole: what this process holds goes back first.
       await leases.release(gcraKey)
