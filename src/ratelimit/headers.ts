@@ -35,7 +35,7 @@ export function rateLimitHeaders(
   return headers
 }
 
-/** A rule's name and policy field never change: made once per rule, not on every response. */
+/** A rule is read-only (RateLimitRule): its name and policy field are made once, not per response. */
 const policies = new WeakMap<RateLimitRule, { name: string; policy: string }>()
 
 function policyOf(rule: RateLimitRule): { name: string; policy: string } {

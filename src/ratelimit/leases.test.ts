@@ -69,7 +69,7 @@ describe('createLeases', () => {
     expect(leases.spendHeld('k')).toMatchObject({ allowed: true, remaining: 97 })
     expect(leases.spendHeld('k')).toBeNull()
     const waiting = leases.consume('k', rule) // starts a take
-    expect(leases.spendHeld('k')).toBeNull() // the waiter comes first, even once units land
+    expect(leases.spendHeld('k')).toBeNull() // while a take is under way, its waiter comes first
     expect((await waiting).remaining).toBe(96)
     expect(calls.take).toBe(3)
   })

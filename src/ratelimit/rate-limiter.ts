@@ -1,9 +1,9 @@
 /** At most `limit` units per `windowMs`, as GCRA with burst = limit (the RateLimiter port; docs/architecture.md). */
 export interface RateLimitRule {
   /** Names the policy in the RateLimit headers and partitions the state: each (name, key) is its own limit. */
-  name: string
-  limit: number
-  windowMs: number
+  readonly name: string
+  readonly limit: number
+  readonly windowMs: number
 }
 
 export interface RateLimitDecision {
