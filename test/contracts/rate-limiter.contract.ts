@@ -101,6 +101,22 @@ export function describeRateLimiter(
       )
     })
 
+    it('spends held units (spendHeld, where a driver has one) within the same N, counting down as one limit', async () => {
+      // Large enough for a lease to hold several units, and no unit comes back during the test.
+      const held: RateLimitRule = { name: 'contract-held', limit: 40, windowMs: 3_600_000 }
+      const allowed: number[] = []
+      let fromHeld = 0
+      for (let i = 0; i < 60; i++) {
+        const local = limiter.spendHeld?.(key, held) ?? null
+        if (local) fromHeld++
+        const decision = local ?? (await limiter.consume(key, held))
+        if (decision.allowed) allowed.push(decision.remaining)
+      }
+      expect(allowed).toEqual(Array.from({ length: 40 }, (_, i) => 39 - i))
+      // A driver that holds units must have served some of them here, or this proved nothing.
+      if (limiter.spendHeld) expect(fromHeld).toBeGreaterThan(0)
+    })
+
     it('spends a cost > 1 all or nothing', async () => {
       expect(await limiter.consume(key, rule, 3)).toMatchObject({ allowed: true, remaining: 2 })
       const refused = await limiter.consume(key, rule, 3)
