@@ -74,6 +74,11 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
   const mostOf = (rule: RateLimitRule) =>
     Math.min(maxUnits, Math.max(1, Math.floor(rule.limit / 8)))
 
+  /** A held unit spent, or null when none is held or calls wait for a take (they come first). */
+  function spendIfHeld(lease: Lease | undefined): RateLimitDecision | null {
+    return lease && lease.units > 0 && lease.waiters.length === 0 ? spendOne(lease) : null
+  }
+
   function spendOne(lease: Lease): RateLimitDecision {
     lease.units--
     if (lease.units === 0 && now() - lease.takenAt < leaseMs)
@@ -176,14 +181,8 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
   }
 
   return {
-    /**
-     * Spends one unit held for `key`, synchronously; null when none is held or calls already
-     * wait for a take (they come first).
-     */
-    spendHeld(key: string): RateLimitDecision | null {
-      const lease = leases.get(key)
-      return lease && lease.units > 0 && lease.waiters.length === 0 ? spendOne(lease) : null
-    },
+    /** Spends one unit held for `key`, synchronously (spendIfHeld). */
+    spendHeld: (key: string): RateLimitDecision | null => spendIfHeld(leases.get(key)),
 
     /** Spends one unit of `rule` under the shared state key `key`. */
     consume(key: string, rule: RateLimitRule): Promise<RateLimitDecision> {
@@ -202,7 +201,8 @@ export function createLeases(source: LeaseSource, options: LeaseOptions = {}) {
         }
         leases.set(key, lease)
       }
-      if (lease.units > 0 && lease.waiters.length === 0) return Promise.resolve(spendOne(lease))
+      const held = spendIfHeld(lease)
+      if (held) return Promise.resolve(held)
       const current = lease
       return new Promise((resolve, reject) => {
         current.waiters.push({ resolve, reject })
