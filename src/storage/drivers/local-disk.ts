@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import {
   mkdir,
-  open,
   readdir,
   readFile,
   rename,
@@ -146,14 +145,9 @@ async function writeDurably(path: string, body: Readable | Buffer): Promise<numb
 
 /** A stream into a new file in batches (batched-file.ts), fsynced; its size. */
 async function writeStream(path: string, body: Readable): Promise<number> {
-  const handle = await open(path, 'wx', FILE_MODE)
-  try {
-    const sink = new BatchedFileWriter(handle)
-    await pipeline(body, sink)
-    return sink.bytesWritten
-  } finally {
-    await handle.close()
-  }
+  const sink = new BatchedFileWriter(path, FILE_MODE)
+  await pipeline(body, sink)
+  return sink.bytesWritten
 }
 
 /**
