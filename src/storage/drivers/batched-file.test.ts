@@ -78,11 +78,9 @@ describe('BatchedFileWriter', () => {
 
   it('continues a short writev with the bytes it left', async () => {
     const { bytes, pieces } = body(300 * KB)
-    let handle: FileHandle | undefined
     // A writev that takes at most 10,000 bytes per call.
     const shortOpen = (async (...args: Parameters<typeof open>) => {
-      handle = await open(...args)
-      const real = handle
+      const real = await open(...args)
       real.writev = ((chunks: Buffer[]) =>
         real.write(Buffer.concat(chunks).subarray(0, 10_000))) as unknown as FileHandle['writev']
       return real

@@ -43,7 +43,6 @@ export class BatchedFileWriter extends Writable {
   #handle: FileHandle | null = null
   #chunks: Buffer[] = []
   #size = 0
-  #counted = true
   bytesWritten = 0
 
   /** `path` must not exist yet (opened with 'wx'); tests hand in an `openFile` of their own. */
@@ -78,17 +77,16 @@ export class BatchedFileWriter extends Writable {
       .then(() => done(), done)
   }
 
+  // Node calls this once per stream: after 'finish' (autoDestroy), on an error, or after a
+  // failed open, so the count of streams being written drops once.
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    if (this.#counted) writing--
-    this.#counted = false
-    const handle = this.#handle
-    this.#handle = null
-    if (!handle) {
+    writing--
+    if (!this.#handle) {
       done(error)
       return
     }
     // A failing close must not hide the error that ended the stream (a client's abort).
-    handle.close().then(
+    this.#handle.close().then(
       () => done(error),
       (closeError: Error) => done(error ?? closeError),
     )
