@@ -121,7 +121,9 @@ export function createMover(options: MoverOptions) {
         const before = hashed.get(bucket)
         hashed.delete(bucket)
         const replayed = new Set<string>()
-        for (let n = -1; n !== 0; applied += n)
+        // The fence waited for the writes in flight and refuses new ones, so the log only shrinks:
+        // a round that read less than a chunk drained it, and no empty round is paid to learn so.
+        for (let n = chunk; n === chunk; applied += n)
           n = await applyChanges(source, target, bucket, chunk, replayed)
         const [a, b] = await compare(source, target, bucket, before, [...replayed])
         if (a.sha256 !== b.sha256 || a.images !== b.images || a.variants !== b.variants) {
@@ -136,9 +138,10 @@ export function createMover(options: MoverOptions) {
       case 'switch':
         // Source released before the directory moves: a fenced source still serves reads, and a
         // stale router reading there after the target took a write would see the past. Between
-        // the two steps requests wait (refused, same epoch) for the switch.
-        await setState(target, bucket, 'owned')
-        await setState(source, bucket, null)
+        // the two steps requests wait (refused, same epoch) for the switch. The two ownership
+        // rows are written at once: no router sends the bucket to the target before the
+        // directory moves, so neither order of the two is ever seen.
+        await Promise.all([setState(target, bucket, 'owned'), setState(source, bucket, null)])
         await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
         return { next: 'cleanup' }
       case 'cleanup':
