@@ -10,7 +10,10 @@
  *           on an idle server and waited for, BENCH_CORPUS_SINGLE_TIMES times (default 5, one
  *           untimed first); p50 against raw sharp's p50 for the same photo (target ≤ 1.2×).
  *   corpus  every photo uploaded one after another (each POST after the previous 202) until the
- *           last is ready; raw sharp's wall over Pixelflow's (target ≥ 0.9).
+ *           last is ready; raw sharp's wall over Pixelflow's (target ≥ 0.9). Raw sharp runs it a
+ *           second time under npm start's process settings (no target): those settings hold the
+ *           service to its memory target and cost raw sharp alone 17-28 % of its time here
+ *           (bench/RESULTS.md, 2026-12-08), so the report tells that share from the service's own.
  *   loaded  the corpus again (another owner, so nothing is a duplicate), and from its last 202
  *           until its last image is ready, 1 MB JPEG uploads paced at BENCH_CORPUS_UPLOAD_RATE
  *           per second (default 20) over up to 32 connections. The workers' pace while the front
@@ -84,6 +87,11 @@ export interface CorpusRun {
   round: number
   pixelflow: PixelflowRun
   raw: RawRun
+  /**
+   * Raw sharp again, under the process settings `npm start` gives the service for the memory
+   * target (deploy/process-env.ts): how much of the corpus gap those settings take, not the service.
+   */
+  rawSettings: RawRun
 }
 
 /**
@@ -223,12 +231,19 @@ async function runPixelflow(
   }
 }
 
-async function runRaw(folder: string, single: string, concurrency: number): Promise<RawRun> {
+/** Raw sharp's side; `settings`: under npm start's process settings, the corpus alone. */
+async function runRaw(
+  folder: string,
+  single: string,
+  concurrency: number,
+  settings = false,
+): Promise<RawRun> {
   const child = await startPlain(SIDE_FILE, {
     BENCH_FOLDER: folder,
     BENCH_SINGLE: single,
-    BENCH_SINGLE_TIMES: String(SINGLE_TIMES),
+    BENCH_SINGLE_TIMES: settings ? '0' : String(SINGLE_TIMES),
     BENCH_CONCURRENCY: String(concurrency),
+    ...(settings ? PROCESS_ENV : {}),
   })
   return nextMessage<RawRun>(child, 300_000)
 }
@@ -239,6 +254,7 @@ function summarise(runs: CorpusRun[]) {
   const rawSingle = mid((r) => median(r.raw.singleMs))
   const pixelflowCorpus = mid((r) => r.pixelflow.corpusSeconds)
   const rawCorpus = mid((r) => r.raw.corpusSeconds)
+  const rawSettingsCorpus = mid((r) => r.rawSettings.corpusSeconds)
   const drainIdle = mid((r) => r.pixelflow.drainIdleSeconds)
   const drainLoaded = mid((r) => r.pixelflow.drainLoadedSeconds)
   const idleP99 = mid((r) => r.pixelflow.idleUploads.p99Ms)
@@ -250,6 +266,7 @@ function summarise(runs: CorpusRun[]) {
     rawSingle,
     pixelflowCorpus,
     rawCorpus,
+    rawSettingsCorpus,
     drainIdle,
     drainLoaded,
     idleP99,
@@ -269,6 +286,9 @@ function summarise(runs: CorpusRun[]) {
 }
 
 const seconds = (value: number) => `${value.toFixed(2)} s`
+const processSettings = Object.entries(PROCESS_ENV)
+  .map(([name, value]) => `${name}=${value}`)
+  .join(', ')
 const verdictOf = (met: boolean) => (met ? 'met' : 'missed')
 
 export async function benchCorpus(
@@ -286,11 +306,17 @@ export async function benchCorpus(
     const rawFirst = round % 2 === 0
     const raw = rawFirst ? await runRaw(folder, single.path, concurrency) : undefined
     const pixelflow = await runPixelflow(photos, single.path, uploadBody)
-    const run = { round, pixelflow, raw: raw ?? (await runRaw(folder, single.path, concurrency)) }
+    const run = {
+      round,
+      pixelflow,
+      raw: raw ?? (await runRaw(folder, single.path, concurrency)),
+      rawSettings: await runRaw(folder, single.path, concurrency, true),
+    }
     runs.push(run)
     console.error(
       `  round ${round}: single p50 ${median(pixelflow.singleMs).toFixed(0)} vs ${median(run.raw.singleMs).toFixed(0)} ms raw; ` +
-        `corpus ${seconds(pixelflow.corpusSeconds)} vs ${seconds(run.raw.corpusSeconds)} raw (CPU ${pixelflow.corpusCpuSeconds.toFixed(1)} vs ${run.raw.corpusCpuSeconds.toFixed(1)} s); ` +
+        `corpus ${seconds(pixelflow.corpusSeconds)} vs ${seconds(run.raw.corpusSeconds)} raw (CPU ${pixelflow.corpusCpuSeconds.toFixed(1)} vs ${run.raw.corpusCpuSeconds.toFixed(1)} s), ` +
+        `raw under npm start's settings ${seconds(run.rawSettings.corpusSeconds)} (CPU ${run.rawSettings.corpusCpuSeconds.toFixed(1)} s); ` +
         `drain ${seconds(pixelflow.drainIdleSeconds)} idle, ${seconds(pixelflow.drainLoadedSeconds)} under uploads; ` +
         `paced upload p99 ${pixelflow.idleUploads.p99Ms} ms workers off, ${pixelflow.loadedUploads.p99Ms} ms with them ` +
         `(${pixelflow.loadedUploads.accepted} accepted), event-loop p99 ${pixelflow.loadedUploads.eventLoop.p99Ms.toFixed(1)} ms`,
@@ -309,6 +335,10 @@ export async function benchCorpus(
       {
         side: `${photos.length} photos, first upload sent → last image ready`,
         figure: `Pixelflow ${seconds(s.pixelflowCorpus)}, raw sharp ${seconds(s.rawCorpus)}: ${s.ratios.corpus.toFixed(2)} (target ≥ ${target('corpus-e2e')}: ${verdictOf(s.ratios.corpus >= target('corpus-e2e'))})`,
+      },
+      {
+        side: `the same photos, raw sharp under npm start's process settings (${processSettings})`,
+        figure: `${seconds(s.rawSettingsCorpus)}: raw sharp's own over it ${(s.rawCorpus / s.rawSettingsCorpus).toFixed(2)}, it over Pixelflow ${(s.rawSettingsCorpus / s.pixelflowCorpus).toFixed(2)} (the memory target's settings against the service's own cost; no target)`,
       },
       {
         side: `workers under ${UPLOAD_RATE} uploads/s of 1 MB`,
