@@ -65,7 +65,8 @@ const MAX_HASHED_IMAGES = 100_000
 export function createMover(options: MoverOptions) {
   const { metadata } = options
   const moves = metadata.directoryStore.moves
-  const chunk = options.chunkSize ?? 500
+  // At least one row: the replay under the fence stops at its first round shorter than a chunk.
+  const chunk = Math.max(1, options.chunkSize ?? 500)
   /** Per bucket being moved by this process: both sides' image hashes as the catch-up left them. */
   const hashed = new Map<number, { source: ImageHashes; target: ImageHashes }>()
 
@@ -138,10 +139,12 @@ export function createMover(options: MoverOptions) {
       case 'switch':
         // Source released before the directory moves: a fenced source still serves reads, and a
         // stale router reading there after the target took a write would see the past. Between
-        // the two steps requests wait (refused, same epoch) for the switch. The two ownership
-        // rows are written at once: no router sends the bucket to the target before the
-        // directory moves, so neither order of the two is ever seen.
-        await Promise.all([setState(target, bucket, 'owned'), setState(source, bucket, null)])
+        // the two steps requests wait (refused, same epoch) for the switch. The target takes the
+        // bucket before the source lets go, one after the other: listings across shards count on
+        // some shard always serving every bucket (sharded-metadata.ts, listAll), and a target
+        // that cannot be written must leave the source serving reads, not neither of them.
+        await setState(target, bucket, 'owned')
+        await setState(source, bucket, null)
         await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
         return { next: 'cleanup' }
       case 'cleanup':
