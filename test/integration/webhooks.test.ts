@@ -357,9 +357,11 @@ describe.each(DIALECTS)('webhooks, control database and shards on %s', (dialect)
     for (const id of ids) expect((await h.waitSettled(id)).status).toBe('ready')
     const allSettledMs = performance.now() - started
     // An upload that waited for the receiver would take the full timeout (1 s) at least. Medians,
-    // so that one upload slowed by a busy machine does not decide.
+    // so that one upload slowed by a busy machine does not decide; and a margin of 400 ms, well
+    // under the timeout: with the earlier uploads rendering beside another test file on two cores,
+    // a median of 183 ms against a baseline of 30 ms was seen in CI (a 150 ms margin failed it).
     expect(median(during)).toBeLessThan(TIMEOUT_MS)
-    expect(median(during)).toBeLessThan(Math.max(3 * median(baseline), median(baseline) + 150))
+    expect(median(during)).toBeLessThan(Math.max(3 * median(baseline), median(baseline) + 400))
     expect(allSettledMs).toBeLessThan(30_000)
     // And the receiver really was hanging while those uploads ran.
     expect(receiver.to('/hang').every((request) => request.answered === 'hang')).toBe(true)
