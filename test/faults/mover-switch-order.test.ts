@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { stateOf } from '../../src/metadata/ownership.js'
 import { createMover } from '../../src/sharding/mover.js'
 import { insertImage } from '../fixtures/image-rows.js'
-import { createMetadataEnv, type MetadataEnv } from '../fixtures/metadata-env.js'
+import { bucketToMove, createMetadataEnv, type MetadataEnv } from '../fixtures/metadata-env.js'
 
 /**
  * The switch hands a bucket over target first: the target takes it, then the source lets go. A
@@ -25,12 +25,8 @@ describe("the mover's switch, when the target's ownership write fails", () => {
     env = await createMetadataEnv('sqlite', 2, 0)
     const { metadata } = await env.open()
     const owner = 'switch-order-owner'
-    const bucket = metadata.bucketOfOwner(owner)
-    const source = metadata.directory().shardOf[bucket]!
-    const target = 1 - source
+    const { bucket, source, target, sourceDb, targetDb } = await bucketToMove(metadata, owner)
     const image = await insertImage(metadata, owner)
-    const targetDb = (await metadata.shard(target)).db
-    const sourceDb = (await metadata.shard(source)).db
     let injected = false
     const mover = createMover({
       metadata,

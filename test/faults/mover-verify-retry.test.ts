@@ -4,7 +4,7 @@ import type { BucketMoveRow } from '../../src/metadata/control-db.js'
 import { stateOf } from '../../src/metadata/ownership.js'
 import { createMover } from '../../src/sharding/mover.js'
 import { insertImage } from '../fixtures/image-rows.js'
-import { createMetadataEnv, type MetadataEnv } from '../fixtures/metadata-env.js'
+import { bucketToMove, createMetadataEnv, type MetadataEnv } from '../fixtures/metadata-env.js'
 
 /**
  * A verify that fails half-way (src/sharding/mover.ts, 3b71df9). Under the fence the verify replays
@@ -31,12 +31,9 @@ describe("the mover's verify, retried after failing half-way", () => {
     env = await createMetadataEnv('sqlite', 2, 0)
     const { metadata } = await env.open()
     const owner = 'verify-owner'
-    const bucket = metadata.bucketOfOwner(owner)
-    const source = metadata.directory().shardOf[bucket]!
-    const target = 1 - source
+    const { bucket, source, target, targetDb } = await bucketToMove(metadata, owner)
     const a = await insertImage(metadata, owner)
     const b = await insertImage(metadata, owner)
-    const targetDb = (await metadata.shard(target)).db
     const mover = createMover({
       metadata,
       chunkSize: 1, // one log row per replay: a, then b

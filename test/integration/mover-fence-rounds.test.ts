@@ -2,18 +2,22 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { BucketMoveRow } from '../../src/metadata/control-db.js'
 import { createMover } from '../../src/sharding/mover.js'
 import { insertImage } from '../fixtures/image-rows.js'
-import { createMetadataEnv, METADATA_DIALECTS, type MetadataEnv } from '../fixtures/metadata-env.js'
+import {
+  bucketToMove,
+  createMetadataEnv,
+  METADATA_DIALECTS,
+  type MetadataEnv,
+} from '../fixtures/metadata-env.js'
 
-// The replays are counted where the mover calls them; each still runs the real one.
-const replays = vi.hoisted(() => ({ byPhase: new Map<string, number[]>(), phase: '' }))
+// The replays under the fence are counted where the mover calls them; each runs the real one.
+const replays = vi.hoisted(() => ({ phase: '', verify: [] as number[] }))
 vi.mock('../../src/sharding/bucket-transfer.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/sharding/bucket-transfer.js')>()
   return {
     ...real,
     applyChanges: async (...args: Parameters<typeof real.applyChanges>) => {
       const applied = await real.applyChanges(...args)
-      const rounds = replays.byPhase.get(replays.phase) ?? []
-      replays.byPhase.set(replays.phase, [...rounds, applied])
+      if (replays.phase === 'verify') replays.verify.push(applied)
       return applied
     },
   }
@@ -29,7 +33,7 @@ describe.each(METADATA_DIALECTS)('the rounds of replay under the fence (%s)', (d
   afterEach(async () => {
     await env?.cleanup()
     env = undefined
-    replays.byPhase.clear()
+    replays.verify = []
   })
 
   /** A move of one owner's bucket with `late` writes to its images after the catch-up. */
@@ -37,8 +41,7 @@ describe.each(METADATA_DIALECTS)('the rounds of replay under the fence (%s)', (d
     env = await createMetadataEnv(dialect, 2, 0)
     const { metadata } = await env.open()
     const owner = `fence-rounds-${late}`
-    const bucket = metadata.bucketOfOwner(owner)
-    const target = 1 - metadata.directory().shardOf[bucket]!
+    const { bucket, target } = await bucketToMove(metadata, owner)
     const images: Awaited<ReturnType<typeof insertImage>>[] = []
     for (let i = 0; i < late; i++) images.push(await insertImage(metadata, owner))
     const mover = createMover({
@@ -57,7 +60,7 @@ describe.each(METADATA_DIALECTS)('the rounds of replay under the fence (%s)', (d
     expect(metadata.directory().shardOf[bucket]).toBe(target)
     for (const image of images)
       expect((await metadata.forImageId(image.id)!.getImage(image.id))?.attempts).toBe(1)
-    return replays.byPhase.get('verify') ?? []
+    return replays.verify
   }
 
   it('drains a log shorter than a chunk in one round', async () => {
