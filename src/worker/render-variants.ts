@@ -13,6 +13,7 @@ import { decodeSource } from './pipeline/decode.js'
 import { dominantColor } from './pipeline/dominant-color.js'
 import { encodeVariant, variantSize } from './pipeline/encode.js'
 import { makePlaceholder } from './pipeline/placeholder.js'
+import { makeThumbnail } from './pipeline/thumbnail.js'
 
 export interface RenderDeps {
   store: ObjectStore
@@ -43,8 +44,9 @@ export function createVariantRenderer(deps: RenderDeps) {
     const decoded = await inSpan('decode', { 'pixelflow.bytes': image.bytes }, () =>
       decodeSource(source, deps.limits, maxWidth, budget),
     )
-    const placeholder = await makePlaceholder(deps.processing.placeholder, decoded)
-    const color = await dominantColor(decoded)
+    const thumbnail = await makeThumbnail(decoded)
+    const placeholder = await makePlaceholder(deps.processing.placeholder, thumbnail)
+    const color = dominantColor(thumbnail)
     const variants: Variant[] = []
     // A source smaller than several presets would give each the same pixels: the first preset
     // of a size writes the object, the others point at it instead of storing identical copies.

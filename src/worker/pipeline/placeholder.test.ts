@@ -2,19 +2,20 @@ import { decode as decodeBlurhash, isBlurhashValid } from 'blurhash'
 import sharp from 'sharp'
 import { thumbHashToApproximateAspectRatio, thumbHashToAverageRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
-import { type DecodedImage, decodeSource } from './decode.js'
+import { decodeSource } from './decode.js'
 import { makePlaceholder } from './placeholder.js'
+import { makeThumbnail, type Thumbnail } from './thumbnail.js'
 
 const LIMITS = { maxUploadBytes: 10_000_000, maxInputPixels: 50_000_000, maxFrames: 10 }
 
 /** A 300×150 image, solid orange: a placeholder of it must say "wide" and "orange". */
-async function orange(): Promise<DecodedImage> {
+async function orange(): Promise<Thumbnail> {
   const png = await sharp({
     create: { width: 300, height: 150, channels: 3, background: { r: 255, g: 128, b: 0 } },
   })
     .png()
     .toBuffer()
-  return decodeSource(png, LIMITS, 1_000)
+  return makeThumbnail(await decodeSource(png, LIMITS, 1_000))
 }
 
 describe('makePlaceholder', () => {
@@ -60,7 +61,7 @@ describe('makePlaceholder', () => {
       LIMITS,
       1_000,
     )
-    const [a, b] = await Promise.all([orange(), Promise.resolve(blue)])
+    const [a, b] = await Promise.all([orange(), makeThumbnail(blue)])
     for (const kind of ['thumbhash', 'blurhash'] as const)
       expect((await makePlaceholder(kind, a))?.value).not.toBe(
         (await makePlaceholder(kind, b))?.value,
