@@ -3,7 +3,7 @@ import type { RateLimitConfig } from '../config/schema.js'
 import { AppError } from '../errors/index.js'
 import { clientKey } from '../ratelimit/client-key.js'
 import { rateLimitHeaders } from '../ratelimit/headers.js'
-import type { RateLimiter, RateLimitRule } from '../ratelimit/rate-limiter.js'
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../ratelimit/rate-limiter.js'
 
 /** Which limit a route spends from: every /v1 route names one. */
 export type RateClass = 'read' | 'upload'
@@ -26,6 +26,16 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
     anonymous: rule('anonymous', config.anonymous),
   }
 
+  /** Sets the RateLimit headers of a decision; the refusal when it allows nothing. */
+  function answer(reply: FastifyReply, rule: RateLimitRule, decision: RateLimitDecision) {
+    reply.headers(rateLimitHeaders(rule, decision))
+    if (decision.allowed) return undefined
+    return new AppError(
+      'RATE_LIMITED',
+      `Too many requests: the ${rule.name} limit is ${rule.limit} per ${rule.windowMs / 1000} s`,
+    )
+  }
+
   /** Spends one unit of `rule` for `key`, sets the RateLimit headers, and refuses with 429 when none is left. */
   async function spend(
     reply: FastifyReply,
@@ -33,36 +43,58 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
     key: string,
   ): Promise<void> {
     if (!rule) return
-    const decision = await limiter.consume(key, rule)
-    reply.headers(rateLimitHeaders(rule, decision))
-    if (!decision.allowed)
+    const refusal = answer(reply, rule, await limiter.consume(key, rule))
+    if (refusal) throw refusal
+  }
+
+  /** At most N uploads of one owner in flight; the slot is freed when the response ends. */
+  async function holdUploadSlot(ownerId: string, reply: FastifyReply): Promise<void> {
+    const slot = await limiter.acquire(
+      `uploads:${ownerId}`,
+      config.concurrentUploads,
+      UPLOAD_SLOT_TTL_MS,
+    )
+    if (!slot.acquired)
       throw new AppError(
         'RATE_LIMITED',
-        `Too many requests: the ${rule.name} limit is ${rule.limit} per ${rule.windowMs / 1000} s`,
+        `At most ${config.concurrentUploads} uploads at once per owner`,
       )
+    // Freed when the response is sent or the client goes away, whichever comes first.
+    reply.raw.once('close', () => void slot.release().catch(() => {}))
+  }
+
+  /** The per-owner limits of a request whose unit may not be held: the limit, then an upload slot. */
+  async function spendPerOwner(reply: FastifyReply, ownerId: string, rateClass: RateClass) {
+    await spend(reply, rules[rateClass], `owner:${ownerId}`)
+    if (rateClass === 'upload' && config.concurrentUploads > 0) await holdUploadSlot(ownerId, reply)
   }
 
   return {
-    /** onRequest, after authentication: per-owner limits, and at most N uploads of one owner in flight. */
-    async perOwner(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    /**
+     * onRequest, after authentication: per-owner limits, and at most N uploads of one owner in
+     * flight. A callback hook: a read whose unit the limiter holds (the memory driver's always,
+     * a Redis lease's most of the time) is answered in the same tick, without a promise.
+     */
+    perOwner(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
       const ownerId = request.principal?.ownerId
       const rateClass = request.routeOptions.config.rateClass
-      if (!ownerId || !rateClass)
-        throw new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no rate class`)
-      await spend(reply, rules[rateClass], `owner:${ownerId}`)
-      if (rateClass !== 'upload' || config.concurrentUploads === 0) return
-      const slot = await limiter.acquire(
-        `uploads:${ownerId}`,
-        config.concurrentUploads,
-        UPLOAD_SLOT_TTL_MS,
-      )
-      if (!slot.acquired)
-        throw new AppError(
-          'RATE_LIMITED',
-          `At most ${config.concurrentUploads} uploads at once per owner`,
-        )
-      // Freed when the response is sent or the client goes away, whichever comes first.
-      reply.raw.once('close', () => void slot.release().catch(() => {}))
+      if (!ownerId || !rateClass) {
+        done(new AppError('INTERNAL', `Route ${request.routeOptions.url} declares no rate class`))
+        return
+      }
+      if (rateClass === 'read') {
+        const rule = rules.read
+        if (!rule) {
+          done()
+          return
+        }
+        const held = limiter.spendHeld?.(`owner:${ownerId}`, rule)
+        if (held) {
+          done(answer(reply, rule, held))
+          return
+        }
+      }
+      spendPerOwner(reply, ownerId, rateClass).then(() => done(), done)
     },
 
     /**

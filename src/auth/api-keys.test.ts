@@ -184,4 +184,22 @@ describe('API keys', () => {
     await here.revoke(second.id, T)
     expect(await here.verify(second.key, T + 1)).toBeNull()
   })
+
+  it('verifies without I/O only what a verify read a moment ago: never a wrong, stopped or expired key', async () => {
+    let clock = 1
+    const here = createApiKeys(authTablesOf(control), { rowTtlMs: 1000, clock: () => clock })
+    const { id, key } = await here.create('alice', ['images:read'])
+    const wrong = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`
+    expect(here.verifyHeld(key, T)).toBeUndefined() // its row was never read
+    const principal = await here.verify(key, T)
+    expect(here.verifyHeld(key, T)).toBe(principal)
+    expect(here.verifyHeld(wrong, T)).toBeUndefined()
+    expect(here.verifyHeld('pf_short', T)).toBeUndefined()
+    clock += 1001
+    expect(here.verifyHeld(key, T)).toBeUndefined() // held no longer: verify reads it again
+    expect(await here.verify(key, T)).toEqual(principal)
+    await here.revoke(id, T + 5)
+    expect(here.verifyHeld(key, T + 6)).toBeUndefined()
+    expect(await here.verify(key, T + 6)).toBeNull()
+  })
 })

@@ -5,7 +5,16 @@ import { createJwtVerifier } from './jwt.js'
 import type { Principal } from './principal.js'
 import { UPLOAD_TOKEN_PREFIX, type UploadTokens } from './upload-tokens.js'
 
-export type Authenticator = (authorization: string | undefined) => Promise<Principal>
+export interface Authenticator {
+  (authorization: string | undefined): Promise<Principal>
+  /**
+   * The principal without I/O when everything the credential needs is held in memory (an API
+   * key whose row was read a moment ago); undefined otherwise, and the caller then awaits the
+   * authenticator itself, which answers or refuses. Most requests of a busy client end here, and
+   * skip the promises of the full path (about 3 µs of a 40 µs request, bench/RESULTS.md).
+   */
+  held?(authorization: string | undefined): Principal | undefined
+}
 
 /**
  * `Authorization: Bearer <credential>`: an API key (`pf_…`), an upload token (`pfu_…`) when
@@ -17,8 +26,8 @@ export function createAuthenticator(
   uploadTokens?: Pick<UploadTokens, 'verify'>,
 ): Authenticator {
   const verifyJwt = config.jwt ? createJwtVerifier(config.jwt) : null
-  return async (authorization) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')
+  const authenticate = async (authorization: string | undefined): Promise<Principal> => {
+    const match = BEARER.exec(authorization ?? '')
     if (!match)
       throw new AppError(
         'UNAUTHENTICATED',
@@ -35,4 +44,12 @@ export function createAuthenticator(
     if (verifyJwt && credential.split('.').length === 3) return verifyJwt(credential)
     throw new AppError('UNAUTHENTICATED', 'The credential is not valid')
   }
+  return Object.assign(authenticate, {
+    held(authorization: string | undefined): Principal | undefined {
+      const credential = BEARER.exec(authorization ?? '')?.[1]
+      return credential?.startsWith('pf_') ? apiKeys.verifyHeld(credential) : undefined
+    },
+  })
 }
+
+const BEARER = /^Bearer\s+(\S+)$/i

@@ -42,9 +42,10 @@ export interface RateLimiter {
   /** Spends `cost` units (default 1) if they are all available; cost 0 only reports the state. */
   consume(key: string, rule: RateLimitRule, cost?: number): Promise<RateLimitDecision>
   /**
-   * Spends one unit this process already holds for `key` (a lease, ./leases.ts), without I/O;
-   * null when it holds none, and the caller then calls `consume`. A driver that holds nothing
-   * locally leaves it out.
+   * Spends one unit this process already holds for `key` without I/O, as `consume` would: a
+   * lease's unit (./leases.ts), or any unit of the memory driver, whose state is all here. Null
+   * when it holds none, and the caller then calls `consume`. A driver that holds nothing locally
+   * leaves it out.
    */
   spendHeld?(key: string, rule: RateLimitRule): RateLimitDecision | null
   /** At most `max` holders of `key` at once; a slot not released expires after ttlMs (crashed holder). */

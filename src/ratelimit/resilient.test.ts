@@ -112,6 +112,10 @@ describe('resilient rate limiter', () => {
       code: RATE_LIMITER_UNAVAILABLE,
     })
     expect(asked).toEqual(['held', 'other'])
+    // The gateway asks for a held unit itself, without a promise: the wrapper passes the primary's on.
+    expect(limiter.spendHeld?.('held', rule)).toEqual(held)
+    expect(limiter.spendHeld?.('other', rule)).toBeNull()
+    expect(resilient(fakePrimary('ok'), 'open').spendHeld).toBeUndefined()
   })
 
   it('policy open: hands out local concurrency slots while the primary is down', async () => {

@@ -92,13 +92,16 @@ export function createResilientLimiter(options: ResilientLimiterOptions): RateLi
     )
   }
 
+  // Held units are the primary's, granted before: spent without a deadline or the breaker.
+  const spendHeld = primary.spendHeld?.bind(primary)
   return {
     driver: primary.driver,
+    ...(spendHeld ? { spendHeld } : {}),
     async consume(key, rule, cost = 1) {
       assertConsumable(rule, cost) // a bad argument is a bug to surface, not an outage to hide
       // A unit the primary already granted this process needs neither a deadline nor the
       // breaker: most calls of a busy key end here, without a timer or a round trip.
-      const held = cost === 1 ? primary.spendHeld?.(key, rule) : null
+      const held = cost === 1 ? spendHeld?.(key, rule) : null
       if (held) return held
       return guarded(
         'consume',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { assertAcquirable, assertConsumable, gcra } from '../gcra.js'
-import type { RateLimiter } from '../rate-limiter.js'
+import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../rate-limiter.js'
 import { acquiredSlot, NOT_ACQUIRED } from '../slot.js'
 
 export interface MemoryRateLimiterOptions {
@@ -24,15 +24,21 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
   const tats = new LRUCache<string, number>({ max })
   const slots = new LRUCache<string, Map<string, number>>({ max })
 
+  /** Every unit is this process's own: spending one never waits. */
+  function spend(key: string, rule: RateLimitRule, cost: number): RateLimitDecision {
+    assertConsumable(rule, cost)
+    const stateKey = `${rule.name}\u0000${key}`
+    const { decision, tat } = gcra(tats.get(stateKey), now(), rule, cost)
+    if (tat !== null) tats.set(stateKey, tat)
+    return decision
+  }
+
   return {
     driver: 'memory',
     async consume(key, rule, cost = 1) {
-      assertConsumable(rule, cost)
-      const stateKey = `${rule.name}\u0000${key}`
-      const { decision, tat } = gcra(tats.get(stateKey), now(), rule, cost)
-      if (tat !== null) tats.set(stateKey, tat)
-      return decision
+      return spend(key, rule, cost)
     },
+    spendHeld: (key, rule) => spend(key, rule, 1),
     async acquire(key, maxHolders, ttlMs) {
       assertAcquirable(maxHolders, ttlMs)
       const at = now()
