@@ -32,6 +32,23 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
     return row ? Number(row.epoch) : null
   }
 
+  /** One more routing change: routers compare epochs to notice it. */
+  async function bumpEpoch(db: Kysely<DirectoryDb> | Transaction<DirectoryDb>): Promise<void> {
+    await db
+      .updateTable('directory_meta')
+      .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
+      .where('id', '=', 1)
+      .execute()
+  }
+
+  function shardOfBucket(trx: Transaction<DirectoryDb>, bucket: number) {
+    return trx
+      .selectFrom('bucket_directory')
+      .select('shard_id')
+      .where('bucket', '=', bucket)
+      .executeTakeFirst()
+  }
+
   return {
     epoch: () => epoch(),
 
@@ -107,31 +124,36 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
     },
 
     /**
-     * Points a bucket at its new shard and bumps the epoch, only if it is still on `from`.
-     * Returns true when this call (or an earlier run of the same move) made the switch.
+     * Points a bucket at its new shard and bumps the epoch, only if it is still on `from`, and
+     * records its move's `next` phase in the same transaction: the switch is inside the bucket's
+     * write pause, where a record of its own would be one more commit. Returns the move's row as
+     * recorded when the bucket is on `to` now (this call or an earlier run of the same move
+     * switched it); null when it is not, and nothing was recorded.
      */
-    async switchBucket(bucket: number, from: number, to: number): Promise<boolean> {
+    async switchBucket(
+      bucket: number,
+      from: number,
+      to: number,
+      next: MovePhase,
+      now = Date.now(),
+    ): Promise<BucketMoveRow | null> {
       return control.transaction().execute(async (trx) => {
-        const moved = await trx
+        const result = await trx
           .updateTable('bucket_directory')
           .set({ shard_id: to })
           .where('bucket', '=', bucket)
           .where('shard_id', '=', from)
           .executeTakeFirst()
-        if (Number(moved.numUpdatedRows) === 0) {
-          const row = await trx
-            .selectFrom('bucket_directory')
-            .select('shard_id')
-            .where('bucket', '=', bucket)
-            .executeTakeFirst()
-          return Number(row?.shard_id) === to
-        }
-        await trx
-          .updateTable('directory_meta')
-          .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
-          .where('id', '=', 1)
-          .execute()
-        return true
+        const moved = Number(result.numUpdatedRows) === 1
+        if (moved) await bumpEpoch(trx)
+        else if (Number((await shardOfBucket(trx, bucket))?.shard_id) !== to) return null
+        const move = await trx
+          .updateTable('bucket_moves')
+          .set({ phase: next, updated_at: now })
+          .where('bucket', '=', bucket)
+          .returningAll()
+          .executeTakeFirst()
+        return move ? normalizeMove(move) : null
       })
     },
 
@@ -142,11 +164,7 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
         .onConflict((oc) => oc.column('owner_id').doUpdateSet({ bucket }))
         .execute()
       // A placement changes routing like a switch does: bump the epoch so routers notice.
-      await control
-        .updateTable('directory_meta')
-        .set((eb) => ({ epoch: eb('epoch', '+', 1) }))
-        .where('id', '=', 1)
-        .execute()
+      await bumpEpoch(control)
     },
 
     moves: {

@@ -54,6 +54,8 @@ type Db = Kysely<MetadataDb>
 interface Step {
   next: MovePhase
   changes?: Partial<Pick<BucketMoveRow, 'changes_applied' | 'fenced_at'>>
+  /** The row as the phase itself already recorded it, `next` included: nothing left to write. */
+  recorded?: BucketMoveRow
 }
 
 /** Catch-up stops when a round replays fewer log rows than this; the rest is drained under the fence. */
@@ -136,7 +138,7 @@ export function createMover(options: MoverOptions) {
         }
         return { next: 'switch', changes: { changes_applied: applied } }
       }
-      case 'switch':
+      case 'switch': {
         // Source released before the directory moves: a fenced source still serves reads, and a
         // stale router reading there after the target took a write would see the past. Between
         // the two steps requests wait (refused, same epoch) for the switch. The target takes the
@@ -145,14 +147,30 @@ export function createMover(options: MoverOptions) {
         // that cannot be written must leave the source serving reads, not neither of them.
         await setState(target, bucket, 'owned')
         await setState(source, bucket, null)
-        await metadata.directoryStore.switchBucket(bucket, move.source, move.target)
-        return { next: 'cleanup' }
+        // The directory's transaction records the next phase too: one commit fewer in the pause.
+        const recorded = await metadata.directoryStore.switchBucket(
+          bucket,
+          move.source,
+          move.target,
+          'cleanup',
+        )
+        return { next: 'cleanup', recorded: switched(recorded, move) }
+      }
       case 'cleanup':
         await deleteBucketRows(source, bucket)
         return { next: 'done' }
       default:
         return { next: move.phase }
     }
+  }
+
+  /** The switch's recorded row; a bucket that is on neither side of its move stops the move. */
+  function switched(row: BucketMoveRow | null, move: BucketMoveRow): BucketMoveRow {
+    if (!row)
+      throw new Error(
+        `Bucket ${move.bucket} is on neither shard ${move.source} nor shard ${move.target} in the directory: not switched`,
+      )
+    return row
   }
 
   /** Count and checksum of both sides, from the catch-up's hashes when this process has them. */
@@ -186,12 +204,14 @@ export function createMover(options: MoverOptions) {
     let move = start
     while (move.phase !== 'done' && move.phase !== 'failed') {
       await options.onPhase?.(move, move.phase, 0)
-      const { next, changes } = await runPhase(move)
-      // A failed move was recorded by abort; the others record the next phase with their changes.
+      const { next, changes, recorded } = await runPhase(move)
+      // A failed move was recorded by abort, a switch by the directory's transaction; the others
+      // record the next phase with their changes.
       const row =
-        next === 'failed'
+        recorded ??
+        (next === 'failed'
           ? await moves.get(move.bucket)
-          : await moves.update(move.bucket, { ...changes, phase: next })
+          : await moves.update(move.bucket, { ...changes, phase: next }))
       move = row as BucketMoveRow
     }
     return move

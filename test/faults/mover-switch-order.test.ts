@@ -53,4 +53,29 @@ describe("the mover's switch, when the target's ownership write fails", () => {
     expect(metadata.directory().shardOf[bucket]).toBe(target)
     expect((await metadata.forImageId(image.id)!.getImage(image.id))?.id).toBe(image.id)
   })
+
+  it("commits the directory's switch and the move's next phase together, or neither", async () => {
+    env = await createMetadataEnv('sqlite', 2, 0)
+    const { metadata, control } = await env.open()
+    const owner = 'switch-record-owner'
+    const { bucket, source, target } = await bucketToMove(metadata, owner)
+    const image = await insertImage(metadata, owner)
+    const epoch = await metadata.directoryStore.epoch()
+    await sql`CREATE TRIGGER refuse_cleanup BEFORE UPDATE ON bucket_moves
+              WHEN NEW.phase = 'cleanup'
+              BEGIN SELECT RAISE(ABORT, 'injected: the record of the next phase fails'); END`.execute(
+      control,
+    )
+    const mover = createMover({ metadata })
+    await expect(mover.moveBucket(bucket, target)).rejects.toThrow(/injected/)
+    // The record failed inside the switch's transaction: the directory did not switch either.
+    expect((await metadata.directoryStore.moves.get(bucket))?.phase).toBe('switch')
+    expect((await metadata.refresh()).shardOf[bucket]).toBe(source)
+    expect(await metadata.directoryStore.epoch()).toBe(epoch)
+
+    await sql`DROP TRIGGER refuse_cleanup`.execute(control)
+    expect((await mover.moveBucket(bucket, target))?.phase).toBe('done')
+    expect(metadata.directory().shardOf[bucket]).toBe(target)
+    expect((await metadata.forImageId(image.id)!.getImage(image.id))?.id).toBe(image.id)
+  })
 })
