@@ -87,4 +87,14 @@ describe('authenticate', () => {
     expect(full).toHaveBeenCalledTimes(2)
     expect(onFailure).toHaveBeenCalledTimes(1)
   })
+
+  it('refuses a request whose full path rejects with no error at all', async () => {
+    const hook = authenticate(
+      Object.assign(async () => Promise.reject(undefined), { held: () => undefined }),
+      async () => {},
+    )
+    const request = requestWith({ authorization: 'Bearer pf_x' })
+    expect(await run(hook, request)).toMatchObject({ code: 'INTERNAL' })
+    expect(request.principal).toBeNull()
+  })
 })

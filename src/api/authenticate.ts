@@ -56,9 +56,19 @@ export function authenticate(
     else
       fullPath(request, reply).then(
         (found) => done(admit(request, found)),
-        (error: Error) => done(error),
+        (error: unknown) => done(asError(error)),
       )
   }
+}
+
+/**
+ * A rejection as an Error for `done`: an empty one (undefined) would let the request through,
+ * where an async hook's was refused by Fastify.
+ */
+export function asError(error: unknown): Error {
+  return error instanceof Error
+    ? error
+    : new AppError('INTERNAL', `A hook failed: ${String(error)}`)
 }
 
 /** Sets the request's principal when it carries the route's scope; the refusal otherwise. */

@@ -4,6 +4,7 @@ import { AppError } from '../errors/index.js'
 import { clientKey } from '../ratelimit/client-key.js'
 import { rateLimitHeaders } from '../ratelimit/headers.js'
 import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../ratelimit/rate-limiter.js'
+import { asError } from './authenticate.js'
 
 /** Which limit a route spends from: every /v1 route names one. */
 export type RateClass = 'read' | 'upload'
@@ -94,7 +95,10 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
           return
         }
       }
-      spendPerOwner(reply, ownerId, rateClass).then(() => done(), done)
+      spendPerOwner(reply, ownerId, rateClass).then(
+        () => done(),
+        (error: unknown) => done(asError(error)),
+      )
     },
 
     /**

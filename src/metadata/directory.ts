@@ -128,7 +128,8 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
      * records its move's `next` phase in the same transaction: the switch is inside the bucket's
      * write pause, where a record of its own would be one more commit. Returns the move's row as
      * recorded when the bucket is on `to` now (this call or an earlier run of the same move
-     * switched it); null when it is not, and nothing was recorded.
+     * switched it); null when it is not, and nothing was written. A bucket with no move to record
+     * is refused whole: a switch is never committed without its record.
      */
     async switchBucket(
       bucket: number,
@@ -153,7 +154,8 @@ export function createDirectoryStore(control: Kysely<DirectoryDb>) {
           .where('bucket', '=', bucket)
           .returningAll()
           .executeTakeFirst()
-        return move ? normalizeMove(move) : null
+        if (!move) throw new Error(`Bucket ${bucket} has no move to record: not switched`)
+        return normalizeMove(move)
       })
     },
 

@@ -78,4 +78,26 @@ describe("the mover's switch, when the target's ownership write fails", () => {
     expect(metadata.directory().shardOf[bucket]).toBe(target)
     expect((await metadata.forImageId(image.id)!.getImage(image.id))?.id).toBe(image.id)
   })
+
+  it('never records the next phase ahead of a directory switch that fails', async () => {
+    env = await createMetadataEnv('sqlite', 2, 0)
+    const { metadata, control } = await env.open()
+    const owner = 'switch-first-owner'
+    const { bucket, source, target } = await bucketToMove(metadata, owner)
+    const image = await insertImage(metadata, owner)
+    await sql`CREATE TRIGGER refuse_switch BEFORE UPDATE ON bucket_directory
+              BEGIN SELECT RAISE(ABORT, 'injected: the directory refuses the switch'); END`.execute(
+      control,
+    )
+    const mover = createMover({ metadata })
+    await expect(mover.moveBucket(bucket, target)).rejects.toThrow(/injected/)
+    // Recorded first, 'cleanup' would delete the source's rows on resume while the directory
+    // still pointed there.
+    expect((await metadata.directoryStore.moves.get(bucket))?.phase).toBe('switch')
+    expect((await metadata.refresh()).shardOf[bucket]).toBe(source)
+
+    await sql`DROP TRIGGER refuse_switch`.execute(control)
+    expect((await mover.moveBucket(bucket, target))?.phase).toBe('done')
+    expect((await metadata.forImageId(image.id)!.getImage(image.id))?.id).toBe(image.id)
+  })
 })

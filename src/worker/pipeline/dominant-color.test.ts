@@ -82,8 +82,8 @@ describe('dominantColor', () => {
 
   it('names the bin sharp’s stats().dominant names, among many bins in use', async () => {
     // Noise over gradients, as in a photograph, with a block of one colour that clearly wins.
-    // Its red is never a multiple of 16: sharp 0.35.5 counts such a red one bin low (a block of
-    // red 80 comes back as 72, not 88), which this count does not copy.
+    // No channel of it is a multiple of 16: sharp 0.35.5 counts such a value one bin low (a
+    // block of red or green 80 comes back as 72, not 88), which this count does not copy.
     for (const seed of [1, 2, 3, 4]) {
       const red = 40 * seed + 3
       const png = await sharp(await noisy(seed))
@@ -118,6 +118,24 @@ describe('dominantColor', () => {
     pixels.push([0, 0, 0, 0x80], [0, 0, 0, 0x80])
     const more = { data: Buffer.from(pixels.flat()), width: pixels.length, height: 1 }
     expect(dominantColor(more)).toBe('#787878')
+  })
+
+  it('gives a tie to the lowest bin, and rounds a composite over white to the nearest level', () => {
+    const rgba = (pixels: number[][]) => ({
+      data: Buffer.from(pixels.flat()),
+      width: pixels.length,
+      height: 1,
+    })
+    // Two bins with two pixels each: the lower one (0x10…) wins, in either order.
+    const a = [0x10, 0x10, 0x10, 255]
+    const b = [0x30, 0x30, 0x30, 255]
+    expect(dominantColor(rgba([b, b, a, a]))).toBe('#181818')
+    expect(dominantColor(rgba([a, b, a, b]))).toBe('#181818')
+    // 0x1f at alpha 254 over white: (31·254 + 255·1) / 255 = 31.88, which rounds to 32, the next
+    // bin (0x20…, #282828); flooring would keep it at 31, in the bin below (#181818).
+    const translucent = [0x1f, 0x1f, 0x1f, 254]
+    const opaque = [0x40, 0x40, 0x40, 255]
+    expect(dominantColor(rgba([translucent, translucent, opaque]))).toBe('#282828')
   })
 
   it('names the darkest bin #080808, two hex digits per channel', async () => {

@@ -9,8 +9,8 @@ const LEVELS = 16
  * bin's middle, the bins of sharp's `stats().dominant`. Counted here because `stats()` also works
  * out entropy, sharpness and per-channel figures nobody reads: about 7 ms of CPU even on a 64 px
  * image, against 0.3 ms for this loop on the 100 px thumbnail (bench/RESULTS.md, 2026-12-08).
- * A test holds the two to the same answer; sharp 0.35.5 also counts a red that is a multiple of
- * 16 one bin low, which this does not copy. Transparent areas are flattened onto white, which is
+ * A test holds the two to the same answer; sharp 0.35.5 also counts a channel value that is a
+ * non-zero multiple of 16 one bin low, which this does not copy. Transparent areas are flattened onto white, which is
  * what a page behind them usually shows, instead of counting as their hidden RGB. Ties go to the
  * lowest bin.
  */
