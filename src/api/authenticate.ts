@@ -3,6 +3,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import { hasScope, type Principal, type Scope } from '../auth/principal.js'
 import { csrfTokenMatches, type SessionInfo, type Sessions } from '../auth/sessions.js'
 import { AppError } from '../errors/index.js'
+import { type HookDone, settleHook } from './callback-hook.js'
 
 /** The dashboard's session cookie (routes/session): HttpOnly, so a page's script never reads it. */
 export const SESSION_COOKIE = 'pf_session'
@@ -49,26 +50,16 @@ export function authenticate(
       await onFailure(request, reply)
       throw error
     })
-  return (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
+  return (request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
     // A header wins over a cookie (principalOfRequest): only a header can be held.
     const principal = authenticator.held?.(request.headers.authorization)
     if (principal) done(admit(request, principal))
     else
-      fullPath(request, reply).then(
-        (found) => done(admit(request, found)),
-        (error: unknown) => done(asError(error)),
+      settleHook(
+        fullPath(request, reply).then((found) => admit(request, found)),
+        done,
       )
   }
-}
-
-/**
- * A rejection as an Error for `done`: an empty one (undefined) would let the request through,
- * where an async hook's was refused by Fastify.
- */
-export function asError(error: unknown): Error {
-  return error instanceof Error
-    ? error
-    : new AppError('INTERNAL', `A hook failed: ${String(error)}`)
 }
 
 /** Sets the request's principal when it carries the route's scope; the refusal otherwise. */

@@ -4,7 +4,7 @@ import { AppError } from '../errors/index.js'
 import { clientKey } from '../ratelimit/client-key.js'
 import { rateLimitHeaders } from '../ratelimit/headers.js'
 import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../ratelimit/rate-limiter.js'
-import { asError } from './authenticate.js'
+import { type HookDone, settleHook } from './callback-hook.js'
 
 /** Which limit a route spends from: every /v1 route names one. */
 export type RateClass = 'read' | 'upload'
@@ -76,7 +76,7 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
      * flight. A callback hook: a read whose unit the limiter holds (the memory driver's always,
      * a Redis lease's most of the time) is answered in the same tick, without a promise.
      */
-    perOwner(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+    perOwner(request: FastifyRequest, reply: FastifyReply, done: HookDone): void {
       const ownerId = request.principal?.ownerId
       const rateClass = request.routeOptions.config.rateClass
       if (!ownerId || !rateClass) {
@@ -95,10 +95,7 @@ export function createRateLimits(limiter: RateLimiter, config: RateLimitConfig) 
           return
         }
       }
-      spendPerOwner(reply, ownerId, rateClass).then(
-        () => done(),
-        (error: unknown) => done(asError(error)),
-      )
+      settleHook(spendPerOwner(reply, ownerId, rateClass), done)
     },
 
     /**
